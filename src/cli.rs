@@ -1,0 +1,69 @@
+//! Command-line flags, parsed by clap and nothing else: the commands validate and act on them.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ovscript",
+    version,
+    about = "Openverse deployment runbooks as short Rhai scripts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a runbook script against the real systems.
+    Run(RunArgs),
+    /// Compile scripts and the modules they import, and report calls to unknown functions. Runs nothing.
+    Check {
+        /// Scripts to check.
+        #[arg(required = true)]
+        scripts: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show every host function with its signature, help and an example.
+    Doc {
+        /// Only this object (`airflow`) or function (`step`, `airflow.pause`).
+        name: Option<String>,
+        /// The same as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write Rhai definition files (.d.rhai) into DIR, for editors.
+        #[arg(long, value_name = "DIR")]
+        definitions: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook script.
+    pub script: PathBuf,
+    /// Say every side effect instead of making it; reads still happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Answer yes to every confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Skip the steps that finished in this earlier run (see .ovscript/journal/).
+    #[arg(long, value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Arguments for the script, after `--`; it sees them as `args`.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Common {
+    /// Configuration file [default: ./ovscript.toml if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}

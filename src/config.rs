@@ -1,0 +1,262 @@
+//! `ovscript.toml` plus `OVSCRIPT_<SECTION>_<KEY>` environment overrides, validated once.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+pub const DEFAULT_FILE: &str = "ovscript.toml";
+const ENV_PREFIX: &str = "OVSCRIPT_";
+
+/// Variables with the prefix that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["OVSCRIPT_TEST_", "OVSCRIPT_REHEARSE_"];
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub airflow: Airflow,
+    #[serde(default)]
+    pub sentry: Sentry,
+    #[serde(default)]
+    pub github: Github,
+    #[serde(default)]
+    pub infra: Infra,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Airflow {
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Seconds for one request.
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sentry {
+    pub url: Option<String>,
+    pub org: Option<String>,
+    pub project: Option<String>,
+    pub token: Option<String>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Github {
+    pub url: Option<String>,
+    pub repo: Option<String>,
+    pub token: Option<String>,
+    pub infra_repo: Option<String>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Infra {
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 2_000_000,
+            max_call_levels: 64,
+            max_string_size: 4 << 20,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+        }
+    }
+}
+
+/// Seconds a request may take when the configuration does not say.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+impl Config {
+    /// Reads `file` (or `ovscript.toml` in `dir` when present), then applies `env`.
+    /// An explicitly named file must exist; the default one is optional.
+    pub fn load(
+        explicit: Option<&Path>,
+        dir: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, Error> {
+        let (path, text) = match explicit {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::usage(format!("cannot read config {}: {e}", path.display()))
+                })?;
+                (Some(path.to_path_buf()), text)
+            }
+            None => {
+                let path = dir.join(DEFAULT_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => (Some(path), text),
+                    Err(_) => (None, String::new()),
+                }
+            }
+        };
+        let origin = path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "configuration".into());
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e| Error::usage(format!("{origin}: {e}")))?;
+        let overridden = apply_env(&mut table, env)?;
+        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
+            let hint = if overridden.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (environment overrides applied: {})",
+                    overridden.join(", ")
+                )
+            };
+            Error::usage(format!("{origin}: {}{hint}", e.message().trim_end()))
+        })?;
+        if let (Some(dir_rel), Some(p)) = (config.infra.dir.clone(), path.as_deref()) {
+            // A relative infra.dir in a file means relative to that file, as a reader expects.
+            if dir_rel.is_relative() && !overridden.iter().any(|v| v == "OVSCRIPT_INFRA_DIR") {
+                let base = p.parent().unwrap_or(Path::new("."));
+                config.infra.dir = Some(base.join(dir_rel));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Every secret value, so that output paths can redact them.
+    pub fn secrets(&self) -> Vec<String> {
+        [
+            &self.airflow.password,
+            &self.sentry.token,
+            &self.github.token,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect()
+    }
+}
+
+/// Puts `OVSCRIPT_<SECTION>_<KEY>=value` into `[section] key = value`; returns the variables used.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, Error> {
+    let mut used = Vec::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .filter(|(k, _)| !ENV_NOT_CONFIG.iter().any(|p| k.starts_with(p)))
+        .collect();
+    vars.sort();
+    for (name, value) in vars {
+        let rest = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+        let Some((section, key)) = rest.split_once('_') else {
+            return Err(Error::usage(format!(
+                "environment variable {name} names no configuration key: use OVSCRIPT_<SECTION>_<KEY>, e.g. OVSCRIPT_AIRFLOW_URL"
+            )));
+        };
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        let toml::Value::Table(section_table) = entry else {
+            return Err(Error::usage(format!(
+                "{name}: `{section}` is not a section"
+            )));
+        };
+        section_table.insert(key.to_string(), env_value(section, key, value));
+        used.push(name);
+    }
+    Ok(used)
+}
+
+/// Environment values are strings; numeric keys (timeouts, limits) are parsed as numbers.
+fn env_value(section: &str, key: &str, value: String) -> toml::Value {
+    let numeric = section == "limits" || key == "timeout";
+    match value.parse::<i64>() {
+        Ok(n) if numeric => toml::Value::Integer(n),
+        _ => toml::Value::String(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ovscript.toml"),
+            "[airflow]\nurl = \"http://file\"\nuser = \"u\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            None,
+            dir.path(),
+            env(&[
+                ("OVSCRIPT_AIRFLOW_URL", "http://env"),
+                ("OVSCRIPT_GITHUB_INFRA_REPO", "o/infra"),
+                ("OVSCRIPT_AIRFLOW_TIMEOUT", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.airflow.url.as_deref(), Some("http://env"));
+        assert_eq!(config.airflow.user.as_deref(), Some("u"));
+        assert_eq!(config.airflow.timeout, Some(5));
+        assert_eq!(config.github.infra_repo.as_deref(), Some("o/infra"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ovscript.toml"),
+            "[airflow]\nurll = \"x\"\n",
+        )
+        .unwrap();
+        let err = Config::load(None, dir.path(), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("urll"), "{err}");
+        let err =
+            Config::load(None, dir.path(), env(&[("OVSCRIPT_SENTRY_TOKN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("tokn"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_collected() {
+        let config = Config::load(
+            None,
+            Path::new("/nonexistent"),
+            env(&[
+                ("OVSCRIPT_AIRFLOW_PASSWORD", "hunter2"),
+                ("OVSCRIPT_GITHUB_TOKEN", "ghp_x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.secrets(), vec!["hunter2", "ghp_x"]);
+    }
+}

@@ -1,0 +1,225 @@
+//! What every host function shares for one run: configuration, the dry-run switch, the journal,
+//! the terminal, the clock and the Ctrl-C flag. Built once by the runtime, passed as `Ctx`.
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::{host_error, HostResult};
+use crate::journal::Journal;
+use crate::ui::Ui;
+
+pub type Ctx = Arc<Context>;
+
+pub struct Context {
+    pub config: Config,
+    /// Say every side effect instead of making it (`--dry-run`).
+    pub dry_run: bool,
+    /// Answer yes to every `confirm` (`--yes`).
+    pub yes: bool,
+    pub journal: Journal,
+    pub ui: Ui,
+    pub cancel: Cancel,
+    pub clock: Clock,
+    /// The working directory the run started in (journal, relative paths).
+    pub base_dir: PathBuf,
+    pub redactor: Redactor,
+}
+
+impl Context {
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    /// In a dry run: print `would: WHAT`, journal it, and return true so that the caller skips
+    /// the action. Every side-effecting host function asks this first.
+    pub fn would(&self, what: &str) -> bool {
+        if self.dry_run {
+            self.ui.would(&self.redact(what));
+            self.journal.record("would", json!({ "what": what }));
+        }
+        self.dry_run
+    }
+
+    /// Journals an external call or change; `fields` are merged into the line.
+    pub fn record(&self, event: &str, fields: Value) {
+        self.journal.record(event, fields);
+    }
+
+    /// The infrastructure checkout where `just`, `git` and relative `.tf` paths run.
+    pub fn infra_dir(&self) -> HostResult<PathBuf> {
+        let dir = self.config.infra.dir.clone().ok_or_else(|| {
+            host_error(
+                "the infrastructure checkout is not configured: set OVSCRIPT_INFRA_DIR or `dir` under [infra] in ovscript.toml",
+            )
+        })?;
+        let dir = if dir.is_relative() {
+            self.base_dir.join(dir)
+        } else {
+            dir
+        };
+        if !dir.is_dir() {
+            return Err(host_error(format!(
+                "the infrastructure checkout {} does not exist: check OVSCRIPT_INFRA_DIR or [infra] dir",
+                dir.display()
+            )));
+        }
+        Ok(dir)
+    }
+
+    /// Fails with "interrupted" once Ctrl-C was pressed; long host calls ask between blocking parts.
+    pub fn check_cancelled(&self) -> HostResult<()> {
+        if self.cancel.is_cancelled() {
+            Err(
+                rhai::EvalAltResult::ErrorTerminated("interrupted".into(), rhai::Position::NONE)
+                    .into(),
+            )
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sleeps `duration` of the run's clock, waking at once on Ctrl-C.
+    pub fn sleep(&self, duration: Duration) -> HostResult<()> {
+        self.cancel.wait(self.clock.to_real(duration));
+        self.check_cancelled()
+    }
+}
+
+/// Replaces every secret value by `***` in text bound for a terminal, an error or the journal.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<Vec<String>>,
+}
+
+impl Redactor {
+    pub fn new(mut secrets: Vec<String>) -> Self {
+        // Longest first, so that a secret containing another is replaced whole.
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor {
+            secrets: Arc::new(secrets),
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+/// The Ctrl-C flag: set by the signal handler, read by Rhai's progress callback, and able to
+/// wake a sleeping `wait_until` at once (no polling loop).
+#[derive(Clone, Default)]
+pub struct Cancel {
+    inner: Arc<(Mutex<()>, Condvar, AtomicBool)>,
+}
+
+impl Cancel {
+    pub fn trigger(&self) {
+        let (lock, wake, flag) = &*self.inner;
+        flag.store(true, Ordering::SeqCst);
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        wake.notify_all();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.2.load(Ordering::SeqCst)
+    }
+
+    /// Clears the flag (the REPL goes on after a cancelled line).
+    pub fn reset(&self) {
+        self.inner.2.store(false, Ordering::SeqCst);
+    }
+
+    /// Waits up to `timeout` of real time, returning early when cancelled.
+    pub fn wait(&self, timeout: Duration) {
+        let (lock, wake, flag) = &*self.inner;
+        let deadline = Instant::now() + timeout;
+        let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !flag.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            guard = match wake.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+}
+
+/// Run time as scripts see it. A rehearsal runs its waits on a fast clock (`speed` > 1) so that a
+/// 15-minute `wait_until` plays out in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    speed: f64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock { speed: 1.0 }
+    }
+}
+
+impl Clock {
+    pub fn fast(speed: f64) -> Self {
+        Clock {
+            speed: speed.max(1.0),
+        }
+    }
+
+    pub fn is_fast(&self) -> bool {
+        self.speed > 1.0
+    }
+
+    /// How much run time has passed since `start` (real time × speed).
+    pub fn elapsed(&self, start: Instant) -> Duration {
+        start.elapsed().mul_f64(self.speed)
+    }
+
+    pub fn to_real(&self, run_time: Duration) -> Duration {
+        run_time.div_f64(self.speed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_replaces_every_secret() {
+        let r = Redactor::new(vec!["abc".into(), "abcdef".into(), String::new()]);
+        assert_eq!(r.redact("x abcdef y abc"), "x *** y ***");
+    }
+
+    #[test]
+    fn cancel_wakes_a_waiter_at_once() {
+        let cancel = Cancel::default();
+        let other = cancel.clone();
+        let started = Instant::now();
+        let t = std::thread::spawn(move || other.wait(Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(50));
+        cancel.trigger();
+        t.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_fast_clock_shortens_real_waits() {
+        let clock = Clock::fast(60.0);
+        assert_eq!(
+            clock.to_real(Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Turns a Rhai error into what the operator reads: where (file:line:col), the source line with a
+//! caret under the column, what failed, and the chain of calls that led there.
+
+use rhai::{Engine, EvalAltResult, Position};
+
+/// The message of the innermost error, without Rhai's position suffix or call chain.
+pub fn message_of(error: &EvalAltResult) -> String {
+    let inner = innermost(error);
+    match inner {
+        EvalAltResult::ErrorRuntime(value, _) => match value.clone().into_immutable_string() {
+            Ok(text) => text.to_string(),
+            Err(_) => format!("thrown: {value}"),
+        },
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "the script ran too many operations (a runaway loop?): it was stopped; raise [limits] max_operations in ovscript.toml if this is real work".into()
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "calls nested too deeply (runaway recursion?): raise [limits] max_call_levels if this is real work".into()
+        }
+        EvalAltResult::ErrorTerminated(..) => "interrupted (Ctrl-C)".into(),
+        other => {
+            let text = other.to_string();
+            match text.rfind(" (line ") {
+                Some(i) if text.ends_with(')') => text[..i].to_string(),
+                _ => text,
+            }
+        }
+    }
+}
+
+fn innermost(error: &EvalAltResult) -> &EvalAltResult {
+    match error {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => innermost(inner),
+        other => other,
+    }
+}
+
+/// Where each call on the way to the error happened: (source file, position, what was called).
+fn frames(
+    error: &EvalAltResult,
+    source: &str,
+) -> (Vec<(String, Position, String)>, String, Position) {
+    let mut frames = Vec::new();
+    let mut current_source = source.to_string();
+    let mut e = error;
+    loop {
+        match e {
+            EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
+                let what = if name.starts_with("anon$") {
+                    "closure".to_string()
+                } else {
+                    format!("function {name}")
+                };
+                frames.push((current_source.clone(), *pos, what));
+                if !src.is_empty() {
+                    current_source = src.clone();
+                }
+                e = inner;
+            }
+            EvalAltResult::ErrorInModule(module, inner, pos) => {
+                frames.push((current_source.clone(), *pos, format!("import of {module}")));
+                current_source = module.clone();
+                e = inner;
+            }
+            other => return (frames, current_source, other.position()),
+        }
+    }
+}
+
+/// The full report of a failed script `source` (its file name as given to the engine).
+pub fn report(error: &EvalAltResult, source: &str, engine: Option<&Engine>) -> String {
+    let (frames, file, pos) = frames(error, source);
+    let mut out = String::new();
+    let message = message_of(error);
+    match (pos.line(), pos.position()) {
+        (Some(line), col) => {
+            let col = col.unwrap_or(1);
+            out.push_str(&format!("error: {file}:{line}:{col}: {message}\n"));
+            if let Some(text) = source_line(&file, line) {
+                let number = line.to_string();
+                out.push_str(&format!(
+                    "{} |\n{number} | {text}\n{} | {}^\n",
+                    pad(&number),
+                    pad(&number),
+                    caret_pad(&text, col)
+                ));
+            }
+        }
+        _ => out.push_str(&format!("error: {file}: {message}\n")),
+    }
+    if let (EvalAltResult::ErrorFunctionNotFound(signature, _), Some(engine)) =
+        (innermost(error), engine)
+    {
+        out.push_str(&signature_hint(signature, engine));
+    }
+    for (src, pos, what) in frames.iter().rev() {
+        if let Some(line) = pos.line() {
+            out.push_str(&format!(
+                "  in {what}, called at {src}:{line}:{}\n",
+                pos.position().unwrap_or(1)
+            ));
+        }
+    }
+    out
+}
+
+/// "did you mean" for a call whose arguments do not fit: the host signatures of that name.
+fn signature_hint(not_found: &str, engine: &Engine) -> String {
+    let name = not_found.split(['(', ' ']).next().unwrap_or(not_found);
+    let candidates: Vec<String> = engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter(|s| s.split('(').next() == Some(name))
+        .collect();
+    if candidates.is_empty() {
+        return String::new();
+    }
+    let mut hint = format!("  {name} takes:\n");
+    for c in candidates {
+        hint.push_str(&format!("    {c}\n"));
+    }
+    hint
+}
+
+fn source_line(file: &str, line: usize) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines()
+        .nth(line.checked_sub(1)?)
+        .map(|l| l.replace('\t', " "))
+}
+
+fn pad(number: &str) -> String {
+    " ".repeat(number.len())
+}
+
+/// Spaces up to column `col` (1-based, in characters).
+fn caret_pad(text: &str, col: usize) -> String {
+    text.chars()
+        .take(col.saturating_sub(1))
+        .map(|_| ' ')
+        .collect()
+}
+
+/// A report for a syntax error found while compiling `file`.
+pub fn parse_report(error: &EvalAltResult, file: &str) -> String {
+    report(error, file, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_points_at_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.rhai");
+        std::fs::write(&file, "let a = 1;\nlet b = a +;\n").unwrap();
+        let engine = Engine::new();
+        let err: Box<EvalAltResult> = engine
+            .compile(std::fs::read_to_string(&file).unwrap())
+            .unwrap_err()
+            .into();
+        let name = file.display().to_string();
+        let text = parse_report(&err, &name);
+        assert!(text.starts_with(&format!("error: {name}:2:")), "{text}");
+        assert!(text.contains("2 | let b = a +;"), "{text}");
+        assert!(text.lines().any(|l| l.trim_end().ends_with('^')), "{text}");
+    }
+}

@@ -1,0 +1,245 @@
+//! The one place that builds the Rhai engine: limits, Ctrl-C, printing, host objects reachable by
+//! bare name everywhere, and `import` that finds `stdlib/`. The systems are wired in here and only
+//! here; they do not know about each other.
+
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Module, Position, Scope, AST};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+type SharedModule = Arc<Module>;
+
+use crate::context::Ctx;
+use crate::operator::{self, Resume};
+
+/// Host objects by the names scripts use (`airflow`, `tf`, ...), plus `args`.
+#[derive(Default, Clone)]
+pub struct Objects(BTreeMap<String, Dynamic>);
+
+impl Objects {
+    pub fn insert(&mut self, name: &str, value: Dynamic) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Dynamic> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// A scope with every object as a constant, so that strict-variables compilation knows them.
+    pub fn scope(&self) -> Scope<'static> {
+        let mut scope = Scope::new();
+        for (name, value) in &self.0 {
+            scope.push_constant_dynamic(name.clone(), value.clone());
+        }
+        scope
+    }
+}
+
+/// A documented host function: `params` are `name: Type` strings ending with the return type,
+/// as Rhai's metadata wants them; `help` is one line, `example` a line of Rhai.
+pub fn describe(name: &str, params: &[&str], help: &str, example: &str) -> FuncRegistration {
+    FuncRegistration::new(name)
+        .with_params_info(params)
+        .with_comments([
+            format!("/// {help}"),
+            "///".into(),
+            format!("/// Example: `{example}`"),
+        ])
+}
+
+pub struct Runtime {
+    pub engine: Engine,
+    pub ctx: Ctx,
+    pub objects: Arc<Objects>,
+}
+
+impl Runtime {
+    /// Builds the engine for a run whose script lives in `script_dir`.
+    pub fn new(ctx: Ctx, resume: Resume, script_dir: Option<&Path>, args: Vec<String>) -> Runtime {
+        let mut engine = Engine::new();
+        apply_limits(&mut engine, &ctx);
+        engine.set_strict_variables(true);
+
+        let cancel = ctx.cancel.clone();
+        engine.on_progress(move |_| cancel.is_cancelled().then(|| Dynamic::from("interrupted")));
+        let c = ctx.clone();
+        engine.on_print(move |text| c.ui.line(text));
+        let c = ctx.clone();
+        engine.on_debug(move |text, source, pos| {
+            let place = match (source, pos.line()) {
+                (Some(s), Some(line)) => format!("{s}:{line}: "),
+                _ => String::new(),
+            };
+            c.ui.line(&format!("{place}{text}"));
+        });
+
+        let mut objects = Objects::default();
+        objects.insert(
+            "args",
+            Dynamic::from_array(args.into_iter().map(Dynamic::from).collect()),
+        );
+        operator::register(&mut engine, &ctx, resume);
+        register_systems(&mut engine, &ctx, &mut objects);
+
+        let objects = Arc::new(objects);
+        let served = objects.clone();
+        #[allow(deprecated)]
+        // on_var is marked volatile, not deprecated; it is how Rhai resolves host names.
+        engine.on_var(move |name, _, _| Ok(served.get(name).cloned()));
+        engine.set_module_resolver(StdlibResolver::new(
+            search_dirs(script_dir, &ctx.base_dir),
+            objects.clone(),
+        ));
+        Runtime {
+            engine,
+            ctx,
+            objects,
+        }
+    }
+
+    /// Compiles with strict variables, the host objects known by name.
+    pub fn compile(&self, source_name: &str, text: &str) -> Result<AST, Box<EvalAltResult>> {
+        let mut ast = self
+            .engine
+            .compile_with_scope(&self.objects.scope(), text)?;
+        ast.set_source(source_name);
+        Ok(ast)
+    }
+
+    pub fn run(&self, ast: &AST) -> Result<Dynamic, Box<EvalAltResult>> {
+        let mut scope = self.objects.scope();
+        self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+    }
+}
+
+fn apply_limits(engine: &mut Engine, ctx: &Ctx) {
+    let limits = &ctx.config.limits;
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_expr_depths(128, 64);
+}
+
+/// Every external system registers its functions and its object here.
+fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
+    let _ = (engine, ctx, objects);
+}
+
+/// `import "deploy"` looks next to the script, in its `stdlib/`, in the project's `stdlib/`
+/// (a sibling of `scripts/`), then in `stdlib/` of the working directory.
+pub fn search_dirs(script_dir: Option<&Path>, base_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = script_dir {
+        dirs.push(dir.to_path_buf());
+        dirs.push(dir.join("stdlib"));
+        if let Some(parent) = dir.parent() {
+            dirs.push(parent.join("stdlib"));
+        }
+    }
+    dirs.push(base_dir.join("stdlib"));
+    dirs.dedup();
+    dirs
+}
+
+/// Resolves `import` paths to `.rhai` files and compiles them with the host objects in scope:
+/// the stock `FileModuleResolver` compiles without that scope, and strict variables would then
+/// reject `airflow` inside a module.
+pub struct StdlibResolver {
+    dirs: Vec<PathBuf>,
+    objects: Arc<Objects>,
+    cache: Mutex<HashMap<PathBuf, SharedModule>>,
+}
+
+impl StdlibResolver {
+    pub fn new(dirs: Vec<PathBuf>, objects: Arc<Objects>) -> Self {
+        StdlibResolver {
+            dirs,
+            objects,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The file an import path names, and the places looked at.
+    pub fn find(&self, source: Option<&str>, path: &str) -> Result<PathBuf, Vec<PathBuf>> {
+        let file = if path.ends_with(".rhai") {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
+        let importer_dir = source
+            .map(Path::new)
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        let candidates: Vec<PathBuf> = if Path::new(&file).is_absolute() {
+            vec![PathBuf::from(&file)]
+        } else {
+            importer_dir
+                .into_iter()
+                .chain(self.dirs.iter().cloned())
+                .map(|d| d.join(&file))
+                .collect()
+        };
+        candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or(candidates)
+    }
+
+    pub fn compile(&self, engine: &Engine, file: &Path) -> Result<AST, Box<EvalAltResult>> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            crate::error::host_error(format!("cannot read module {}: {e}", file.display()))
+        })?;
+        let mut ast = engine.compile_with_scope(&self.objects.scope(), text)?;
+        ast.set_source(file.to_string_lossy().as_ref());
+        Ok(ast)
+    }
+}
+
+impl ModuleResolver for StdlibResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let file = self.find(source, path).map_err(|looked| {
+            let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+            Box::new(EvalAltResult::ErrorModuleNotFound(
+                format!("{path} (looked for {})", looked.join(", ")),
+                pos,
+            ))
+        })?;
+        if let Some(module) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&file)
+        {
+            return Ok(module.clone());
+        }
+        let ast = self
+            .compile(engine, &file)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
+        let mut scope = self.objects.scope();
+        let mut module = Module::eval_ast_as_new(scope.clone(), &ast, engine)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
+        scope.clear();
+        module.build_index();
+        let module: SharedModule = module.into();
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file, module.clone());
+        Ok(module)
+    }
+}

@@ -1,0 +1,54 @@
+//! The one error type of the binary: every failure knows the exit code it maps to.
+
+use std::fmt;
+
+/// Exit codes are a contract with `just` recipes and CI jobs that call ovscript.
+pub const EXIT_SCRIPT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad flags, a missing file, a bad configuration: nothing ran.
+    Usage(String),
+    /// The script (or a module it imports) does not compile, or `check` found problems: nothing ran.
+    Compile(String),
+    /// The script ran and failed; the message is already formatted with its location.
+    Script(String),
+    /// Ctrl-C.
+    Interrupted(String),
+}
+
+impl Error {
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Compile(_) => EXIT_USAGE,
+            Error::Script(_) => EXIT_SCRIPT_FAILED,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Compile(m) | Error::Script(m) | Error::Interrupted(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Errors raised by host functions travel through Rhai as runtime errors carrying this text.
+pub type HostResult<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+/// A host-function failure: what failed and what to do, as one message for the operator.
+pub fn host_error(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
+    rhai::EvalAltResult::ErrorRuntime(message.into().into(), rhai::Position::NONE).into()
+}

@@ -1,0 +1,45 @@
+//! ovscript: Openverse deployment runbooks as short Rhai scripts, with host objects for the
+//! systems a deployment touches. `run` is the whole program; `main.rs` only maps it to an exit code.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod diagnostic;
+pub mod doc;
+pub mod engine;
+pub mod error;
+pub mod journal;
+pub mod operator;
+pub mod rest;
+pub mod run;
+pub mod ui;
+pub mod when;
+pub mod world;
+
+use clap::Parser;
+use std::ffi::OsString;
+
+use crate::error::Error;
+
+/// Parses `args`, does the work, prints any error; `Err` carries the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Err(error::EXIT_USAGE)
+            } else {
+                Ok(())
+            };
+        }
+    };
+    run::dispatch(cli).map_err(|e: Error| {
+        let text = e.to_string();
+        if !text.is_empty() {
+            eprintln!("{}", text.trim_end());
+        }
+        e.code()
+    })
+}

@@ -1,0 +1,293 @@
+//! The operator at the keyboard: `step`, `confirm`, `wait_until`, `info`, `warn`, `env`, `now`.
+
+use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::context::Ctx;
+use crate::engine::describe;
+use crate::error::{host_error, HostResult};
+use crate::journal::FinishedStep;
+
+/// Steps finished in an earlier run (`--resume`), matched by order and title.
+#[derive(Default)]
+pub struct Resume {
+    pub run_id: String,
+    pub finished: Vec<FinishedStep>,
+}
+
+#[derive(Default)]
+struct Steps {
+    /// Every step so far, nested ones included: what `--resume` matches on.
+    ordinal: u64,
+    /// Numbers of the steps being run, outermost first: the label `[2.1]`.
+    path: Vec<u64>,
+    /// How many steps the current level has started.
+    counters: Vec<u64>,
+}
+
+impl Steps {
+    fn enter(&mut self) -> (u64, String) {
+        self.ordinal += 1;
+        let depth = self.path.len();
+        if self.counters.len() <= depth {
+            self.counters.push(0);
+        }
+        self.counters[depth] += 1;
+        self.counters.truncate(depth + 1);
+        self.path.push(self.counters[depth]);
+        let label = self
+            .path
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
+        (self.ordinal, format!("[{label}]"))
+    }
+
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+}
+
+pub fn register(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
+    register_step(engine, ctx, resume);
+    register_confirm(engine, ctx);
+    register_wait(engine, ctx);
+
+    let c = ctx.clone();
+    describe(
+        "info",
+        &["message: &str", "()"],
+        "Prints a line for the operator.",
+        r#"info("deploying " + tag)"#,
+    )
+    .register_into_engine(engine, move |message: &str| c.ui.info(message));
+    let c = ctx.clone();
+    describe(
+        "warn",
+        &["message: &str", "()"],
+        "Prints a warning (stderr) and journals it.",
+        r#"warn("Sentry shows new errors")"#,
+    )
+    .register_into_engine(engine, move |message: &str| {
+        c.ui.warn(message);
+        c.record("warning", json!({ "message": message }));
+    });
+    describe(
+        "env",
+        &["name: &str", "?"],
+        "The value of an environment variable, or () when it is not set.",
+        r#"let who = env("USER");"#,
+    )
+    .register_into_engine(engine, |name: &str| -> Dynamic {
+        std::env::var(name)
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT)
+    });
+    describe(
+        "now",
+        &["String"],
+        "The current time, UTC, as an RFC 3339 string (what `sentry.errors_since` takes).",
+        "let began = now();",
+    )
+    .register_into_engine(engine, || crate::when::rfc3339(chrono::Utc::now()));
+}
+
+fn register_step(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
+    let steps = Arc::new(Mutex::new(Steps::default()));
+    let resume = Arc::new(resume);
+    let c = ctx.clone();
+    describe(
+        "step",
+        &["title: &str", "body: FnPtr", "?"],
+        "Runs `body` as a numbered step: shown with its state and duration, journaled; `--resume` skips it if it finished. Returns what `body` returns.",
+        r#"step("Publish the release", || github.publish_release(draft));"#,
+    )
+    .register_into_engine(engine, move |call: NativeCallContext, title: &str, body: FnPtr| -> HostResult<Dynamic> {
+        let (ordinal, label) = steps.lock().unwrap_or_else(|e| e.into_inner()).enter();
+        let result = run_step(&c, &resume, &call, ordinal, &label, title, &body);
+        steps.lock().unwrap_or_else(|e| e.into_inner()).leave();
+        result
+    });
+}
+
+fn run_step(
+    ctx: &Ctx,
+    resume: &Resume,
+    call: &NativeCallContext,
+    ordinal: u64,
+    label: &str,
+    title: &str,
+    body: &FnPtr,
+) -> HostResult<Dynamic> {
+    if let Some(done) = resume
+        .finished
+        .iter()
+        .find(|s| s.ordinal == ordinal && s.title == title)
+    {
+        ctx.ui.step_skipped(label, title, &resume.run_id);
+        ctx.record(
+            "step_skipped",
+            json!({ "ordinal": ordinal, "title": title, "finished_in": resume.run_id, "value": done.value }),
+        );
+        return Ok(rhai::serde::to_dynamic(&done.value).unwrap_or(Dynamic::UNIT));
+    }
+    ctx.ui.step_started(label, title);
+    ctx.record(
+        "step_start",
+        json!({ "ordinal": ordinal, "label": label, "title": title }),
+    );
+    let started = Instant::now();
+    let result = body.call_within_context::<Dynamic>(call, ());
+    let took = started.elapsed();
+    let (outcome, value, error) = match &result {
+        Ok(value) => ("ok", journal_value(value), None),
+        Err(e) if matches!(**e, EvalAltResult::ErrorTerminated(..)) => {
+            ("interrupted", Value::Null, None)
+        }
+        Err(e) => ("error", Value::Null, Some(crate::diagnostic::message_of(e))),
+    };
+    ctx.ui.step_finished(label, title, outcome == "ok", took);
+    ctx.record(
+        "step_end",
+        json!({
+            "ordinal": ordinal, "label": label, "title": title, "outcome": outcome,
+            "duration_ms": took.as_millis() as u64, "value": value, "error": error,
+        }),
+    );
+    result
+}
+
+/// A step's value as JSON, so a resumed run can hand it on; values JSON cannot hold become null.
+fn journal_value(value: &Dynamic) -> Value {
+    rhai::serde::from_dynamic::<Value>(value).unwrap_or(Value::Null)
+}
+
+fn register_confirm(engine: &mut Engine, ctx: &Ctx) {
+    let c = ctx.clone();
+    describe(
+        "confirm",
+        &["question: &str", "bool"],
+        "Asks a yes/no question at the terminal (default no). `--yes` answers yes; with no terminal and no `--yes` it is an error, never an assumed yes.",
+        r#"if !confirm("Publish " + draft.tag_name + "?") { throw "stopped by the operator"; }"#,
+    )
+    .register_into_engine(engine, move |question: &str| -> HostResult<bool> {
+        let (answer, by) = answer(&c, question)?;
+        c.record("confirm", json!({ "question": question, "answer": answer, "by": by }));
+        Ok(answer)
+    });
+}
+
+fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
+    if ctx.dry_run {
+        ctx.ui
+            .would(&format!("ask \"{question}\" (a dry run goes on as if yes)"));
+        return Ok((true, "dry-run"));
+    }
+    if ctx.yes {
+        ctx.ui.line(&format!("? {question} [y/N] yes (--yes)"));
+        return Ok((true, "--yes"));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(host_error(format!(
+            "confirm(\"{question}\") needs an answer, but standard input is not a terminal: run it in a terminal, or pass --yes to answer yes to every question"
+        )));
+    }
+    loop {
+        print!("? {} [y/N] ", ctx.redact(question));
+        std::io::stdout().flush().ok();
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        ctx.check_cancelled()?;
+        match read {
+            Ok(0) => {
+                return Err(host_error(format!(
+                    "confirm(\"{question}\"): no answer (end of input)"
+                )))
+            }
+            Err(e) => {
+                return Err(host_error(format!(
+                    "confirm(\"{question}\"): cannot read the answer: {e}"
+                )))
+            }
+            Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => return Ok((true, "operator")),
+                "" | "n" | "no" => return Ok((false, "operator")),
+                _ => println!("Please answer y or n."),
+            },
+        }
+    }
+}
+
+fn register_wait(engine: &mut Engine, ctx: &Ctx) {
+    let c = ctx.clone();
+    describe(
+        "wait_until",
+        &["what: &str", "timeout: ?", "interval: ?", "condition: FnPtr", "bool"],
+        "Polls `condition` every `interval` until it returns true, with a spinner and the elapsed time; throws after `timeout`. Durations are seconds or strings like \"90s\", \"15m\".",
+        r#"wait_until("the refresh to finish", "2h", "1m", || airflow.running_dags().len() == 0);"#,
+    )
+    .register_into_engine(
+        engine,
+        move |call: NativeCallContext, what: &str, timeout: Dynamic, interval: Dynamic, condition: FnPtr| -> HostResult<bool> {
+            let timeout = crate::when::duration(&timeout).map_err(|e| host_error(format!("wait_until timeout: {e}")))?;
+            let interval = crate::when::duration(&interval).map_err(|e| host_error(format!("wait_until interval: {e}")))?;
+            wait_until(&c, &call, what, timeout, interval, &condition)
+        },
+    );
+}
+
+fn wait_until(
+    ctx: &Ctx,
+    call: &NativeCallContext,
+    what: &str,
+    timeout: std::time::Duration,
+    interval: std::time::Duration,
+    condition: &FnPtr,
+) -> HostResult<bool> {
+    let started = Instant::now();
+    let limit = crate::ui::human(timeout);
+    let spinner = ctx
+        .ui
+        .spinner(&format!("waiting for {what} (up to {limit})"));
+    ctx.record("wait_start", json!({ "what": what, "timeout_s": timeout.as_secs_f64(), "interval_s": interval.as_secs_f64() }));
+    loop {
+        let value = condition.call_within_context::<Dynamic>(call, ())?;
+        let done = value.as_bool().map_err(|kind| {
+            host_error(format!(
+                "wait_until(\"{what}\"): the condition must return true or false, not {kind}"
+            ))
+        })?;
+        let elapsed = ctx.clock.elapsed(started);
+        if done {
+            spinner.finish();
+            ctx.ui.line(&format!(
+                "  {what}: ready after {}",
+                crate::ui::human(elapsed)
+            ));
+            ctx.record(
+                "wait_end",
+                json!({ "what": what, "outcome": "ok", "elapsed_s": elapsed.as_secs_f64() }),
+            );
+            return Ok(true);
+        }
+        if elapsed >= timeout {
+            spinner.finish();
+            ctx.record(
+                "wait_end",
+                json!({ "what": what, "outcome": "timeout", "elapsed_s": elapsed.as_secs_f64() }),
+            );
+            return Err(host_error(format!(
+                "timed out after {limit} waiting for {what}: look at why it is not ready, then run again (--resume skips the finished steps)"
+            )));
+        }
+        spinner.set_message(format!(
+            "waiting for {what} ({} of {limit})",
+            crate::ui::human(elapsed)
+        ));
+        ctx.sleep(interval.min(timeout.saturating_sub(elapsed)))?;
+    }
+}

@@ -1,0 +1,352 @@
+//! HTTP plumbing shared by the systems that speak JSON over HTTP (Airflow, Sentry, GitHub, http):
+//! one blocking client per system with timeouts, every call journaled (method, URL without
+//! credentials, status, duration), and failures turned into messages that say what to do.
+//! Each system owns its own `Rest`; this module knows nothing about any of them.
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+use crate::context::Ctx;
+use crate::error::host_error;
+
+pub enum Auth {
+    None,
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
+/// What a system tells the plumbing about itself, for requests and for error messages.
+pub struct Service {
+    /// `airflow`, `sentry`, `github`, `http`.
+    pub name: &'static str,
+    /// Base URL without a trailing slash; paths are appended to it.
+    pub base_url: String,
+    pub auth: Auth,
+    /// Where the operator fixes credentials, e.g. "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD".
+    pub credentials_hint: &'static str,
+    /// Where the operator fixes the address, e.g. "OVSCRIPT_AIRFLOW_URL".
+    pub url_hint: &'static str,
+    pub timeout: Duration,
+    /// Extra headers on every request (GitHub's Accept and API version).
+    pub headers: Vec<(&'static str, &'static str)>,
+}
+
+pub struct Rest {
+    ctx: Ctx,
+    service: Service,
+    client: Client,
+}
+
+pub struct Reply {
+    pub method: Method,
+    pub url: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug)]
+pub enum RestError {
+    /// The server answered with a non-success status.
+    Status {
+        method: Method,
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    Unreachable {
+        url: String,
+        reason: String,
+    },
+    Timeout {
+        url: String,
+    },
+    /// The answer is not the JSON expected.
+    Body {
+        url: String,
+        reason: String,
+    },
+}
+
+impl Rest {
+    pub fn new(ctx: Ctx, mut service: Service) -> Result<Rest, Box<rhai::EvalAltResult>> {
+        service.base_url = service.base_url.trim_end_matches('/').to_string();
+        let client = Client::builder()
+            .timeout(service.timeout)
+            .connect_timeout(service.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("ovscript/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                host_error(format!(
+                    "cannot set up the HTTP client for {}: {e}",
+                    service.name
+                ))
+            })?;
+        Ok(Rest {
+            ctx,
+            service,
+            client,
+        })
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// `path` appended to the base URL; a full `http(s)://` URL (a pagination link) is kept.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.service.base_url, path.trim_start_matches('/'))
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Reply, RestError> {
+        self.send(Method::GET, path, None)
+    }
+
+    /// Sends one request and journals it. A non-2xx status is an error carrying the server's
+    /// own explanation (RFC 7807 `detail`, GitHub's `message`, Sentry's `detail`).
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, RestError> {
+        let url = self.url(path);
+        let shown = display_url(&url);
+        let started = Instant::now();
+        let result = self.request(method.clone(), &url, body).send();
+        let elapsed = started.elapsed();
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let error = if e.is_timeout() {
+                    RestError::Timeout { url: shown.clone() }
+                } else {
+                    RestError::Unreachable {
+                        url: shown.clone(),
+                        reason: root_cause(&e),
+                    }
+                };
+                self.journal(&method, &shown, None, elapsed);
+                return Err(error);
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().map_err(|e| {
+            if e.is_timeout() {
+                RestError::Timeout { url: shown.clone() }
+            } else {
+                RestError::Body {
+                    url: shown.clone(),
+                    reason: root_cause(&e),
+                }
+            }
+        })?;
+        self.journal(&method, &shown, Some(status), elapsed);
+        if !(200..300).contains(&status) {
+            return Err(RestError::Status {
+                method,
+                url: shown,
+                status,
+                detail: detail_of(&text),
+            });
+        }
+        Ok(Reply {
+            method,
+            url: shown,
+            status,
+            headers,
+            text,
+            elapsed,
+        })
+    }
+
+    fn request(&self, method: Method, url: &str, body: Option<&Value>) -> RequestBuilder {
+        let mut request = self.client.request(method, url);
+        for (name, value) in &self.service.headers {
+            request = request.header(*name, *value);
+        }
+        request = match &self.service.auth {
+            Auth::None => request,
+            Auth::Basic { user, password } => request.basic_auth(user, Some(password)),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        };
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    }
+
+    fn journal(&self, method: &Method, url: &str, status: Option<u16>, elapsed: Duration) {
+        self.ctx.record(
+            "http",
+            json!({
+                "service": self.service.name, "method": method.as_str(), "url": url,
+                "status": status, "duration_ms": elapsed.as_millis() as u64,
+            }),
+        );
+    }
+
+    /// The operator's message for a failed call about `what` ("DAG flickr_workflow").
+    pub fn explain(&self, error: RestError, what: &str) -> Box<rhai::EvalAltResult> {
+        let name = self.service.name;
+        let message = match error {
+            RestError::Status { status: status @ (401 | 403), url, detail, method } => format!(
+                "{name} refused the credentials (HTTP {status} for {method} {url}){}: check {}",
+                suffix(&detail),
+                self.service.credentials_hint
+            ),
+            RestError::Status { status: 404, url, detail, method } => {
+                format!("{what} not found: {name} answered 404 for {method} {url}{}", suffix(&detail))
+            }
+            RestError::Status { status, url, detail, method } => {
+                let advice = if status >= 500 { ": the server failed; check its health and try again" } else { "" };
+                format!("{name} answered {status} for {method} {url} ({what}){}{advice}", suffix(&detail))
+            }
+            RestError::Unreachable { url, reason } => format!(
+                "cannot reach {name} at {url} ({what}): {reason}: check {} and that {name} is up",
+                self.service.url_hint
+            ),
+            RestError::Timeout { url } => format!(
+                "{name} did not answer within {}s at {url} ({what}): it may be overloaded; try again, or raise `timeout` in [{name}]",
+                self.service.timeout.as_secs()
+            ),
+            RestError::Body { url, reason } => format!("{name} sent an answer that cannot be read from {url} ({what}): {reason}"),
+        };
+        host_error(self.ctx.redact(&message))
+    }
+}
+
+impl Reply {
+    pub fn json(&self) -> Result<Value, RestError> {
+        serde_json::from_str(&self.text).map_err(|e| RestError::Body {
+            url: self.url.clone(),
+            reason: format!("not JSON ({e})"),
+        })
+    }
+
+    /// The `rel="next"` link of a `Link` header, unless it says `results="false"` (Sentry).
+    pub fn next_link(&self) -> Option<String> {
+        let header = self.headers.get("link")?.to_str().ok()?;
+        next_link(header)
+    }
+}
+
+/// Parses `Link: <url>; rel="next"; results="true", <url>; rel="last"` (GitHub and Sentry).
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let mut fields = part.split(';').map(str::trim);
+        let url = fields.next()?.strip_prefix('<')?.strip_suffix('>')?;
+        let params: Vec<&str> = fields.collect();
+        let is_next = params.iter().any(|p| p.replace(' ', "") == "rel=\"next\"");
+        let no_results = params
+            .iter()
+            .any(|p| p.replace(' ', "") == "results=\"false\"");
+        (is_next && !no_results).then(|| url.to_string())
+    })
+}
+
+/// The server's own words about a failure, from the JSON error shapes of Airflow, Sentry, GitHub.
+fn detail_of(text: &str) -> String {
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return text
+            .chars()
+            .take(200)
+            .collect::<String>()
+            .trim()
+            .to_string();
+    };
+    let mut parts: Vec<String> = ["detail", "message", "title"]
+        .iter()
+        .find_map(|k| value.get(*k).and_then(Value::as_str))
+        .map(|s| vec![s.to_string()])
+        .unwrap_or_default();
+    if let Some(errors) = value.get("errors").and_then(Value::as_array) {
+        parts.extend(
+            errors
+                .iter()
+                .filter_map(|e| e.get("message").and_then(Value::as_str).map(str::to_string)),
+        );
+    }
+    parts.join("; ")
+}
+
+fn suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+/// A URL as it may be shown: no user or password in it.
+pub fn display_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+/// The innermost cause: "connection refused", not "error sending request".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &(dyn std::error::Error + 'static) = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_of_github_and_sentry() {
+        let github = r#"<https://api.github.com/repos/o/r/releases?page=2>; rel="next", <https://api.github.com/repos/o/r/releases?page=5>; rel="last""#;
+        assert_eq!(
+            next_link(github).as_deref(),
+            Some("https://api.github.com/repos/o/r/releases?page=2")
+        );
+        let sentry_more = r#"<https://s/api/0/x/?cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", <https://s/api/0/x/?cursor=0:100:0>; rel="next"; results="true"; cursor="0:100:0""#;
+        assert_eq!(
+            next_link(sentry_more).as_deref(),
+            Some("https://s/api/0/x/?cursor=0:100:0")
+        );
+        let sentry_end = r#"<https://s/x?cursor=0:0:1>; rel="previous"; results="true"; cursor="0:0:1", <https://s/x?cursor=0:200:0>; rel="next"; results="false"; cursor="0:200:0""#;
+        assert_eq!(next_link(sentry_end), None);
+    }
+
+    #[test]
+    fn details_come_from_each_error_shape() {
+        assert_eq!(
+            detail_of(r#"{"type":"x","title":"Unauthorized","status":401,"detail":"bad pw"}"#),
+            "bad pw"
+        );
+        assert_eq!(
+            detail_of(
+                r#"{"message":"Validation Failed","errors":[{"message":"Can not approve your own pull request"}]}"#
+            ),
+            "Validation Failed; Can not approve your own pull request"
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            display_url("http://admin:pw@127.0.0.1:8080/api/v1/dags"),
+            "http://127.0.0.1:8080/api/v1/dags"
+        );
+    }
+}

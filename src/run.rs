@@ -1,0 +1,269 @@
+//! The commands: turn validated flags into a runtime and do the work.
+
+use clap::CommandFactory;
+use rhai::EvalAltResult;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crate::cli::{Cli, Command, Common, RunArgs};
+use crate::config::Config;
+use crate::context::{Cancel, Clock, Context, Ctx, Redactor};
+use crate::engine::Runtime;
+use crate::error::Error;
+use crate::journal::{self, Journal};
+use crate::operator::Resume;
+use crate::ui::Ui;
+
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check { scripts, common } => check(&scripts, &common),
+        Command::Doc {
+            name,
+            json,
+            definitions,
+        } => doc(name.as_deref(), json, definitions.as_deref()),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "ovscript",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn working_dir() -> Result<PathBuf, Error> {
+    std::env::current_dir()
+        .map_err(|e| Error::usage(format!("cannot read the working directory: {e}")))
+}
+
+/// How a context is made: from flags for `run`, with nothing live for `check` and `doc`.
+pub struct Settings {
+    pub config: Config,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub clock: Clock,
+    pub journal: bool,
+}
+
+pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
+    let redactor = Redactor::new(settings.config.secrets());
+    let journal = if settings.journal {
+        Journal::create(&base_dir, redactor.clone()).map_err(|e| {
+            Error::usage(format!(
+                "cannot create the journal under {}: {e}",
+                base_dir.join(journal::DIR).display()
+            ))
+        })?
+    } else {
+        Journal::disabled()
+    };
+    Ok(Arc::new(Context {
+        config: settings.config,
+        dry_run: settings.dry_run,
+        yes: settings.yes,
+        journal,
+        ui: Ui::new(redactor.clone()),
+        cancel: interrupt_flag(),
+        clock: settings.clock,
+        base_dir,
+        redactor,
+    }))
+}
+
+/// The process-wide Ctrl-C flag. The first Ctrl-C cancels the running script so that the host's
+/// guards (restoring a flag in a .tf file, unpausing a DAG) run as the error unwinds; a second one
+/// exits at once.
+pub fn interrupt_flag() -> Cancel {
+    static FLAG: OnceLock<Cancel> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let cancel = Cancel::default();
+        let handler = cancel.clone();
+        let installed = ctrlc::set_handler(move || {
+            if handler.is_cancelled() {
+                eprintln!("\ninterrupted again: exiting now");
+                std::process::exit(crate::error::EXIT_INTERRUPTED);
+            }
+            eprintln!("\ninterrupting: undoing what the current step changed (Ctrl-C again to exit at once)");
+            handler.trigger();
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: cannot handle Ctrl-C: {e}");
+        }
+        cancel
+    })
+    .clone()
+}
+
+fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
+    Config::load(common.config.as_deref(), base_dir, std::env::vars())
+}
+
+fn read_script(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read script {}: {e}", path.display())))
+}
+
+fn run(args: RunArgs) -> Result<(), Error> {
+    let base_dir = working_dir()?;
+    let text = read_script(&args.script)?;
+    let config = load_config(&args.common, &base_dir)?;
+    let resume = match &args.resume {
+        Some(run_id) => Resume {
+            run_id: run_id.clone(),
+            finished: journal::finished_steps(&base_dir, run_id).map_err(Error::usage)?,
+        },
+        None => Resume::default(),
+    };
+    let settings = Settings {
+        config,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        clock: Clock::default(),
+        journal: true,
+    };
+    let ctx = context(settings, base_dir)?;
+    execute(ctx, resume, &args.script, &text, args.args)
+}
+
+/// Compiles and runs one script in `ctx`, journaling the run and mapping failures to exit codes.
+pub fn execute(
+    ctx: Ctx,
+    resume: Resume,
+    script: &Path,
+    text: &str,
+    args: Vec<String>,
+) -> Result<(), Error> {
+    let name = script.display().to_string();
+    let runtime = Runtime::new(ctx.clone(), resume, script.parent(), args.clone());
+    let ast = runtime.compile(&name, text).map_err(|e| {
+        ctx.record(
+            "compile_error",
+            json!({ "script": name, "error": crate::diagnostic::message_of(&e) }),
+        );
+        Error::Compile(ctx.redact(&crate::diagnostic::parse_report(&e, &name)))
+    })?;
+    ctx.record(
+        "run_start",
+        json!({ "script": name, "sha256": sha256(text), "args": args, "dry_run": ctx.dry_run, "run_id": ctx.journal.run_id() }),
+    );
+    let started = Instant::now();
+    let result = runtime.run(&ast);
+    let took = started.elapsed();
+    let journal_note = ctx
+        .journal
+        .path()
+        .map(|p| format!(" (journal: {})", p.display()))
+        .unwrap_or_default();
+    match result {
+        Ok(_) => {
+            ctx.record(
+                "run_end",
+                json!({ "outcome": "ok", "duration_ms": took.as_millis() as u64 }),
+            );
+            ctx.ui
+                .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
+            Ok(())
+        }
+        Err(e) => {
+            let interrupted = is_interrupt(&e);
+            let outcome = if interrupted { "interrupted" } else { "error" };
+            let message = crate::diagnostic::message_of(&e);
+            ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64 }));
+            let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
+            let resume_hint = match ctx.journal.path() {
+                Some(_) => format!(
+                    "\nto go on from here: ovscript run --resume {} {name}",
+                    ctx.journal.run_id()
+                ),
+                None => String::new(),
+            };
+            if interrupted {
+                Err(Error::Interrupted(format!(
+                    "{}{resume_hint}",
+                    report.trim_end()
+                )))
+            } else {
+                Err(Error::Script(format!("{}{resume_hint}", report.trim_end())))
+            }
+        }
+    }
+}
+
+fn is_interrupt(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => is_interrupt(inner),
+        _ => false,
+    }
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A runtime that runs nothing live: for `check`, `doc`, completion.
+pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runtime, Error> {
+    let settings = Settings {
+        config,
+        dry_run: true,
+        yes: false,
+        clock: Clock::default(),
+        journal: false,
+    };
+    let ctx = context(settings, working_dir()?)?;
+    Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
+}
+
+fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
+    let base_dir = working_dir()?;
+    let config = load_config(common, &base_dir)?;
+    let mut problems = Vec::new();
+    for script in scripts {
+        let runtime = offline_runtime(config.clone(), script.parent())?;
+        problems.extend(crate::check::check_file(&runtime, script));
+    }
+    if problems.is_empty() {
+        println!("ok: {} script(s) checked", scripts.len());
+        Ok(())
+    } else {
+        Err(Error::Compile(format!(
+            "{}\n{} problem(s) found",
+            problems.join("\n"),
+            problems.len()
+        )))
+    }
+}
+
+fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<(), Error> {
+    let runtime = offline_runtime(Config::default(), None)?;
+    if let Some(dir) = definitions {
+        crate::doc::write_definitions(&runtime, dir)?;
+        println!("wrote Rhai definitions to {}", dir.display());
+        return Ok(());
+    }
+    let functions = crate::doc::host_functions(&runtime);
+    if as_json {
+        let selected: Vec<_> = functions
+            .iter()
+            .filter(|f| name.is_none_or(|n| f.object == n || f.name == n))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&selected).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    print!("{}", crate::doc::render(&functions, name)?);
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! What the operator sees. Step lines with their state and duration, a spinner while waiting;
+//! plain lines when stdout is not a terminal (readable CI logs); no colour under `NO_COLOR`.
+//! Every line passes through the redactor: a secret never reaches the terminal.
+
+use console::{style, Term};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::context::Redactor;
+
+pub struct Ui {
+    fancy: bool,
+    redactor: Redactor,
+}
+
+impl Ui {
+    pub fn new(redactor: Redactor) -> Ui {
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            console::set_colors_enabled(false);
+            console::set_colors_enabled_stderr(false);
+        }
+        Ui {
+            fancy: std::io::stdout().is_terminal(),
+            redactor,
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.fancy
+    }
+
+    pub fn line(&self, text: &str) {
+        println!("{}", self.redactor.redact(text));
+    }
+
+    pub fn info(&self, text: &str) {
+        self.line(text);
+    }
+
+    pub fn warn(&self, text: &str) {
+        eprintln!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            self.redactor.redact(text)
+        );
+    }
+
+    pub fn would(&self, text: &str) {
+        println!(
+            "{} {}",
+            style("would:").cyan().bold(),
+            self.redactor.redact(text)
+        );
+    }
+
+    pub fn step_started(&self, label: &str, title: &str) {
+        let arrow = if self.fancy { "▶" } else { "==>" };
+        self.line(&format!(
+            "{} {} {}",
+            style(arrow).blue().bold(),
+            style(label).bold(),
+            title
+        ));
+    }
+
+    pub fn step_finished(&self, label: &str, title: &str, ok: bool, took: Duration) {
+        let (mark, state) = match (ok, self.fancy) {
+            (true, true) => (style("✔").green().bold(), style("done").green()),
+            (true, false) => (style("ok").green().bold(), style("done").green()),
+            (false, true) => (style("✘").red().bold(), style("failed").red()),
+            (false, false) => (style("FAILED").red().bold(), style("failed").red()),
+        };
+        self.line(&format!(
+            "{mark} {} {title}: {state} ({})",
+            style(label).bold(),
+            human(took)
+        ));
+    }
+
+    pub fn step_skipped(&self, label: &str, title: &str, run_id: &str) {
+        let mark = if self.fancy { "↷" } else { "skip" };
+        self.line(&format!(
+            "{} {} {title}: skipped, finished in run {run_id}",
+            style(mark).dim(),
+            style(label).bold()
+        ));
+    }
+
+    /// A spinner with the elapsed time on a terminal; one start line otherwise.
+    pub fn spinner(&self, message: &str) -> Spinner {
+        let message = self.redactor.redact(message);
+        if !self.fancy {
+            println!("... {message}");
+            return Spinner { bar: None };
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner { bar: Some(bar) }
+    }
+
+    pub fn terminal_width(&self) -> usize {
+        Term::stdout()
+            .size_checked()
+            .map(|(_, w)| w as usize)
+            .unwrap_or(100)
+    }
+}
+
+pub struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Spinner {
+    pub fn set_message(&self, message: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message);
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `1.2s`, `3m04s`, `1h02m`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}
