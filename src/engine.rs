@@ -130,7 +130,13 @@ fn apply_limits(engine: &mut Engine, ctx: &Ctx) {
 
 /// Every external system registers its functions and its object here.
 fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    let _ = (engine, ctx, objects);
+    crate::airflow::register(engine, ctx, objects);
+    crate::tf::register(engine, ctx, objects);
+    crate::just::register(engine, ctx, objects);
+    crate::git::register(engine, ctx, objects);
+    crate::sentry::register(engine, ctx, objects);
+    crate::github::register(engine, ctx, objects);
+    crate::http::register(engine, ctx, objects);
 }
 
 /// `import "deploy"` looks next to the script, in its `stdlib/`, in the project's `stdlib/`

@@ -1,6 +1,7 @@
 //! ovscript: Openverse deployment runbooks as short Rhai scripts, with host objects for the
 //! systems a deployment touches. `run` is the whole program; `main.rs` only maps it to an exit code.
 
+pub mod airflow;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -9,10 +10,16 @@ pub mod diagnostic;
 pub mod doc;
 pub mod engine;
 pub mod error;
+pub mod git;
+pub mod github;
+pub mod http;
 pub mod journal;
+pub mod just;
 pub mod operator;
 pub mod rest;
+pub mod sentry;
 pub mod run;
+pub mod tf;
 pub mod ui;
 pub mod when;
 pub mod world;

@@ -1,0 +1,215 @@
+//! The scenario builder every integration test uses: a scratch working directory, a script,
+//! flags and environment, the real `ovscript` binary, and what a user would see.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ovscript");
+
+pub struct Test {
+    pub dir: tempfile::TempDir,
+    args: Vec<String>,
+    script_args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    script: Option<String>,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            script_args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            script: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `script.rhai` in the working directory; `run` runs it.
+    pub fn script(mut self, text: &str) -> Test {
+        self.write("script.rhai", text);
+        self.script = Some("script.rhai".into());
+        self
+    }
+
+    /// Writes a file (folders made as needed) relative to the working directory.
+    pub fn file(self, path: &str, text: &str) -> Test {
+        self.write(path, text);
+        self
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+
+    /// A flag for `ovscript run` (before the script path).
+    pub fn flag(mut self, flag: &str) -> Test {
+        self.args.push(flag.into());
+        self
+    }
+
+    /// An argument the script sees in `args`.
+    pub fn arg(mut self, arg: &str) -> Test {
+        self.script_args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Test {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn stdin(mut self, text: &str) -> Test {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// `ovscript run [flags] script.rhai [-- args]`.
+    pub fn run(&self) -> Output {
+        let script = self.script.clone().expect("Test::script first");
+        let mut argv = vec!["run".to_string()];
+        argv.extend(self.args.iter().cloned());
+        argv.push(script);
+        if !self.script_args.is_empty() {
+            argv.push("--".into());
+            argv.extend(self.script_args.iter().cloned());
+        }
+        self.command(&argv)
+    }
+
+    /// Any `ovscript` command line, in the working directory.
+    pub fn command<S: AsRef<str>>(&self, argv: &[S]) -> Output {
+        let mut command = self.prepare(argv);
+        command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = command.spawn().expect("spawn ovscript");
+        if let Some(input) = &self.stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let output = wait_with_timeout(child, Duration::from_secs(120));
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+        }
+    }
+
+    /// The command, not started (for tests that signal the child).
+    pub fn prepare<S: AsRef<str>>(&self, argv: &[S]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(argv.iter().map(|a| a.as_ref()))
+            .current_dir(self.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The developer's own configuration must not leak into a test.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("OVSCRIPT_") && !name.starts_with("OVSCRIPT_TEST_") {
+                command.env_remove(name);
+            }
+        }
+        command.env("NO_COLOR", "1");
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+}
+
+fn wait_with_timeout(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.expect("wait for ovscript"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("ovscript did not finish within {limit:?}");
+        }
+    }
+}
+
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Output {
+        assert_eq!(self.code, Some(expected), "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Output {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Output {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Output {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn lacks(&self, text: &str) -> &Output {
+        assert!(!self.stdout.contains(text) && !self.stderr.contains(text), "output shows {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Every line of every journal written in the working directory, in run order.
+    pub fn journal(&self) -> Vec<Value> {
+        journal_lines(&self.dir)
+    }
+
+    /// The run id of the newest journal.
+    pub fn run_id(&self) -> String {
+        let mut files = journal_files(&self.dir);
+        files.sort();
+        files.last().expect("a journal").file_stem().unwrap().to_string_lossy().into_owned()
+    }
+}
+
+pub fn journal_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join(".ovscript/journal"))
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+pub fn journal_lines(dir: &Path) -> Vec<Value> {
+    let mut files = journal_files(dir);
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).expect("journal line is JSON")).collect::<Vec<Value>>())
+        .collect()
+}
+
+/// The raw text of every journal in `dir`, for "never appears" checks.
+pub fn journal_text(dir: &Path) -> String {
+    journal_files(dir).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
+}
