@@ -37,6 +37,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         definitions: Option<PathBuf>,
     },
+    /// Ad-hoc checks with the same objects as the runbooks, e.g. `airflow.running_dags()`.
+    Repl {
+        /// Say every side effect instead of making it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Answer yes to every confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
 }

@@ -25,6 +25,11 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             json,
             definitions,
         } => doc(name.as_deref(), json, definitions.as_deref()),
+        Command::Repl {
+            dry_run,
+            yes,
+            common,
+        } => repl(dry_run, yes, &common),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -223,6 +228,25 @@ pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runt
     };
     let ctx = context(settings, working_dir()?)?;
     Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
+}
+
+fn repl(dry_run: bool, yes: bool, common: &Common) -> Result<(), Error> {
+    let base_dir = working_dir()?;
+    let config = load_config(common, &base_dir)?;
+    let settings = Settings {
+        config,
+        dry_run,
+        yes,
+        clock: Clock::default(),
+        journal: true,
+    };
+    let ctx = context(settings, base_dir.clone())?;
+    crate::repl::start(Runtime::new(
+        ctx,
+        Resume::default(),
+        Some(&base_dir),
+        Vec::new(),
+    ))
 }
 
 fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {

@@ -1,1 +1,444 @@
-//! (in progress)
+//! The runtime every runbook relies on: exit codes, errors with their place, limits, the
+//! journal, `--resume`, confirmations, secrets, objects everywhere, Ctrl-C, check, doc.
+
+use crate::test::{journal_text, Test};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_script_runs_its_steps_and_sees_its_arguments() {
+    let out = Test::new()
+        .script(
+            r#"
+            let n = step("Count the arguments", || args.len());
+            step("Say them", || info("args: " + args[0] + "," + args[1] + " n=" + n));
+        "#,
+        )
+        .arg("--skip-staging")
+        .arg("x y")
+        .run();
+    out.success()
+        .stdout_has("==> [1] Count the arguments")
+        .stdout_has("ok [1] Count the arguments: done")
+        .stdout_has("args: --skip-staging,x y n=2")
+        .stdout_has("ok [2] Say them: done");
+    let journal = out.journal();
+    let start = &journal.iter().find(|l| l["event"] == "run_start").unwrap();
+    assert_eq!(start["args"], serde_json::json!(["--skip-staging", "x y"]));
+    assert_eq!(start["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(start["dry_run"], false);
+    let ends: Vec<_> = journal
+        .iter()
+        .filter(|l| l["event"] == "step_end")
+        .collect();
+    assert_eq!(ends.len(), 2);
+    assert_eq!(ends[0]["outcome"], "ok");
+    assert_eq!(ends[0]["value"], 2);
+    assert!(ends[0]["duration_ms"].is_u64());
+}
+
+#[test]
+fn a_syntax_error_exits_2_with_its_place_and_runs_no_step() {
+    let out = Test::new()
+        .script("step(\"one\", || info(\"ran\"));\nlet b = 1 +;\n")
+        .run();
+    out.code(2)
+        .stderr_has("script.rhai:2:12")
+        .stderr_has("2 | let b = 1 +;")
+        .stdout_lacks("ran")
+        .stdout_lacks("[1]");
+    assert!(out.journal().iter().all(|l| l["event"] != "step_start"));
+}
+
+#[test]
+fn a_runtime_error_shows_the_line_with_a_caret_and_exits_1() {
+    let out = Test::new()
+        .script(
+            "fn deploy() {\n    throw \"the apply failed\";\n}\nstep(\"Deploy\", || deploy());\n",
+        )
+        .run();
+    out.code(1)
+        .stderr_has("script.rhai:2:5: the apply failed")
+        .stderr_has("2 |     throw \"the apply failed\";")
+        .stderr_has("  |     ^")
+        .stderr_has("in function deploy, called at script.rhai:4:")
+        .stdout_has("FAILED [1] Deploy: failed")
+        .stderr_has("ovscript run --resume");
+    let end = out
+        .journal()
+        .into_iter()
+        .find(|l| l["event"] == "step_end")
+        .unwrap();
+    assert_eq!(end["outcome"], "error");
+    assert_eq!(end["error"], "the apply failed");
+}
+
+#[test]
+fn a_missing_script_is_a_usage_error() {
+    Test::new()
+        .command(&["run", "nope.rhai"])
+        .code(2)
+        .stderr_has("cannot read script nope.rhai");
+}
+
+#[test]
+fn a_runaway_loop_stops_with_a_clear_error() {
+    let started = Instant::now();
+    let out = Test::new().script("let i = 0;\nloop { i += 1; }\n").run();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    out.code(1)
+        .stderr_has("too many operations")
+        .stderr_has("max_operations");
+}
+
+#[test]
+fn limits_come_from_the_configuration() {
+    Test::new()
+        .file("ovscript.toml", "[limits]\nmax_operations = 500\n")
+        .script("let s = 0; for i in 0..1000 { s += i; }")
+        .run()
+        .code(1)
+        .stderr_has("too many operations");
+    Test::new()
+        .script("let s = \"x\"; loop { s += s; }")
+        .run()
+        .code(1)
+        .stderr_has("script.rhai:1:");
+}
+
+#[test]
+fn confirm_without_a_terminal_fails_and_yes_answers() {
+    let script = r#"if confirm("Publish the release?") { info("published"); }"#;
+    Test::new()
+        .script(script)
+        .run()
+        .code(1)
+        .stderr_has("standard input is not a terminal")
+        .stderr_has("--yes")
+        .stdout_lacks("published");
+    let out = Test::new().script(script).flag("--yes").run();
+    out.success()
+        .stdout_has("Publish the release? [y/N] yes (--yes)")
+        .stdout_has("published");
+    let answer = out
+        .journal()
+        .into_iter()
+        .find(|l| l["event"] == "confirm")
+        .unwrap();
+    assert_eq!(answer["answer"], true);
+    assert_eq!(answer["by"], "--yes");
+}
+
+#[test]
+fn resume_skips_the_steps_that_finished_and_hands_on_their_values() {
+    let test = Test::new().file("fail", "").script(
+        r#"
+            let tag = step("Publish", || { info("publishing"); "catalog-2024" });
+            step("Bump", || info("bumping " + tag));
+            step("Apply", || { if env("FAIL") == "1" { throw "apply failed"; } info("applied"); });
+        "#,
+    );
+    let first = test_with_env(&test, "1");
+    first
+        .code(1)
+        .stdout_has("publishing")
+        .stdout_has("bumping catalog-2024");
+    let run_id = first.run_id();
+    let second = test.command(&["run", "--resume", &run_id, "script.rhai"]);
+    second
+        .success()
+        .stdout_has(&format!("[1] Publish: skipped, finished in run {run_id}"))
+        .stdout_has(&format!("[2] Bump: skipped, finished in run {run_id}"))
+        .stdout_has("applied");
+    assert!(!second.stdout.contains("publishing"), "{}", second.stdout);
+    assert!(!second.stdout.contains("bumping"), "{}", second.stdout);
+}
+
+fn test_with_env(test: &Test, fail: &str) -> crate::test::Output {
+    let mut command = test.prepare(&["run", "script.rhai"]);
+    command.env("FAIL", fail).stdin(std::process::Stdio::null());
+    let output = command.output().unwrap();
+    crate::test::Output {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        dir: test.path().to_path_buf(),
+        _keep: test.dir.clone(),
+    }
+}
+
+#[test]
+fn resume_of_an_unknown_run_is_a_usage_error() {
+    Test::new()
+        .script("info(1);")
+        .flag("--resume")
+        .flag("20200101T000000Z-0000")
+        .run()
+        .code(2)
+        .stderr_has("no journal for run 20200101T000000Z-0000");
+}
+
+#[test]
+fn a_secret_from_the_environment_never_appears() {
+    let secret = "s3cr3t-token-value";
+    let out = Test::new()
+        .env("OVSCRIPT_GITHUB_TOKEN", secret)
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", "pw-hunter2")
+        .script(
+            r#"
+            let token = env("OVSCRIPT_GITHUB_TOKEN");
+            print("token is " + token);
+            info("info " + token);
+            warn("warn " + token + env("OVSCRIPT_AIRFLOW_PASSWORD"));
+            step("Use " + token, || token);
+            throw "failed with " + token;
+        "#,
+        )
+        .run();
+    out.code(1)
+        .lacks(secret)
+        .lacks("pw-hunter2")
+        .stdout_has("token is ***")
+        .stderr_has("failed with ***");
+    let journal = journal_text(&out.dir);
+    assert!(journal.contains("***"), "{journal}");
+    assert!(
+        !journal.contains(secret) && !journal.contains("pw-hunter2"),
+        "{journal}"
+    );
+}
+
+#[test]
+fn host_names_work_in_functions_and_imported_modules() {
+    Test::new()
+        .file(
+            "stdlib/deploy.rhai",
+            "fn first_arg() { args[0] }\nfn started() { now() }\n",
+        )
+        .script(
+            r#"
+            import "deploy" as deploy;
+            fn inner() { args.len() }
+            info("top " + args[0]);
+            info("function " + inner());
+            info("module " + deploy::first_arg());
+            let t = deploy::started();
+            if t.len() < 20 { throw "now() gave " + t; }
+        "#,
+        )
+        .arg("hello")
+        .run()
+        .success()
+        .stdout_has("top hello")
+        .stdout_has("function 1")
+        .stdout_has("module hello");
+}
+
+#[test]
+fn a_module_is_found_in_the_projects_stdlib_beside_scripts() {
+    Test::new()
+        .file("stdlib/deploy.rhai", "fn hello() { \"from stdlib\" }\n")
+        .file(
+            "scripts/catalog.rhai",
+            "import \"deploy\" as d;\ninfo(d::hello());\n",
+        )
+        .command(&["run", "scripts/catalog.rhai"])
+        .success()
+        .stdout_has("from stdlib");
+}
+
+#[test]
+fn an_error_inside_a_module_names_the_module_file() {
+    Test::new()
+        .file(
+            "stdlib/deploy.rhai",
+            "fn boom() {\n  throw \"module failure\";\n}\n",
+        )
+        .script("import \"deploy\" as d;\nd::boom();\n")
+        .run()
+        .code(1)
+        .stderr_has("stdlib/deploy.rhai:2:3: module failure");
+}
+
+#[test]
+fn wait_until_polls_and_times_out_with_a_message() {
+    Test::new()
+        .script(
+            r#"
+            let n = 0;
+            wait_until("the counter", 10, "0s", || { n += 1; n >= 3 });
+            info("polled " + n);
+            wait_until("never", "1s", "200ms", || false);
+        "#,
+        )
+        .run()
+        .code(1)
+        .stdout_has("polled 3")
+        .stdout_has("the counter: ready")
+        .stderr_has("timed out after 1.0s waiting for never");
+    Test::new()
+        .script(r#"wait_until("x", "soon", 1, || true);"#)
+        .run()
+        .code(1)
+        .stderr_has("wait_until timeout: `soon` is not a duration");
+    Test::new()
+        .script(r#"wait_until("x", 1, 1, || 5);"#)
+        .run()
+        .code(1)
+        .stderr_has("must return true or false");
+}
+
+#[test]
+fn ctrl_c_cancels_the_script_and_exits_130() {
+    let test = Test::new().script(r#"step("Wait", || wait_until("forever", 600, 1, || false));"#);
+    let mut child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal_event(test.path(), "wait_start");
+    let started = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let journal = crate::test::journal_lines(test.path());
+    let end = journal.iter().find(|l| l["event"] == "step_end").unwrap();
+    assert_eq!(end["outcome"], "interrupted");
+    assert!(journal
+        .iter()
+        .any(|l| l["event"] == "run_end" && l["outcome"] == "interrupted"));
+}
+
+fn wait_for_journal_event(dir: &std::path::Path, event: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if crate::test::journal_lines_lenient(dir)
+            .iter()
+            .any(|l| l["event"] == event)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no {event} in the journal");
+}
+
+#[test]
+fn configuration_errors_name_the_key() {
+    Test::new()
+        .file("ovscript.toml", "[airflow]\nurll = \"http://x\"\n")
+        .script("info(1);")
+        .run()
+        .code(2)
+        .stderr_has("urll");
+    Test::new()
+        .env("OVSCRIPT_SENTRY_TOKN", "x")
+        .script("info(1);")
+        .run()
+        .code(2)
+        .stderr_has("tokn")
+        .stderr_has("OVSCRIPT_SENTRY_TOKN");
+    Test::new()
+        .script("info(1);")
+        .command(&["run", "--config", "missing.toml", "script.rhai"])
+        .code(2)
+        .stderr_has("missing.toml");
+}
+
+#[test]
+fn check_reports_unknown_functions_and_runs_nothing() {
+    let out = Test::new()
+        .file("stdlib/deploy.rhai", "fn helper() { 1 }\nfn broken() { nosuch_in_module() }\n")
+        .script(
+            "import \"deploy\" as deploy;\nfn mine(x) { x }\ninfo(\"ran\");\nmine(deploy::helper());\nlet f = |x| x;\nf(1);\nstep(\"s\", || publish_relase());\ndeploy::missing();\n",
+        )
+        .command(&["check", "script.rhai"]);
+    out.code(2)
+        .stdout_has("")
+        .stderr_has("script.rhai:7:14: unknown function publish_relase")
+        .stderr_has("script.rhai:8:9: unknown function deploy::missing")
+        .stderr_has("deploy.rhai:2:15: unknown function nosuch_in_module")
+        .stderr_has("3 problem(s)")
+        .lacks("ran");
+    assert!(crate::test::journal_files(&out.dir).is_empty());
+}
+
+#[test]
+fn check_passes_a_good_script_and_fails_a_syntax_error() {
+    Test::new()
+        .file(
+            "good.rhai",
+            "fn a() { step(\"x\", || info(now())) }\na();\n",
+        )
+        .command(&["check", "good.rhai"])
+        .success()
+        .stdout_has("ok: 1 script(s) checked");
+    Test::new()
+        .file("bad.rhai", "let x = ;\n")
+        .command(&["check", "bad.rhai"])
+        .code(2)
+        .stderr_has("bad.rhai:1:9");
+}
+
+#[test]
+fn doc_lists_host_functions_with_help_and_examples() {
+    let out = Test::new().command(&["doc"]);
+    out.success()
+        .stdout_has("step(title: String, body: FnPtr)")
+        .stdout_has("confirm(question: String) -> bool")
+        .stdout_has("wait_until(")
+        .stdout_has("e.g. ");
+    let one = Test::new().command(&["doc", "confirm"]);
+    one.success().stdout_has("confirm(").lacks("wait_until(");
+    let json = Test::new().command(&["doc", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(parsed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "now" && !f["help"].as_str().unwrap().is_empty()));
+    Test::new()
+        .command(&["doc", "nosuchthing"])
+        .code(2)
+        .stderr_has("no host function or object named `nosuchthing`");
+}
+
+#[test]
+fn doc_writes_definitions_for_editors() {
+    let test = Test::new();
+    test.command(&["doc", "--definitions", "defs"]).success();
+    let all: String = std::fs::read_dir(test.path().join("defs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(all.contains("fn wait_until("), "{all}");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Test::new().command(&["completions", shell]);
+        out.success().stdout_has("ovscript");
+    }
+}
+
+#[test]
+fn plain_output_without_a_terminal_has_no_colour_codes() {
+    let out = Test::new()
+        .script(r#"step("One", || warn("careful"));"#)
+        .run();
+    out.success();
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stderr.contains('\u{1b}'),
+        "{:?}",
+        out.stdout
+    );
+    out.stderr_has("warning: careful");
+}

@@ -2,8 +2,9 @@
 
 mod test;
 
-mod foundation;
 mod airflow;
+mod foundation;
 mod just_git;
+mod repl;
 mod sentry_github;
 mod tf;

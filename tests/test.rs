@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const BIN: &str = env!("CARGO_BIN_EXE_ovscript");
 
 pub struct Test {
-    pub dir: tempfile::TempDir,
+    pub dir: std::sync::Arc<tempfile::TempDir>,
     args: Vec<String>,
     script_args: Vec<String>,
     env: Vec<(String, String)>,
@@ -22,7 +22,7 @@ pub struct Test {
 impl Test {
     pub fn new() -> Test {
         Test {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir: std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
             args: Vec::new(),
             script_args: Vec::new(),
             env: Vec::new(),
@@ -92,11 +92,20 @@ impl Test {
     /// Any `ovscript` command line, in the working directory.
     pub fn command<S: AsRef<str>>(&self, argv: &[S]) -> Output {
         let mut command = self.prepare(argv);
-        command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = command.spawn().expect("spawn ovscript");
         if let Some(input) = &self.stdin {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         let output = wait_with_timeout(child, Duration::from_secs(120));
         Output {
@@ -104,6 +113,7 @@ impl Test {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             dir: self.dir.path().to_path_buf(),
+            _keep: self.dir.clone(),
         }
     }
 
@@ -149,12 +159,20 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub dir: PathBuf,
+    /// Keeps the working directory alive as long as its output is looked at.
+    pub _keep: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl Output {
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Output {
-        assert_eq!(self.code, Some(expected), "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -165,19 +183,45 @@ impl Output {
 
     #[track_caller]
     pub fn stdout_has(&self, text: &str) -> &Output {
-        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Output {
-        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(&self, text: &str) -> &Output {
+        assert!(
+            !self.stdout.contains(text),
+            "stdout shows {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn lacks(&self, text: &str) -> &Output {
-        assert!(!self.stdout.contains(text) && !self.stderr.contains(text), "output shows {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            !self.stdout.contains(text) && !self.stderr.contains(text),
+            "output shows {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -190,7 +234,13 @@ impl Output {
     pub fn run_id(&self) -> String {
         let mut files = journal_files(&self.dir);
         files.sort();
-        files.last().expect("a journal").file_stem().unwrap().to_string_lossy().into_owned()
+        files
+            .last()
+            .expect("a journal")
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -205,11 +255,34 @@ pub fn journal_lines(dir: &Path) -> Vec<Value> {
     files.sort();
     files
         .iter()
-        .flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).expect("journal line is JSON")).collect::<Vec<Value>>())
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("journal line is JSON"))
+                .collect::<Vec<Value>>()
+        })
         .collect()
 }
 
 /// The raw text of every journal in `dir`, for "never appears" checks.
 pub fn journal_text(dir: &Path) -> String {
-    journal_files(dir).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
+    journal_files(dir)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+/// Like `journal_lines`, but skips a line still being written (for tests that poll a live run).
+pub fn journal_lines_lenient(dir: &Path) -> Vec<Value> {
+    journal_files(dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
 }
