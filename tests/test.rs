@@ -19,6 +19,12 @@ pub struct Test {
     script: Option<String>,
 }
 
+impl Default for Test {
+    fn default() -> Self {
+        Test::new()
+    }
+}
+
 impl Test {
     pub fn new() -> Test {
         Test {
