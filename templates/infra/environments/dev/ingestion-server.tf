@@ -1,0 +1,5 @@
+# The ingestion server in staging: no clearance needed.
+module "ingestion-server" {
+  source           = "../../modules/services/ingestion-server"
+  docker_image_tag = "rel-2024.05.01.12.00.00"
+}
