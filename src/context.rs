@@ -121,6 +121,8 @@ impl Redactor {
 #[derive(Clone, Default)]
 pub struct Cancel {
     inner: Arc<(Mutex<()>, Condvar, AtomicBool)>,
+    /// While positive, cancellation is held off so that clean-up code (`always`) can run.
+    held: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Cancel {
@@ -132,7 +134,16 @@ impl Cancel {
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.inner.2.load(Ordering::SeqCst)
+        self.inner.2.load(Ordering::SeqCst) && self.held.load(Ordering::SeqCst) == 0
+    }
+
+    /// Holds cancellation off until the returned guard is dropped: clean-up after Ctrl-C must
+    /// itself run to the end (a second Ctrl-C still exits at once).
+    pub fn hold(&self) -> CancelHold {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        CancelHold {
+            held: self.held.clone(),
+        }
     }
 
     /// Clears the flag (the REPL goes on after a cancelled line).
@@ -155,6 +166,16 @@ impl Cancel {
                 Err(e) => e.into_inner().0,
             };
         }
+    }
+}
+
+pub struct CancelHold {
+    held: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CancelHold {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

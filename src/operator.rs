@@ -56,6 +56,8 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     register_step(engine, ctx, resume);
     register_confirm(engine, ctx);
     register_wait(engine, ctx);
+    register_always(engine, ctx);
+    register_table(engine, ctx);
 
     let c = ctx.clone();
     describe(
@@ -290,4 +292,57 @@ fn wait_until(
         ));
         ctx.sleep(interval.min(timeout.saturating_sub(elapsed)))?;
     }
+}
+
+fn register_always(engine: &mut Engine, ctx: &Ctx) {
+    let c = ctx.clone();
+    describe(
+        "always",
+        &["body: FnPtr", "cleanup: FnPtr", "Dynamic"],
+        "Runs `body`, then `cleanup` whatever happens (error, throw, Ctrl-C), then passes on body's error or value. Rhai's try/catch cannot catch Ctrl-C; this can.",
+        r#"always(|| deploy(), || airflow.unpause("image_data_refresh"));"#,
+    )
+    .register_into_engine(engine, move |call: NativeCallContext, body: FnPtr, cleanup: FnPtr| -> HostResult<Dynamic> {
+        let result = body.call_within_context::<Dynamic>(&call, ());
+        let cleaned = {
+            let _hold = c.cancel.hold();
+            cleanup.call_within_context::<Dynamic>(&call, ())
+        };
+        match (result, cleaned) {
+            (Err(e), Err(cleanup_error)) => {
+                c.ui.warn(&format!("the clean-up failed too: {}", crate::diagnostic::message_of(&cleanup_error)));
+                Err(e)
+            }
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(_), Err(cleanup_error)) => Err(cleanup_error),
+            (Ok(value), Ok(_)) => {
+                c.check_cancelled()?;
+                Ok(value)
+            }
+        }
+    });
+}
+
+fn register_table(engine: &mut Engine, ctx: &Ctx) {
+    let c = ctx.clone();
+    describe(
+        "table",
+        &["rows: Array", "()"],
+        "Prints an array of maps as an aligned table, one column per key.",
+        r#"table(sentry.errors_since(began));"#,
+    )
+    .register_into_engine(engine, move |rows: rhai::Array| {
+        c.ui.line(crate::ui::table(&rows, None).trim_end())
+    });
+    let c = ctx.clone();
+    describe(
+        "table",
+        &["rows: Array", "columns: Array", "()"],
+        "Prints an array of maps as an aligned table with the given columns, in that order.",
+        r#"table(airflow.running_dags(), ["dag_id", "start_date"]);"#,
+    )
+    .register_into_engine(engine, move |rows: rhai::Array, columns: rhai::Array| {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        c.ui.line(crate::ui::table(&rows, Some(&columns)).trim_end())
+    });
 }

@@ -149,3 +149,92 @@ pub fn human(d: Duration) -> String {
         format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
     }
 }
+
+/// An array of maps as an aligned text table: a header of the keys (the union over all rows, in
+/// first-seen order, unless `columns` names them), one line per row. Other values are one per line.
+pub fn table(rows: &[rhai::Dynamic], columns: Option<&[String]>) -> String {
+    let maps: Vec<rhai::Map> = rows
+        .iter()
+        .filter_map(|r| r.clone().try_cast::<rhai::Map>())
+        .collect();
+    if maps.len() != rows.len() || rows.is_empty() {
+        return rows.iter().map(|r| format!("{r}\n")).collect();
+    }
+    let columns: Vec<String> = match columns {
+        Some(columns) => columns.to_vec(),
+        None => {
+            let mut seen: Vec<String> = Vec::new();
+            for key in maps.iter().flat_map(|m| m.keys()) {
+                if !seen.iter().any(|s| s == key.as_str()) {
+                    seen.push(key.to_string());
+                }
+            }
+            seen
+        }
+    };
+    let cells: Vec<Vec<String>> = maps
+        .iter()
+        .map(|m| {
+            columns
+                .iter()
+                .map(|c| m.get(c.as_str()).map(cell).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |values: &[String]| -> String {
+        let padded: Vec<String> = values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&columns);
+    out.push_str(&line(
+        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+    ));
+    for row in &cells {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// A value as one table cell: strings without quotes, `()` empty, newlines folded.
+fn cell(value: &rhai::Dynamic) -> String {
+    if value.is_unit() {
+        return String::new();
+    }
+    value.to_string().replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_aligns_the_union_of_keys() {
+        let mut a = rhai::Map::new();
+        a.insert("dag_id".into(), "flickr_workflow".into());
+        a.insert("state".into(), "running".into());
+        let mut b = rhai::Map::new();
+        b.insert("dag_id".into(), "x".into());
+        b.insert("note".into(), rhai::Dynamic::UNIT);
+        let text = table(&[a.into(), b.into()], None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "dag_id           state    note");
+        assert_eq!(lines[2], "flickr_workflow  running");
+        assert_eq!(lines[3], "x");
+    }
+}

@@ -442,3 +442,40 @@ fn plain_output_without_a_terminal_has_no_colour_codes() {
     );
     out.stderr_has("warning: careful");
 }
+
+#[test]
+fn always_runs_its_cleanup_after_an_error_and_after_ctrl_c() {
+    Test::new()
+        .script(r#"always(|| { throw "deploy failed"; }, || info("unpaused"));"#)
+        .run()
+        .code(1)
+        .stdout_has("unpaused")
+        .stderr_has("deploy failed");
+    let test = Test::new().script(
+        r#"always(|| wait_until("forever", 600, 1, || false), || { let n = 0; for i in 0..1000 { n += i; } info("cleaned up " + n); });"#,
+    );
+    let child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal_event(test.path(), "wait_start");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("cleaned up 499500"));
+}
+
+#[test]
+fn table_prints_maps_aligned() {
+    Test::new()
+        .script(
+            r#"table([#{id: 1, title: "KeyError"}, #{id: 22, title: "Timeout", level: "error"}]);"#,
+        )
+        .run()
+        .success()
+        .stdout_has("id  title     level\n--  --------  -----\n1   KeyError\n22  Timeout   error");
+}
