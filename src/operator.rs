@@ -57,6 +57,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     register_confirm(engine, ctx);
     register_wait(engine, ctx);
     register_always(engine, ctx);
+    register_on_error(engine, ctx);
     register_table(engine, ctx);
 
     let c = ctx.clone();
@@ -344,5 +345,30 @@ fn register_table(engine: &mut Engine, ctx: &Ctx) {
     .register_into_engine(engine, move |rows: rhai::Array, columns: rhai::Array| {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         c.ui.line(crate::ui::table(&rows, Some(&columns)).trim_end())
+    });
+}
+
+fn register_on_error(engine: &mut Engine, ctx: &Ctx) {
+    let c = ctx.clone();
+    describe(
+        "on_error",
+        &["body: FnPtr", "handler: FnPtr", "Dynamic"],
+        "Runs `body`; if it fails, calls `handler` with the error message (e.g. to offer a rollback), then passes the original error on, its place intact. Not called on Ctrl-C.",
+        r#"on_error(|| just("apply", "prod", "catalog-airflow"), |message| offer_rollback(message));"#,
+    )
+    .register_into_engine(engine, move |call: NativeCallContext, body: FnPtr, handler: FnPtr| -> HostResult<Dynamic> {
+        let error = match body.call_within_context::<Dynamic>(&call, ()) {
+            Ok(value) => return Ok(value),
+            Err(e) if matches!(*e, EvalAltResult::ErrorTerminated(..)) => return Err(e),
+            Err(e) => e,
+        };
+        let message = crate::diagnostic::message_of(&error);
+        if let Err(handler_error) = handler.call_within_context::<Dynamic>(&call, (message,)) {
+            if matches!(*handler_error, EvalAltResult::ErrorTerminated(..)) {
+                return Err(handler_error);
+            }
+            c.ui.warn(&format!("handling the error failed too: {}", crate::diagnostic::message_of(&handler_error)));
+        }
+        Err(error)
     });
 }
