@@ -1,6 +1,7 @@
 # ovscript's own recipes. `just --list` shows them.
 
 set positional-arguments
+set shell := ["bash", "-cu"]
 
 # just and terraform from PyPI (tools/install-tools.sh) come first on PATH.
 export PATH := justfile_directory() + "/.tools/venv/bin:" + env_var('PATH')

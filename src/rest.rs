@@ -110,9 +110,38 @@ impl Rest {
         self.send(Method::GET, path, None)
     }
 
+    /// A JSON list read page after page along `Link: rel="next"` (GitHub, Sentry), one page per
+    /// item, so that a caller can stop between pages (Ctrl-C, or having found what it wants).
+    pub fn pages(&self, path: &str) -> Pages<'_> {
+        Pages {
+            rest: self,
+            next: Some(path.to_string()),
+        }
+    }
+
     /// Sends one request and journals it. A non-2xx status is an error carrying the server's
     /// own explanation (RFC 7807 `detail`, GitHub's `message`, Sentry's `detail`).
     pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, RestError> {
+        let reply = self.exchange(method, path, body)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(RestError::Status {
+                detail: detail_of(&reply.text),
+                method: reply.method,
+                url: reply.url,
+                status: reply.status,
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Like `send`, but any status is an answer (`http.get` reports a 503 rather than failing);
+    /// only a request that got no complete answer is an error.
+    pub fn exchange(
         &self,
         method: Method,
         path: &str,
@@ -151,14 +180,6 @@ impl Rest {
             }
         })?;
         self.journal(&method, &shown, Some(status), elapsed);
-        if !(200..300).contains(&status) {
-            return Err(RestError::Status {
-                method,
-                url: shown,
-                status,
-                detail: detail_of(&text),
-            });
-        }
         Ok(Reply {
             method,
             url: shown,
@@ -240,6 +261,41 @@ impl Reply {
     }
 }
 
+pub struct Pages<'a> {
+    rest: &'a Rest,
+    next: Option<String>,
+}
+
+impl Iterator for Pages<'_> {
+    type Item = Result<Vec<Value>, RestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let path = self.next.take()?;
+        let page = self.rest.get(&path).and_then(|reply| {
+            self.next = reply.next_link();
+            match reply.json()? {
+                Value::Array(items) => Ok(items),
+                _ => Err(RestError::Body {
+                    url: reply.url,
+                    reason: "expected a JSON list".into(),
+                }),
+            }
+        });
+        Some(page)
+    }
+}
+
+/// One path segment (a slug, a tag, a run id, a workflow file) with everything but unreserved
+/// characters percent-encoded, so that `/`, `:`, `+` or `?` in it cannot change the path.
+pub fn segment(text: &str) -> String {
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, ESCAPED).to_string()
+}
+
 /// Parses `Link: <url>; rel="next"; results="true", <url>; rel="last"` (GitHub and Sentry).
 pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -273,7 +329,8 @@ fn detail_of(text: &str) -> String {
         parts.extend(
             errors
                 .iter()
-                .filter_map(|e| e.get("message").and_then(Value::as_str).map(str::to_string)),
+                .filter_map(|e| e.get("message").and_then(Value::as_str).or(e.as_str()))
+                .map(str::to_string),
         );
     }
     parts.join("; ")
@@ -340,6 +397,22 @@ mod tests {
             ),
             "Validation Failed; Can not approve your own pull request"
         );
+        assert_eq!(
+            detail_of(
+                r#"{"message":"Unprocessable Entity","errors":["Review Can not approve your own pull request"]}"#
+            ),
+            "Unprocessable Entity; Review Can not approve your own pull request"
+        );
+    }
+
+    #[test]
+    fn a_segment_cannot_change_the_path() {
+        assert_eq!(segment("catalog-2024.05.01_x~"), "catalog-2024.05.01_x~");
+        assert_eq!(
+            segment("manual__2024-05-01T12:00:00+00:00"),
+            "manual__2024-05-01T12%3A00%3A00%2B00%3A00"
+        );
+        assert_eq!(segment("a/b?c"), "a%2Fb%3Fc");
     }
 
     #[test]

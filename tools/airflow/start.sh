@@ -51,9 +51,12 @@ port="${OVSCRIPT_TEST_AIRFLOW_PORT:-$(free_port)}"
 home="${OVSCRIPT_TEST_AIRFLOW_HOME:-$repo/.tools/airflow-home-$port}"
 url="http://127.0.0.1:$port"
 
-# A fresh home each time; refuse to wipe one whose Airflow is still running.
-if [ -f "$home/ovscript-airflow.pids" ]; then
-  "$here/stop.sh" "$home" >&2 || true
+# A fresh home each time. Only a home made by this script (or an empty one) is wiped; if an
+# Airflow still runs there, it is stopped first.
+if [ -d "$home" ] && [ -n "$(ls -A "$home")" ]; then
+  grep -qs '^# Written by tools/airflow/start.sh' "$home/airflow.cfg" \
+    || die "$home exists and was not made by start.sh: refusing to wipe it"
+  OVSCRIPT_TEST_AIRFLOW_KEEP_HOME=1 "$here/stop.sh" "$home" >&2 || die "could not stop the Airflow in $home"
 fi
 rm -rf "$home"
 mkdir -p "$home/logs"
@@ -107,6 +110,7 @@ auth_backends = airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.ses
 EOF
 
 # Environment of every Airflow process (children inherit it; stop.sh also finds strays by it).
+export PATH="$venv/bin:$PATH" # the SequentialExecutor runs `airflow tasks run` from PATH
 export AIRFLOW_HOME="$home"
 export AIRFLOW_CONFIG="$home/airflow.cfg"
 export AIRFLOW_CONN_OVSCRIPT_UPSTREAM="$url"
@@ -124,7 +128,8 @@ fail() {
     printf '\n----- last 40 lines of %s -----\n' "$f" >&2
     tail -n 40 "$f" >&2
   done
-  [ -f "$pidfile" ] && "$here/stop.sh" "$home" >&2 || true
+  OVSCRIPT_TEST_AIRFLOW_KEEP_HOME=1 "$here/stop.sh" "$home" >&2 || true
+  log "logs kept in $home"
   exit 1
 }
 
@@ -147,7 +152,9 @@ start_daemon() {
   echo "$name $pid" >>"$pidfile"
 }
 : >"$pidfile"
-start_daemon scheduler "$venv/bin/airflow" scheduler
+# --skip-serve-logs: no log-server sub-process (it would bind 0.0.0.0:8793, one fixed port for
+# every instance); the webserver reads task logs from the local files.
+start_daemon scheduler "$venv/bin/airflow" scheduler --skip-serve-logs
 start_daemon webserver "$venv/bin/airflow" webserver --port "$port" --hostname 127.0.0.1 --workers 1
 
 alive() {

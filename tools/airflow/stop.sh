@@ -43,7 +43,7 @@ env_pids() {
   local want="AIRFLOW_HOME=$1" p
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF -- "$want"; then
+    if grep -qzxF -- "$want" "/proc/$p/environ" 2>/dev/null; then
       echo "$p"
     fi
   done
