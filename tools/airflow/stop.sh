@@ -55,15 +55,15 @@ all_pids() { # home, sids...
 }
 
 stop_home() {
-  local home="$1" pidfile="$1/ovscript-airflow.pids" sids=() name pid pids
+  local home="$1" pidfile="$1/ovscript-airflow.pids" sids=() pid pids
   if [ -f "$pidfile" ]; then
-    while read -r name pid; do
+    while read -r _ pid; do
       [ -n "${pid:-}" ] && sids+=("$pid")
     done <"$pidfile"
   fi
   pids="$(all_pids "$home" "${sids[@]}")"
   if [ -n "$pids" ]; then
-    log "stopping $(echo $pids | wc -w) process(es) of $home"
+    log "stopping $(wc -w <<<"$pids") process(es) of $home"
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null
     local waited=0
@@ -74,7 +74,7 @@ stop_home() {
       waited=$((waited + 1))
     done
     if [ -n "$pids" ]; then
-      log "still alive after ${grace}s, SIGKILL: $(echo $pids)"
+      log "still alive after ${grace}s, SIGKILL: ${pids//$'\n'/ }"
       # shellcheck disable=SC2086
       kill -KILL $pids 2>/dev/null
       sleep 0.5
@@ -82,8 +82,8 @@ stop_home() {
     fi
   fi
   if [ -n "$pids" ]; then
-    log "ERROR: could not stop: $(echo $pids)"
-    ps -o pid,sid,pgid,stat,args -p "$(echo $pids | tr ' ' ,)" >&2 || true
+    log "ERROR: could not stop: ${pids//$'\n'/ }"
+    ps -o pid,sid,pgid,stat,args -p "${pids//$'\n'/,}" >&2 || true
     return 1
   fi
   rm -f "$pidfile"
