@@ -45,6 +45,9 @@ pub enum Command {
         /// Answer yes to every confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Explore a simulated world (see `run --rehearse`).
+        #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm")]
+        rehearse: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -65,6 +68,10 @@ pub struct RunArgs {
     /// Skip the steps that finished in this earlier run (see .ovscript/journal/).
     #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
+    /// Run against a simulated world on this machine: calm (default), dag-running,
+    /// sensor-waiting, apply-fails, sentry-errors, airflow-down.
+    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm")]
+    pub rehearse: Option<String>,
     #[command(flatten)]
     pub common: Common,
     /// Arguments for the script, after `--`; it sees them as `args`.

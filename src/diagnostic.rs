@@ -53,7 +53,11 @@ fn frames(
                     format!("function {name}")
                 };
                 frames.push((current_source.clone(), *pos, what));
-                if !src.is_empty() {
+                // Rhai names the source the closure ran under, not where it was written: a
+                // closure of the script called from a stdlib function would point at the module.
+                if let Some(defined_in) = closure_source(name) {
+                    current_source = defined_in;
+                } else if !src.is_empty() {
                     current_source = src.clone();
                 }
                 e = inner;
@@ -66,6 +70,28 @@ fn frames(
             other => return (frames, current_source, other.position()),
         }
     }
+}
+
+/// Where each closure (`anon$...`) was written, by file; filled as scripts and modules compile.
+static CLOSURE_SOURCES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Remembers the file of every closure in `ast`, so that reports point at the right file.
+pub fn remember_closures(ast: &rhai::AST) {
+    let Some(source) = ast.source() else {
+        return;
+    };
+    let mut sources = CLOSURE_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    for f in ast.iter_functions().filter(|f| f.name.starts_with("anon$")) {
+        sources.insert(f.name.to_string(), source.to_string());
+    }
+}
+
+fn closure_source(name: &str) -> Option<String> {
+    if !name.starts_with("anon$") {
+        return None;
+    }
+    CLOSURE_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
 }
 
 /// The full report of a failed script `source` (its file name as given to the engine).

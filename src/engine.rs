@@ -108,6 +108,7 @@ impl Runtime {
             .engine
             .compile_with_scope(&self.objects.scope(), text)?;
         ast.set_source(source_name);
+        crate::diagnostic::remember_closures(&ast);
         Ok(ast)
     }
 
@@ -206,6 +207,7 @@ impl StdlibResolver {
         })?;
         let mut ast = engine.compile_with_scope(&self.objects.scope(), text)?;
         ast.set_source(file.to_string_lossy().as_ref());
+        crate::diagnostic::remember_closures(&ast);
         Ok(ast)
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod journal;
 pub mod just;
 pub mod operator;
+pub mod rehearse;
 pub mod repl;
 pub mod rest;
 pub mod run;

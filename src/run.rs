@@ -28,8 +28,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Repl {
             dry_run,
             yes,
+            rehearse,
             common,
-        } => repl(dry_run, yes, &common),
+        } => repl(dry_run, yes, rehearse.as_deref(), &common),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -125,15 +126,58 @@ fn run(args: RunArgs) -> Result<(), Error> {
         },
         None => Resume::default(),
     };
+    let mut config = config;
+    let rehearsal = start_rehearsal(args.rehearse.as_deref(), &base_dir, &mut config)?;
     let settings = Settings {
         config,
         dry_run: args.dry_run,
         yes: args.yes,
-        clock: Clock::default(),
+        clock: clock_for(&rehearsal),
         journal: true,
     };
     let ctx = context(settings, base_dir)?;
-    execute(ctx, resume, &args.script, &text, args.args)
+    if let Some(rehearsal) = &rehearsal {
+        ctx.ui.line(&format!(
+            "rehearsal `{}`: a simulated world on this machine; nothing real is touched",
+            rehearsal.scenario
+        ));
+        ctx.record(
+            "rehearsal",
+            json!({ "scenario": rehearsal.scenario.to_string(), "dir": rehearsal.dir }),
+        );
+    }
+    let result = execute(ctx.clone(), resume, &args.script, &text, args.args);
+    if let Some(rehearsal) = rehearsal {
+        ctx.ui.line(rehearsal.report().trim_end());
+    }
+    result
+}
+
+/// Starts the simulated world of `--rehearse=SCENARIO` and points `config` at it.
+fn start_rehearsal(
+    scenario: Option<&str>,
+    base_dir: &Path,
+    config: &mut Config,
+) -> Result<Option<crate::rehearse::Rehearsal>, Error> {
+    let Some(name) = scenario else {
+        return Ok(None);
+    };
+    let scenario = crate::rehearse::parse_scenario(name)?;
+    let id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    let dir = base_dir.join(".ovscript/rehearsals").join(id);
+    crate::rehearse::Rehearsal::start(scenario, dir, config).map(Some)
+}
+
+/// A rehearsal's waits run on a fast clock.
+fn clock_for(rehearsal: &Option<crate::rehearse::Rehearsal>) -> Clock {
+    match rehearsal {
+        Some(_) => Clock::fast(crate::rehearse::CLOCK_SPEED),
+        None => Clock::default(),
+    }
 }
 
 /// Compiles and runs one script in `ctx`, journaling the run and mapping failures to exit codes.
@@ -230,23 +274,34 @@ pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runt
     Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
 }
 
-fn repl(dry_run: bool, yes: bool, common: &Common) -> Result<(), Error> {
+fn repl(
+    dry_run: bool,
+    yes: bool,
+    rehearse: Option<&str>,
+    common: &Common,
+) -> Result<(), Error> {
     let base_dir = working_dir()?;
-    let config = load_config(common, &base_dir)?;
+    let mut config = load_config(common, &base_dir)?;
+    // Kept for the whole session: the simulated world stops when it is dropped.
+    let rehearsal = start_rehearsal(rehearse, &base_dir, &mut config)?;
     let settings = Settings {
         config,
         dry_run,
         yes,
-        clock: Clock::default(),
+        clock: clock_for(&rehearsal),
         journal: true,
     };
     let ctx = context(settings, base_dir.clone())?;
-    crate::repl::start(Runtime::new(
-        ctx,
-        Resume::default(),
-        Some(&base_dir),
-        Vec::new(),
-    ))
+    if let Some(rehearsal) = &rehearsal {
+        ctx.ui.line(&format!(
+            "rehearsal `{}`: a simulated world on this machine",
+            rehearsal.scenario
+        ));
+    }
+    let runtime = Runtime::new(ctx, Resume::default(), Some(&base_dir), Vec::new());
+    let result = crate::repl::start(runtime);
+    drop(rehearsal);
+    result
 }
 
 fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
