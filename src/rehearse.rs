@@ -86,6 +86,10 @@ impl Rehearsal {
                 "body": r.body, "status": r.status,
             })).collect::<Vec<_>>(),
             "infra": self.infra,
+            "paused": self.paused(),
+            "dispatches": self.world.dispatches(),
+            "approved_prs": self.world.approved_prs(),
+            "opened_prs": self.world.opened_prs(),
         });
         let _ = std::fs::write(self.dir.join("world.json"), serde_json::to_string_pretty(&record).unwrap_or_default());
 
@@ -95,6 +99,14 @@ impl Rehearsal {
         section(&mut out, "recipes", recipes.iter().map(describe_recipe).collect());
         out.push_str(&format!("  (kept in {})\n", self.dir.display()));
         out
+    }
+
+    /// Whether each DAG a runbook may pause is paused now.
+    fn paused(&self) -> serde_json::Map<String, Value> {
+        ["image_data_refresh", "audio_data_refresh", "flickr_workflow"]
+            .iter()
+            .map(|dag| (dag.to_string(), json!(self.world.dag_paused(dag))))
+            .collect()
     }
 
     fn recipes(&self) -> Vec<Value> {

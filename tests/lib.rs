@@ -8,3 +8,4 @@ mod just_git;
 mod repl;
 mod sentry_github;
 mod tf;
+mod runbooks;
