@@ -1,10 +1,584 @@
-//! `airflow` host object: not built yet (issue 3).
+//! `airflow`: what a runbook asks Airflow 2 before and during a deploy (which DAGs run, what
+//! their tasks are doing), pausing and unpausing a DAG, and whether Airflow is healthy
+//! afterwards. Spoken over the stable REST API (`/api/v1`) with HTTP basic auth.
 
-use rhai::Engine;
+use reqwest::Method;
+use rhai::{Array, Dynamic, Engine, Map};
+use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
-use crate::engine::Objects;
+use crate::engine::{describe, Objects};
+use crate::error::{host_error, HostResult};
+use crate::rest::{display_url, segment, Auth, Rest, RestError, Service};
+
+/// Items asked for per page. Airflow caps a page at `maximum_page_limit` (100 by default) and
+/// may send fewer than asked, so the reading advances by what arrived, never by this.
+const PAGE_LIMIT: u64 = 100;
+
+/// How many times a collection is read again when it changed while being read.
+const READ_ATTEMPTS: usize = 3;
+
+/// Task states of a task instance that has finished; `None` (null) means not started yet.
+/// Any other state, including one a newer Airflow may add, counts as active: a runbook that
+/// checks for active work must not miss work it does not know.
+const FINISHED_STATES: &[&str] = &["success", "failed", "skipped", "upstream_failed", "removed"];
+
+/// The script object `airflow`; the HTTP client is built on first use, so a script that never
+/// calls Airflow needs no Airflow settings.
+#[derive(Clone)]
+pub struct Airflow(Arc<AirflowClient>);
+
+struct AirflowClient {
+    ctx: Ctx,
+    rest: OnceLock<Rest>,
+}
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    let _ = (engine, ctx, objects);
+    engine.register_type_with_name::<Airflow>("Airflow");
+    objects.insert(
+        "airflow",
+        Dynamic::from(Airflow(Arc::new(AirflowClient {
+            ctx: ctx.clone(),
+            rest: OnceLock::new(),
+        }))),
+    );
+    describe(
+        "running_dags",
+        &["airflow: Airflow", "Array"],
+        "Every DAG run in state running, of all DAGs, all pages, as #{dag_id, run_id, state, start_date}.",
+        r#"for run in airflow.running_dags() { info(`${run.dag_id} ${run.run_id}`) }"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow| airflow.running_dags());
+    describe(
+        "active_tasks",
+        &["airflow: Airflow", "dag_id: &str", "run_id: &str", "Array"],
+        "Task instances of a DAG run that started and have not finished (running, queued, scheduled, up_for_reschedule = a sensor waiting between pokes, deferred, up_for_retry, restarting), as #{task_id, operator, state}; tasks not started yet are left out.",
+        r#"airflow.active_tasks(run.dag_id, run.run_id).all(|t| t.state == "up_for_reschedule")"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow, dag_id: &str, run_id: &str| {
+        airflow.active_tasks(dag_id, run_id)
+    });
+    describe(
+        "pause",
+        &["airflow: Airflow", "dag_id: &str", "bool"],
+        "Pauses a DAG (no new runs or tasks are scheduled); returns its paused state as Airflow confirms it (true).",
+        r#"airflow.pause("image_data_refresh")"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+        airflow.set_paused(dag_id, true)
+    });
+    describe(
+        "unpause",
+        &["airflow: Airflow", "dag_id: &str", "bool"],
+        "Unpauses a DAG; returns its paused state as Airflow confirms it (false).",
+        r#"airflow.unpause("image_data_refresh")"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+        airflow.set_paused(dag_id, false)
+    });
+    describe(
+        "is_paused",
+        &["airflow: Airflow", "dag_id: &str", "bool"],
+        "Whether a DAG is paused.",
+        r#"if !airflow.is_paused("image_data_refresh") { airflow.pause("image_data_refresh") }"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+        airflow.is_paused(dag_id)
+    });
+    describe(
+        "dags",
+        &["airflow: Airflow", "tag: &str", "Array"],
+        "The DAGs with a tag, all pages, as #{dag_id, is_paused, tags}.",
+        r#"let refresh = airflow.dags("data_refresh").map(|dag| dag.dag_id);"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow, tag: &str| airflow.dags(tag));
+    describe(
+        "health",
+        &["airflow: Airflow", "Map"],
+        "Airflow's health map (metadatabase, scheduler, ... each with a status) plus `healthy`: true when the metadatabase and the scheduler are both healthy.",
+        r#"if !airflow.health().healthy { throw "Airflow is not healthy" }"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow| airflow.health());
+    describe(
+        "version",
+        &["airflow: Airflow", "String"],
+        "The version Airflow reports, e.g. \"2.10.5\".",
+        r#"info(`Airflow ${airflow.version()}`)"#,
+    )
+    .register_into_engine(engine, |airflow: Airflow| airflow.version());
+}
+
+impl Airflow {
+    fn ctx(&self) -> &Ctx {
+        &self.0.ctx
+    }
+
+    fn rest(&self) -> HostResult<&Rest> {
+        if let Some(rest) = self.0.rest.get() {
+            return Ok(rest);
+        }
+        let rest = Rest::new(self.ctx().clone(), self.service()?)?;
+        Ok(self.0.rest.get_or_init(|| rest))
+    }
+
+    fn service(&self) -> HostResult<Service> {
+        let config = &self.ctx().config.airflow;
+        let url =
+            setting(&config.url).ok_or_else(|| not_configured("OVSCRIPT_AIRFLOW_URL", "url"))?;
+        let auth = match (setting(&config.user), setting(&config.password)) {
+            (Some(user), Some(password)) => Auth::Basic { user, password },
+            // An Airflow without authentication (a local one) needs neither; one without the
+            // other is a mistake to name now rather than a 401 later.
+            (None, None) => Auth::None,
+            (Some(_), None) => return Err(not_configured("OVSCRIPT_AIRFLOW_PASSWORD", "password")),
+            (None, Some(_)) => return Err(not_configured("OVSCRIPT_AIRFLOW_USER", "user")),
+        };
+        Ok(Service {
+            name: "airflow",
+            base_url: server_root(&url),
+            auth,
+            credentials_hint: "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])",
+            url_hint: "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])",
+            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+            headers: vec![("Accept", "application/json")],
+        })
+    }
+
+    fn running_dags(&self) -> HostResult<Array> {
+        let runs = self.collection(
+            "/api/v1/dags/~/dagRuns?state=running",
+            "dag_runs",
+            "the running DAG runs",
+        )?;
+        Ok(runs
+            .iter()
+            .map(|run| Dynamic::from_map(run_map(run)))
+            .collect())
+    }
+
+    fn active_tasks(&self, dag_id: &str, run_id: &str) -> HostResult<Array> {
+        let run_path = format!(
+            "/api/v1/dags/{}/dagRuns/{}",
+            segment(dag_id),
+            segment(run_id)
+        );
+        let what = format!("DAG run {run_id} of DAG {dag_id}");
+        let tasks = self.collection(
+            &format!("{run_path}/taskInstances"),
+            "task_instances",
+            &what,
+        )?;
+        if tasks.is_empty() {
+            // Airflow answers an unknown run with an empty list, not a 404: ask for the run
+            // itself, so that a wrong id is an error that names it rather than "nothing active".
+            let rest = self.rest()?;
+            rest.get(&run_path).map_err(|e| rest.explain(e, &what))?;
+        }
+        Ok(tasks
+            .iter()
+            .filter(|task| is_active(&task["state"]))
+            .map(|task| Dynamic::from_map(task_map(task)))
+            .collect())
+    }
+
+    fn is_paused(&self, dag_id: &str) -> HostResult<bool> {
+        let rest = self.rest()?;
+        let what = format!("DAG {dag_id}");
+        let dag = get_json(rest, &dag_path(dag_id), &what)?;
+        paused_state(rest, &dag, &dag_path(dag_id), &what)
+    }
+
+    /// Pauses or unpauses; the state Airflow answers with must be the one asked for, because a
+    /// runbook goes on to deploy believing it.
+    fn set_paused(&self, dag_id: &str, paused: bool) -> HostResult<bool> {
+        let rest = self.rest()?;
+        let path = format!("{}?update_mask=is_paused", dag_path(dag_id));
+        let what = format!("DAG {dag_id}");
+        let would = format!("PATCH {} is_paused={paused}", display_url(&rest.url(&path)));
+        if self.ctx().dry_run {
+            // A read, so that a wrong DAG id fails in the dry run and not in the real one.
+            self.is_paused(dag_id)?;
+        }
+        if self.ctx().would(&would) {
+            return Ok(paused);
+        }
+        let dag = rest
+            .send(Method::PATCH, &path, Some(&json!({ "is_paused": paused })))
+            .and_then(|reply| reply.json())
+            .map_err(|e| rest.explain(e, &what))?;
+        let confirmed = paused_state(rest, &dag, &path, &what)?;
+        self.ctx().record(
+            "airflow_pause",
+            json!({ "dag_id": dag_id, "is_paused": confirmed }),
+        );
+        if confirmed != paused {
+            return Err(host_error(format!(
+                "Airflow kept {what} {}: the PATCH was accepted but not applied; check the DAG in Airflow's UI",
+                if confirmed { "paused" } else { "unpaused" }
+            )));
+        }
+        Ok(confirmed)
+    }
+
+    fn dags(&self, tag: &str) -> HostResult<Array> {
+        let path = format!("/api/v1/dags?tags={}", segment(tag));
+        let dags = self.collection(&path, "dags", &format!("the DAGs tagged {tag}"))?;
+        Ok(dags
+            .iter()
+            .map(|dag| Dynamic::from_map(dag_map(dag)))
+            .collect())
+    }
+
+    fn health(&self) -> HostResult<Map> {
+        let (rest, path, what) = (self.rest()?, "/api/v1/health", "the health check");
+        let health = get_json(rest, path, what)?;
+        let healthy = is_healthy(&health);
+        let mut map = rhai::serde::to_dynamic(&health)?
+            .try_cast::<Map>()
+            .ok_or_else(|| unreadable(rest, path, what, "expected a JSON object"))?;
+        map.insert("healthy".into(), healthy.into());
+        Ok(map)
+    }
+
+    fn version(&self) -> HostResult<String> {
+        let (rest, path, what) = (self.rest()?, "/api/v1/version", "the version");
+        let answer = get_json(rest, path, what)?;
+        answer["version"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| unreadable(rest, path, what, "no `version` in the answer"))
+    }
+
+    /// Every item of an Airflow collection (`key`: "dag_runs", "task_instances", "dags").
+    fn collection(&self, path: &str, key: &str, what: &str) -> HostResult<Vec<Value>> {
+        let rest = self.rest()?;
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let read = read_all(|offset| {
+            self.ctx().check_cancelled()?;
+            let page_path = format!("{path}{separator}limit={PAGE_LIMIT}&offset={offset}");
+            let answer = get_json(rest, &page_path, what)?;
+            Page::read(&answer, key).map_err(|reason| unreadable(rest, &page_path, what, &reason))
+        })?;
+        if !read.complete {
+            self.ctx().ui.warn(&format!(
+                "{what} kept changing while being read ({} received, Airflow counted {}): the list may be incomplete",
+                read.items.len(),
+                read.total
+            ));
+        }
+        Ok(read.items)
+    }
+}
+
+fn get_json(rest: &Rest, path: &str, what: &str) -> HostResult<Value> {
+    rest.get(path)
+        .and_then(|reply| reply.json())
+        .map_err(|e| rest.explain(e, what))
+}
+
+/// An answer that arrived but is not the shape Airflow's API documents.
+fn unreadable(rest: &Rest, path: &str, what: &str, reason: &str) -> Box<rhai::EvalAltResult> {
+    let url = display_url(&rest.url(path));
+    let reason = reason.to_string();
+    rest.explain(RestError::Body { url, reason }, what)
+}
+
+fn paused_state(rest: &Rest, dag: &Value, path: &str, what: &str) -> HostResult<bool> {
+    dag["is_paused"]
+        .as_bool()
+        .ok_or_else(|| unreadable(rest, path, what, "no boolean `is_paused` in the DAG"))
+}
+
+/// A setting given and not blank.
+fn setting(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+fn not_configured(variable: &str, key: &str) -> Box<rhai::EvalAltResult> {
+    host_error(format!(
+        "Airflow is not configured: set {variable} or `{key}` under [airflow] in ovscript.toml"
+    ))
+}
+
+/// The server root, whether the setting is `http://host:8080` or `http://host:8080/api/v1/`.
+fn server_root(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    url.strip_suffix("/api/v1").unwrap_or(url).to_string()
+}
+
+fn dag_path(dag_id: &str) -> String {
+    format!("/api/v1/dags/{}", segment(dag_id))
+}
+
+/// One page of a collection: its items and the `total_entries` it reported.
+#[derive(Debug)]
+struct Page {
+    items: Vec<Value>,
+    total: u64,
+}
+
+impl Page {
+    fn read(answer: &Value, key: &str) -> Result<Page, String> {
+        let items = answer[key]
+            .as_array()
+            .ok_or_else(|| format!("no `{key}` list in the answer"))?;
+        let total = answer["total_entries"]
+            .as_u64()
+            .ok_or_else(|| "no `total_entries` in the answer".to_string())?;
+        Ok(Page {
+            items: items.clone(),
+            total,
+        })
+    }
+}
+
+/// A whole collection; `complete` is false when it never added up to the total Airflow reported.
+#[derive(Debug)]
+struct Collection {
+    items: Vec<Value>,
+    total: u64,
+    complete: bool,
+}
+
+/// Reads a collection page by page through `fetch(offset)`. Pages may be shorter than asked
+/// (the server's cap): the offset advances by what arrived, and an empty page ends the reading
+/// so that a server that miscounts cannot keep it going forever. Offsets shift when an item
+/// leaves the collection meanwhile (a run finishing), which can skip another item: when the
+/// total changed or the pages do not add up to it, the whole collection is read again.
+fn read_all(mut fetch: impl FnMut(u64) -> HostResult<Page>) -> HostResult<Collection> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let read = read_once(&mut fetch)?;
+        if read.complete || attempt == READ_ATTEMPTS {
+            return Ok(read);
+        }
+    }
+}
+
+fn read_once(fetch: &mut impl FnMut(u64) -> HostResult<Page>) -> HostResult<Collection> {
+    let first = fetch(0)?;
+    let total = first.total;
+    let mut steady = true;
+    let mut items = first.items;
+    while (items.len() as u64) < total {
+        let page = fetch(items.len() as u64)?;
+        steady &= page.total == total;
+        if page.items.is_empty() {
+            break;
+        }
+        items.extend(page.items);
+    }
+    Ok(Collection {
+        complete: steady && items.len() as u64 == total,
+        items,
+        total,
+    })
+}
+
+fn is_active(state: &Value) -> bool {
+    match state.as_str() {
+        None | Some("none") => false,
+        Some(state) => !FINISHED_STATES.contains(&state),
+    }
+}
+
+/// A JSON field as a script value; a missing one or null is `()`.
+fn field(value: &Value, key: &str) -> Dynamic {
+    rhai::serde::to_dynamic(&value[key]).unwrap_or(Dynamic::UNIT)
+}
+
+fn run_map(run: &Value) -> Map {
+    let mut map = Map::new();
+    map.insert("dag_id".into(), field(run, "dag_id"));
+    map.insert("run_id".into(), field(run, "dag_run_id"));
+    map.insert("state".into(), field(run, "state"));
+    map.insert("start_date".into(), field(run, "start_date"));
+    map
+}
+
+fn task_map(task: &Value) -> Map {
+    let mut map = Map::new();
+    map.insert("task_id".into(), field(task, "task_id"));
+    map.insert("operator".into(), field(task, "operator"));
+    map.insert("state".into(), field(task, "state"));
+    map
+}
+
+fn dag_map(dag: &Value) -> Map {
+    let tags: Array = dag["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tag| field(tag, "name"))
+        .collect();
+    let mut map = Map::new();
+    map.insert("dag_id".into(), field(dag, "dag_id"));
+    map.insert("is_paused".into(), field(dag, "is_paused"));
+    map.insert("tags".into(), tags.into());
+    map
+}
+
+/// Airflow answers its health check with 200 even when unhealthy: the statuses say. The
+/// triggerer and the DAG processor are optional components (null when not run) and left out.
+fn is_healthy(health: &Value) -> bool {
+    ["metadatabase", "scheduler"]
+        .iter()
+        .all(|part| health[part]["status"] == "healthy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(ids: std::ops::Range<u64>) -> Vec<Value> {
+        ids.map(|i| json!({ "dag_run_id": format!("run_{i}") }))
+            .collect()
+    }
+
+    /// A server holding `items`, sending at most `cap` per page.
+    fn server(items: Vec<Value>, cap: usize) -> impl FnMut(u64) -> HostResult<Page> {
+        move |offset| {
+            let start = (offset as usize).min(items.len());
+            let end = (start + cap).min(items.len());
+            Ok(Page {
+                items: items[start..end].to_vec(),
+                total: items.len() as u64,
+            })
+        }
+    }
+
+    #[test]
+    fn pages_capped_below_the_limit_are_all_read() {
+        let mut offsets = Vec::new();
+        let mut fake = server(runs(0..300), 100);
+        let read = read_all(|offset| {
+            offsets.push(offset);
+            fake(offset)
+        })
+        .unwrap();
+        assert_eq!(read.items, runs(0..300));
+        assert!(read.complete);
+        assert_eq!(offsets, vec![0, 100, 200]);
+    }
+
+    #[test]
+    fn an_empty_page_ends_the_reading_of_a_miscounting_server() {
+        let mut calls = 0;
+        let read = read_all(|offset| {
+            calls += 1;
+            Ok(Page {
+                items: if offset == 0 { runs(0..3) } else { Vec::new() },
+                total: 10,
+            })
+        })
+        .unwrap();
+        assert_eq!(read.items.len(), 3);
+        assert!(!read.complete);
+        assert_eq!(
+            calls,
+            2 * READ_ATTEMPTS,
+            "two pages per attempt, then given up"
+        );
+    }
+
+    #[test]
+    fn a_collection_that_changed_while_read_is_read_again() {
+        // First reading: run_0 finishes after the first page, shifting the rest left by one,
+        // so run_100 would be skipped. Second reading: steady.
+        let mut reading = 0;
+        let read = read_all(|offset| {
+            if offset == 0 {
+                reading += 1;
+            }
+            let items = if reading == 1 && offset > 0 {
+                runs(1..150)
+            } else {
+                runs(0..150)
+            };
+            server(items, 100)(offset)
+        })
+        .unwrap();
+        assert_eq!(reading, 2);
+        assert!(read.complete);
+        assert_eq!(read.items, runs(0..150));
+    }
+
+    #[test]
+    fn unfinished_tasks_are_active_and_unstarted_ones_are_not() {
+        for state in [
+            "running",
+            "queued",
+            "scheduled",
+            "up_for_reschedule",
+            "deferred",
+            "up_for_retry",
+            "restarting",
+            "a_new_state",
+        ] {
+            assert!(is_active(&json!(state)), "{state}");
+        }
+        for state in [
+            json!(null),
+            json!("none"),
+            json!("success"),
+            json!("failed"),
+            json!("skipped"),
+            json!("upstream_failed"),
+            json!("removed"),
+        ] {
+            assert!(!is_active(&state), "{state}");
+        }
+    }
+
+    #[test]
+    fn healthy_needs_the_metadatabase_and_the_scheduler() {
+        let health = |db: &str, scheduler: Value| {
+            json!({
+                "metadatabase": { "status": db },
+                "scheduler": { "status": scheduler, "latest_scheduler_heartbeat": null },
+                "triggerer": { "status": null },
+            })
+        };
+        assert!(is_healthy(&health("healthy", json!("healthy"))));
+        assert!(!is_healthy(&health("healthy", json!("unhealthy"))));
+        assert!(!is_healthy(&health("unhealthy", json!("healthy"))));
+        assert!(!is_healthy(&health("healthy", json!(null))));
+        assert!(!is_healthy(&json!({})));
+    }
+
+    #[test]
+    fn the_url_may_name_the_api_root() {
+        assert_eq!(server_root("http://af:8080/api/v1/"), "http://af:8080");
+        assert_eq!(server_root(" http://af:8080/ "), "http://af:8080");
+        assert_eq!(
+            server_root("https://af.example/airflow"),
+            "https://af.example/airflow"
+        );
+    }
+
+    #[test]
+    fn a_run_keeps_airflows_values_under_the_scripts_names() {
+        let run = run_map(&json!({
+            "dag_id": "ovscript_refresh", "dag_run_id": "manual__2026-11-23T19:14:12.554300+00:00",
+            "state": "running", "start_date": null, "conf": {},
+        }));
+        assert_eq!(
+            run["run_id"].clone().into_string().unwrap(),
+            "manual__2026-11-23T19:14:12.554300+00:00"
+        );
+        assert_eq!(
+            run["dag_id"].clone().into_string().unwrap(),
+            "ovscript_refresh"
+        );
+        assert!(run["start_date"].is_unit());
+        assert_eq!(run.len(), 4);
+    }
 }

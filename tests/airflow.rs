@@ -1,1 +1,677 @@
-//! (in progress)
+//! `airflow.*` as a runbook uses it. Every shared check runs against the simulated Airflow
+//! (`ovscript::world::World`) and, under `tools/with-airflow.sh`, against a real Airflow 2.10.5
+//! with the test DAGs of `tools/airflow/dags/`. The fake alone also plays the faults a real
+//! Airflow cannot be made to show on demand: many runs behind a page cap, a 500, a slow answer,
+//! a refused connection, broken JSON.
+
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ovscript::world::{Credentials, Faults, Scenario, World};
+
+use crate::test::{journal_text, Output, Test};
+
+/// How long a real Airflow may take to start the triggered run and let its sensor poke once.
+const REAL_WAIT: Duration = Duration::from_secs(240);
+
+/// One Airflow to run the checks against, and the DAGs in it that play each part.
+struct Target {
+    url: String,
+    user: String,
+    password: String,
+    /// A `data_refresh` DAG whose HttpSensor waits in reschedule mode.
+    refresh_dag: &'static str,
+    /// A DAG that is unpaused and may be paused and unpaused by a test.
+    pausable_dag: &'static str,
+    /// The running run of `refresh_dag` to expect, when it is known in advance.
+    expected_run: Option<String>,
+    /// How long to keep looking for the sensor waiting.
+    wait: Duration,
+    world: Option<World>,
+}
+
+impl Target {
+    fn fake(scenario: Scenario) -> Target {
+        Target::fake_with(scenario, Faults::default())
+    }
+
+    fn fake_with(scenario: Scenario, faults: Faults) -> Target {
+        let world = World::start_with(scenario, faults, Credentials::default()).expect("world");
+        let creds = world.credentials().clone();
+        Target {
+            url: world.airflow_url(),
+            user: creds.airflow_user,
+            password: creds.airflow_password,
+            refresh_dag: "image_data_refresh",
+            pausable_dag: "flickr_workflow",
+            expected_run: None,
+            wait: Duration::ZERO,
+            world: Some(world),
+        }
+    }
+
+    /// The real Airflow of `tools/with-airflow.sh`; without it the test is skipped with a
+    /// message, except in CI, where these tests must run.
+    fn real() -> Option<Target> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let found = (
+            var("OVSCRIPT_TEST_AIRFLOW_URL"),
+            var("OVSCRIPT_TEST_AIRFLOW_USER"),
+            var("OVSCRIPT_TEST_AIRFLOW_PASSWORD"),
+        );
+        let (Some(url), Some(user), Some(password)) = found else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "OVSCRIPT_TEST_AIRFLOW_URL/_USER/_PASSWORD are not set: in CI the real-Airflow tests must run under tools/with-airflow.sh"
+            );
+            eprintln!("skipped: run under tools/with-airflow.sh to test against a real Airflow");
+            return None;
+        };
+        Some(Target {
+            url,
+            user,
+            password,
+            refresh_dag: "ovscript_refresh",
+            pausable_dag: "ovscript_pausable",
+            expected_run: None,
+            wait: REAL_WAIT,
+            world: None,
+        })
+    }
+
+    fn world(&self) -> &World {
+        self.world.as_ref().expect("a check for the fake only")
+    }
+
+    /// A run of `script` configured for this Airflow.
+    fn test(&self, script: &str) -> Test {
+        Test::new()
+            .script(script)
+            .env("OVSCRIPT_AIRFLOW_URL", &self.url)
+            .env("OVSCRIPT_AIRFLOW_USER", &self.user)
+            .env("OVSCRIPT_AIRFLOW_PASSWORD", &self.password)
+    }
+
+    fn run(&self, script: &str) -> Output {
+        self.test(script).run()
+    }
+}
+
+/// The real Airflow's HTTP API, for what the tests set up there (ovscript has no trigger).
+struct RealApi<'a>(&'a Target);
+
+impl RealApi<'_> {
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let client = reqwest::blocking::Client::new();
+        let url = format!("{}/api/v1/{path}", self.0.url);
+        let mut request = client
+            .request(method, &url)
+            .basic_auth(&self.0.user, Some(&self.0.password))
+            .timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status();
+        let text = response.text().unwrap();
+        assert!(status.is_success(), "{url}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn unpause(&self, dag_id: &str) {
+        self.call(
+            reqwest::Method::PATCH,
+            &format!("dags/{dag_id}?update_mask=is_paused"),
+            Some(json!({"is_paused": false})),
+        );
+    }
+
+    /// A run of the refresh DAG that is or will be running: the one already running, or a new
+    /// one (the DAG allows one active run, so a second would stay queued). Triggered once per
+    /// test process.
+    fn refresh_run(&self) -> String {
+        static RUN: OnceLock<String> = OnceLock::new();
+        RUN.get_or_init(|| {
+            let dag = self.0.refresh_dag;
+            self.unpause(dag);
+            let running = self.call(
+                reqwest::Method::GET,
+                &format!("dags/{dag}/dagRuns?state=running"),
+                None,
+            );
+            if let Some(run) = running["dag_runs"].as_array().and_then(|r| r.first()) {
+                return run["dag_run_id"].as_str().unwrap().to_string();
+            }
+            let run = self.call(
+                reqwest::Method::POST,
+                &format!("dags/{dag}/dagRuns"),
+                Some(json!({})),
+            );
+            run["dag_run_id"].as_str().unwrap().to_string()
+        })
+        .clone()
+    }
+}
+
+/// Runs `test` until `done` accepts its output or `wait` has passed; the last output.
+fn eventually(test: &Test, wait: Duration, done: impl Fn(&Output) -> bool) -> Output {
+    let started = Instant::now();
+    loop {
+        let out = test.run();
+        if done(&out) || started.elapsed() >= wait {
+            return out;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Lines `kind|field|field...` that the scripts below print, split.
+fn rows(out: &Output, kind: &str) -> Vec<Vec<String>> {
+    out.stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix(&format!("{kind}|")))
+        .map(|rest| rest.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+const SHOW_RUNS_AND_TASKS: &str = r#"
+for run in airflow.running_dags() {
+    print(`run|${run.dag_id}|${run.run_id}|${run.state}|${run.start_date}`);
+    if run.dag_id == args[0] {
+        for task in airflow.active_tasks(run.dag_id, run.run_id) {
+            print(`task|${run.run_id}|${task.task_id}|${task.operator}|${task.state}`);
+        }
+    }
+}
+"#;
+
+// ---- Shared checks: the fake and the real Airflow must both pass them. ----
+
+/// A refresh DAG waiting on its sensor: running_dags shows the run, active_tasks (with the run
+/// id's `:` and `+` in the path) shows the sensor up_for_reschedule, and no unstarted task.
+fn check_sensor_waiting(target: &Target) {
+    let is_sensor_waiting =
+        |task: &Vec<String>| task[2] == "HttpSensor" && task[3] == "up_for_reschedule";
+    let test = target.test(SHOW_RUNS_AND_TASKS).arg(target.refresh_dag);
+    let out = eventually(&test, target.wait, |out| {
+        rows(out, "task").iter().any(|t| {
+            is_sensor_waiting(t) && target.expected_run.as_ref().is_none_or(|run| &t[0] == run)
+        })
+    });
+    out.success();
+    let runs = rows(&out, "run");
+    let run = runs
+        .iter()
+        .find(|r| r[0] == target.refresh_dag)
+        .unwrap_or_else(|| panic!("no running {} in\n{}", target.refresh_dag, out.stdout));
+    if let Some(expected) = &target.expected_run {
+        assert_eq!(&run[1], expected, "{}", out.stdout);
+    }
+    assert!(
+        run[1].contains(':') && run[1].contains('+'),
+        "run id {}",
+        run[1]
+    );
+    assert_eq!(run[2], "running");
+    assert!(run[3].starts_with("20"), "start_date {}", run[3]);
+    assert!(runs.iter().all(|r| r[2] == "running"), "{}", out.stdout);
+    let tasks = rows(&out, "task");
+    let sensor = tasks
+        .iter()
+        .find(|t| t[1] == "data_refresh.ingest_upstream.wait_for_ingest_upstream")
+        .unwrap_or_else(|| panic!("no sensor task in\n{}", out.stdout));
+    assert!(
+        is_sensor_waiting(sensor),
+        "sensor {sensor:?}\n{}",
+        out.stdout
+    );
+    // Tasks before the sensor succeeded, those after it have no state yet: neither is active.
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+}
+
+fn check_pause_round_trip(target: &Target) {
+    let out = target
+        .test(
+            r#"
+            let dag = args[0];
+            print(`before|${airflow.is_paused(dag)}`);
+            print(`pause|${airflow.pause(dag)}`);
+            print(`paused|${airflow.is_paused(dag)}`);
+            print(`unpause|${airflow.unpause(dag)}`);
+            print(`unpaused|${airflow.is_paused(dag)}`);
+        "#,
+        )
+        .arg(target.pausable_dag)
+        .run();
+    out.success();
+    for (kind, value) in [
+        ("before", "false"),
+        ("pause", "true"),
+        ("paused", "true"),
+        ("unpause", "false"),
+        ("unpaused", "false"),
+    ] {
+        assert_eq!(
+            rows(&out, kind),
+            vec![vec![value.to_string()]],
+            "{kind}\n{}",
+            out.stdout
+        );
+    }
+    let journal = out.journal();
+    let patches: Vec<&Value> = journal
+        .iter()
+        .filter(|l| l["event"] == "http" && l["method"] == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 2, "{journal:?}");
+    let url = format!(
+        "{}/api/v1/dags/{}?update_mask=is_paused",
+        target.url, target.pausable_dag
+    );
+    for patch in patches {
+        assert_eq!(patch["url"], url);
+        assert_eq!(patch["status"], 200);
+        assert_eq!(patch["service"], "airflow");
+    }
+    let changes: Vec<&Value> = journal
+        .iter()
+        .filter(|l| l["event"] == "airflow_pause")
+        .collect();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0]["dag_id"], target.pausable_dag);
+    assert_eq!(changes[0]["is_paused"], true);
+    assert_eq!(changes[1]["is_paused"], false);
+    assert!(!journal_text(&out.dir).contains(&target.password));
+}
+
+fn check_health_and_version(target: &Target) {
+    let out = target.run(
+        r#"
+        let health = airflow.health();
+        print(`healthy|${health.healthy}`);
+        print(`metadatabase|${health.metadatabase.status}`);
+        print(`scheduler|${health.scheduler.status}`);
+        print(`version|${airflow.version()}`);
+    "#,
+    );
+    out.success();
+    assert_eq!(rows(&out, "healthy"), vec![vec!["true"]], "{}", out.stdout);
+    assert_eq!(rows(&out, "metadatabase"), vec![vec!["healthy"]]);
+    assert_eq!(rows(&out, "scheduler"), vec![vec!["healthy"]]);
+    assert_eq!(rows(&out, "version"), vec![vec!["2.10.5"]]);
+}
+
+fn check_dags_by_tag(target: &Target) {
+    let out = target.run(
+        r#"
+        for dag in airflow.dags("data_refresh") {
+            print(`dag|${dag.dag_id}|${dag.tags.contains("data_refresh")}|${type_of(dag.is_paused)}`);
+        }
+    "#,
+    );
+    out.success();
+    let dags = rows(&out, "dag");
+    assert!(
+        dags.iter().any(|d| d[0] == target.refresh_dag),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        dags.iter().all(|d| d[1] == "true" && d[2] == "bool"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !dags.iter().any(|d| d[0] == target.pausable_dag),
+        "{}",
+        out.stdout
+    );
+}
+
+fn check_wrong_password(target: &Target) {
+    let wrong = "not-the-password-x7";
+    let out = target
+        .test("print(airflow.running_dags());")
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", wrong)
+        .run();
+    out.code(1)
+        .stderr_has("script.rhai:1:")
+        .stderr_has("airflow refused the credentials (HTTP 401 for GET")
+        .stderr_has("check OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD")
+        .lacks(wrong);
+    assert!(!journal_text(&out.dir).contains(wrong));
+}
+
+fn check_unknown_things_are_named(target: &Target) {
+    let out = target
+        .test(r#"airflow.active_tasks(args[0], "manual__2001-01-01T00:00:00+00:00");"#)
+        .arg(target.refresh_dag)
+        .run();
+    out.code(1).stderr_has(&format!(
+        "DAG run manual__2001-01-01T00:00:00+00:00 of DAG {} not found: airflow answered 404",
+        target.refresh_dag
+    ));
+    target
+        .run(r#"airflow.pause("no_such_dag");"#)
+        .code(1)
+        .stderr_has("DAG no_such_dag not found: airflow answered 404 for PATCH")
+        .stderr_has("no_such_dag?update_mask=is_paused");
+}
+
+// ---- The shared checks against the fake ----
+
+#[test]
+fn fake_a_waiting_sensor_is_seen_in_its_running_dag() {
+    check_sensor_waiting(&Target::fake(Scenario::SensorWaiting));
+}
+
+#[test]
+fn fake_pause_and_unpause_round_trip() {
+    let target = Target::fake(Scenario::Calm);
+    check_pause_round_trip(&target);
+    let world = target.world();
+    assert_eq!(world.dag_paused(target.pausable_dag), Some(false));
+    let bodies: Vec<Value> = world
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| {
+            assert_eq!(r.path, "/api/v1/dags/flickr_workflow");
+            assert_eq!(r.query, "update_mask=is_paused");
+            r.body.unwrap()
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![json!({"is_paused": true}), json!({"is_paused": false})]
+    );
+}
+
+#[test]
+fn fake_health_and_version() {
+    check_health_and_version(&Target::fake(Scenario::Calm));
+}
+
+#[test]
+fn fake_dags_by_tag() {
+    check_dags_by_tag(&Target::fake(Scenario::Calm));
+}
+
+#[test]
+fn fake_a_wrong_password_names_the_variables() {
+    check_wrong_password(&Target::fake(Scenario::Calm));
+}
+
+#[test]
+fn fake_an_unknown_run_or_dag_is_named() {
+    check_unknown_things_are_named(&Target::fake(Scenario::SensorWaiting));
+}
+
+// ---- The same checks against a real Airflow 2.10.5 ----
+
+#[test]
+fn real_a_triggered_sensor_run_is_seen_waiting() {
+    let Some(mut target) = Target::real() else {
+        return;
+    };
+    target.expected_run = Some(RealApi(&target).refresh_run());
+    check_sensor_waiting(&target);
+}
+
+#[test]
+fn real_pause_and_unpause_round_trip() {
+    let Some(target) = Target::real() else {
+        return;
+    };
+    RealApi(&target).unpause(target.pausable_dag);
+    check_pause_round_trip(&target);
+}
+
+#[test]
+fn real_health_and_version() {
+    let Some(target) = Target::real() else {
+        return;
+    };
+    // Right after start the scheduler may not have beaten yet.
+    let healthy = target.test(r#"if !airflow.health().healthy { throw "not yet" }"#);
+    eventually(&healthy, target.wait, |out| out.code == Some(0));
+    check_health_and_version(&target);
+}
+
+#[test]
+fn real_dags_by_tag() {
+    let Some(target) = Target::real() else {
+        return;
+    };
+    check_dags_by_tag(&target);
+}
+
+#[test]
+fn real_a_wrong_password_names_the_variables() {
+    let Some(target) = Target::real() else {
+        return;
+    };
+    check_wrong_password(&target);
+}
+
+#[test]
+fn real_an_unknown_run_or_dag_is_named() {
+    let Some(target) = Target::real() else {
+        return;
+    };
+    check_unknown_things_are_named(&target);
+}
+
+// ---- What only the fake can play ----
+
+#[test]
+fn every_running_run_is_read_across_capped_pages() {
+    for cap in [100, 40] {
+        let target = Target::fake_with(
+            Scenario::Calm,
+            Faults {
+                airflow_running_runs: Some(300),
+                airflow_page_cap: Some(cap),
+                ..Faults::default()
+            },
+        );
+        let out = target.run(
+            r#"
+            let runs = airflow.running_dags();
+            let ids = runs.map(|r| r.dag_id + " " + r.run_id);
+            ids.dedup();
+            print(`count|${runs.len()}|${ids.len()}`);
+        "#,
+        );
+        out.success();
+        assert_eq!(rows(&out, "count"), vec![vec!["300", "300"]], "cap {cap}");
+        let offsets: Vec<usize> = target
+            .world()
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/dags/~/dagRuns")
+            .map(|r| {
+                assert!(
+                    r.query.starts_with("state=running&limit=100&offset="),
+                    "{}",
+                    r.query
+                );
+                r.query.rsplit('=').next().unwrap().parse().unwrap()
+            })
+            .collect();
+        let expected: Vec<usize> = (0..300).step_by(cap).collect();
+        assert_eq!(offsets, expected, "cap {cap}");
+    }
+}
+
+#[test]
+fn a_server_error_is_explained() {
+    let target = Target::fake_with(
+        Scenario::Calm,
+        Faults {
+            airflow_status: Some(500),
+            ..Faults::default()
+        },
+    );
+    target
+        .run("airflow.running_dags();")
+        .code(1)
+        .stderr_has(&format!(
+            "airflow answered 500 for GET {}/api/v1/dags/~/dagRuns?state=running&limit=100&offset=0 (the running DAG runs)",
+            target.url
+        ))
+        .stderr_has("The server encountered an internal error")
+        .stderr_has("the server failed; check its health and try again");
+}
+
+#[test]
+fn a_slow_answer_times_out_naming_the_url() {
+    let target = Target::fake_with(
+        Scenario::Calm,
+        Faults {
+            delay: Some(Duration::from_secs(4)),
+            ..Faults::default()
+        },
+    );
+    let started = Instant::now();
+    let out = target
+        .test(r#"airflow.is_paused("flickr_workflow");"#)
+        .env("OVSCRIPT_AIRFLOW_TIMEOUT", "1")
+        .run();
+    out.code(1).stderr_has(&format!(
+        "airflow did not answer within 1s at {}/api/v1/dags/flickr_workflow (DAG flickr_workflow)",
+        target.url
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn airflow_down_names_the_url_and_never_the_password() {
+    let target = Target::fake(Scenario::AirflowDown);
+    let out = target.run("airflow.running_dags();");
+    out.code(1)
+        .stderr_has(&format!(
+            "cannot reach airflow at {}/api/v1/dags/~/dagRuns",
+            target.url
+        ))
+        .stderr_has("check OVSCRIPT_AIRFLOW_URL")
+        .lacks(&target.password);
+    assert!(!journal_text(&out.dir).contains(&target.password));
+    let journal = out.journal();
+    let call = journal
+        .iter()
+        .find(|l| l["event"] == "http")
+        .expect("the call is journaled");
+    assert_eq!(call["status"], Value::Null);
+}
+
+#[test]
+fn broken_json_is_called_so() {
+    let target = Target::fake_with(
+        Scenario::Calm,
+        Faults {
+            malformed_json: true,
+            ..Faults::default()
+        },
+    );
+    target
+        .run("airflow.version();")
+        .code(1)
+        .stderr_has(&format!(
+        "airflow sent an answer that cannot be read from {}/api/v1/version (the version): not JSON",
+        target.url
+    ));
+}
+
+#[test]
+fn wrong_arguments_name_the_function_and_its_signature() {
+    let target = Target::fake(Scenario::Calm);
+    target
+        .run("airflow.pause(42);")
+        .code(1)
+        .stderr_has("pause (Airflow, i64)")
+        .stderr_has("pause takes:")
+        .stderr_has("pause(airflow: Airflow, dag_id: string) -> bool");
+    target
+        .run(r#"airflow.active_tasks("image_data_refresh");"#)
+        .code(1)
+        .stderr_has("active_tasks (Airflow, &str | ImmutableString | String)")
+        .stderr_has("active_tasks(airflow: Airflow, dag_id: string, run_id: string) -> Array");
+}
+
+#[test]
+fn a_dry_run_pause_sends_no_patch() {
+    let target = Target::fake(Scenario::SensorWaiting);
+    let out = target
+        .test(r#"print(`returned|${airflow.pause("image_data_refresh")}`);"#)
+        .flag("--dry-run")
+        .run();
+    out.success()
+        .stdout_has(&format!(
+            "would: PATCH {}/api/v1/dags/image_data_refresh?update_mask=is_paused is_paused=true",
+            target.url
+        ))
+        .stdout_has("returned|true");
+    let world = target.world();
+    assert_eq!(world.dag_paused("image_data_refresh"), Some(false));
+    let methods: Vec<String> = world.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(
+        methods,
+        vec!["GET"],
+        "only the read that checks the DAG exists"
+    );
+    let journal = out.journal();
+    assert!(journal
+        .iter()
+        .any(|l| l["event"] == "would" && l["what"].as_str().unwrap().starts_with("PATCH ")));
+    assert!(!journal.iter().any(|l| l["event"] == "airflow_pause"));
+}
+
+#[test]
+fn a_dry_run_pause_of_an_unknown_dag_fails_as_the_real_run_would() {
+    let target = Target::fake(Scenario::Calm);
+    target
+        .test(r#"airflow.pause("no_such_dag");"#)
+        .flag("--dry-run")
+        .run()
+        .code(1)
+        .stderr_has("DAG no_such_dag not found")
+        .stdout_lacks("would: PATCH");
+}
+
+#[test]
+fn a_missing_url_names_the_setting() {
+    Test::new()
+        .script("airflow.running_dags();")
+        .run()
+        .code(1)
+        .stderr_has("Airflow is not configured: set OVSCRIPT_AIRFLOW_URL or `url` under [airflow]");
+}
+
+#[test]
+fn a_script_that_never_calls_airflow_needs_no_airflow_settings() {
+    Test::new()
+        .script(r#"print("ok");"#)
+        .run()
+        .success()
+        .stdout_has("ok");
+}
+
+#[test]
+fn a_user_without_a_password_names_the_missing_setting() {
+    let target = Target::fake(Scenario::Calm);
+    let out = Test::new()
+        .script("airflow.running_dags();")
+        .env("OVSCRIPT_AIRFLOW_URL", &target.url)
+        .env("OVSCRIPT_AIRFLOW_USER", &target.user)
+        .run();
+    out.code(1).stderr_has(
+        "Airflow is not configured: set OVSCRIPT_AIRFLOW_PASSWORD or `password` under [airflow]",
+    );
+    assert!(target.world().requests().is_empty(), "nothing sent");
+}

@@ -38,7 +38,7 @@ cmd_pid=""
 start_pid=""
 on_exit() { local rc=$?; cleanup "$rc"; exit "$rc"; }
 # CMD and everything it starts carry this unique token in their environment (only they do).
-run_token="OVSCRIPT_WITH_AIRFLOW_RUN=$$-$(date +%s%N)"
+run_token="OVSCRIPT_TEST_WITH_AIRFLOW_RUN=$$-$(date +%s%N)"
 # PIDs of the processes started under CMD that are still alive.
 cmd_leftovers() {
   local p
