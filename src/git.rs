@@ -1,10 +1,330 @@
-//! `git` host object: not built yet (issue 3).
+//! `git`: the few git steps a runbook needs (branch, commit, push), run in the infrastructure
+//! checkout with an argv (never a shell string). Reads always run, so that a dry run's plan is
+//! true; every change is said instead of made in a dry run, and journaled when made.
 
-use rhai::Engine;
+use rhai::{Array, Dynamic, Engine};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Instant;
 
 use crate::context::Ctx;
-use crate::engine::Objects;
+use crate::engine::{describe, Objects};
+use crate::error::{host_error, HostResult};
+use crate::just::shell_words;
+
+/// Output meant for a person or a parser must not depend on the operator's git configuration.
+const STABLE_OUTPUT: &[&str] = &["-c", "color.ui=never", "-c", "core.quotepath=off"];
+
+const READ_HINT: &str = "run the same git command in that directory to see more";
+
+/// The porcelain status of paths, untracked files listed one by one (not as their folder).
+const STATUS_PORCELAIN: &[&str] = &["status", "--porcelain=v1", "-z", "--untracked-files=all"];
+
+/// The `git` object: a handle on the infrastructure checkout (cheap to clone).
+#[derive(Clone)]
+pub struct Git {
+    ctx: Ctx,
+}
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    let _ = (engine, ctx, objects);
+    engine.register_type_with_name::<Git>("Git");
+    objects.insert("git", Dynamic::from(Git { ctx: ctx.clone() }));
+    register_reads(engine);
+    register_changes(engine);
+}
+
+fn register_reads(engine: &mut Engine) {
+    describe(
+        "branch",
+        &["git: Git", "String"],
+        "The current branch of the infrastructure checkout (`HEAD` when detached).",
+        r#"if git.branch() != "main" { warn("not on main") }"#,
+    )
+    .register_into_engine(engine, |git: Git| git.branch());
+    describe(
+        "status",
+        &["git: Git", "String"],
+        "`git status --short` of the infrastructure checkout: one line per changed file, empty when clean.",
+        r#"if git.status() != "" { print(git.status()) }"#,
+    )
+    .register_into_engine(engine, |git: Git| git.read(&["status", "--short"]));
+    describe(
+        "diff",
+        &["git: Git", "String"],
+        "`git diff HEAD`: the changes to tracked files, staged or not, as a patch.",
+        "print(git.diff());",
+    )
+    .register_into_engine(engine, |git: Git| git.read(&["diff", "HEAD", "--"]));
+    describe(
+        "changed_files",
+        &["git: Git", "Array"],
+        "Paths (relative to the checkout) of files changed, added, deleted or untracked.",
+        r#"git.commit("Deploy catalog", git.changed_files());"#,
+    )
+    .register_into_engine(engine, |git: Git| git.changed_files());
+    describe(
+        "head",
+        &["git: Git", "String"],
+        "The commit id (sha) of HEAD.",
+        r#"info("deployed from " + git.head());"#,
+    )
+    .register_into_engine(engine, |git: Git| {
+        git.read(&["rev-parse", "HEAD"])
+            .map(|sha| sha.trim().to_string())
+    });
+}
+
+fn register_changes(engine: &mut Engine) {
+    describe(
+        "create_branch",
+        &["git: Git", "name: &str", "()"],
+        "Creates a branch from HEAD and switches to it (`git checkout -b`).",
+        r#"git.create_branch("deploy/catalog-" + tag);"#,
+    )
+    .register_into_engine(engine, |git: Git, name: &str| git.create_branch(name));
+    describe(
+        "commit",
+        &["git: Git", "message: &str", "files: Array", "()"],
+        "Adds these files (paths relative to the checkout) and commits only them; an error if they have no changes.",
+        r#"git.commit("Deploy catalog " + tag, ["environments/prod/catalog-airflow.tf"]);"#,
+    )
+    .register_into_engine(engine, |git: Git, message: &str, files: Array| {
+        git.commit(message, files)
+    });
+    describe(
+        "push",
+        &["git: Git", "branch: &str", "()"],
+        "Pushes a branch to `origin` and makes it the upstream (`git push -u origin BRANCH`).",
+        r#"git.push(git.branch());"#,
+    )
+    .register_into_engine(engine, |git: Git, branch: &str| git.push(branch));
+}
+
+impl Git {
+    fn branch(&self) -> HostResult<String> {
+        let args = ["symbolic-ref", "--quiet", "--short", "HEAD"];
+        let (dir, output) = self.git(&args)?;
+        match output.status.code() {
+            Some(0) => Ok(stdout_text(&output).trim().to_string()),
+            // `--quiet` makes a detached HEAD exit 1 with no message.
+            Some(1) if output.stderr.is_empty() => Ok("HEAD".into()),
+            _ => Err(failure(&dir, &args, &output, READ_HINT)),
+        }
+    }
+
+    fn changed_files(&self) -> HostResult<Array> {
+        // Porcelain paths are relative to the repository root; scripts use the checkout's.
+        let prefix = self.read(&["rev-parse", "--show-prefix"])?;
+        let status = self.read(&[STATUS_PORCELAIN, &["--", "."]].concat())?;
+        Ok(changed_paths(&status, prefix.trim_end())
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
+    }
+
+    fn create_branch(&self, name: &str) -> HostResult<()> {
+        self.check_branch_name(name)?;
+        let args = ["checkout", "-b", name];
+        if self.would(&args) {
+            return Ok(());
+        }
+        self.change(
+            &args,
+            "pick another branch name, or switch to the existing branch if it is the one you want",
+        )?;
+        Ok(())
+    }
+
+    fn commit(&self, message: &str, files: Array) -> HostResult<()> {
+        let files = file_list(files)?;
+        if message.trim().is_empty() {
+            return Err(host_error(
+                "git.commit needs a message that says what the change is",
+            ));
+        }
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let commit = [&["commit", "-m", message, "--"], files.as_slice()].concat();
+        if self.would(&commit) {
+            return Ok(());
+        }
+        let status = self.read(&[STATUS_PORCELAIN, &["--"], files.as_slice()].concat())?;
+        if status.is_empty() {
+            return Err(host_error(format!(
+                "nothing to commit: {} has no changes in {} (git.changed_files() lists what changed)",
+                shell_words(&files),
+                self.ctx.infra_dir()?.display()
+            )));
+        }
+        let hint = "check the files and git's message; a commit needs user.name and user.email (git config)";
+        self.change(&[&["add", "--all", "--"], files.as_slice()].concat(), hint)?;
+        // With paths, `git commit` commits only them: whatever else is staged stays staged.
+        self.change(&commit, hint)?;
+        Ok(())
+    }
+
+    fn push(&self, branch: &str) -> HostResult<()> {
+        self.check_branch_name(branch)?;
+        let args = ["push", "-u", "origin", branch];
+        if self.would(&args) {
+            return Ok(());
+        }
+        let output = self.change(
+            &args,
+            "check that the remote `origin` exists, that the branch exists locally, and that you may push to it (credentials, network)",
+        )?;
+        // What the server says (GitHub's link to open a pull request) is for the operator.
+        for line in String::from_utf8_lossy(&output.stderr).lines() {
+            if line
+                .strip_prefix("remote:")
+                .is_some_and(|said| !said.trim().is_empty())
+            {
+                self.ctx.ui.info(line);
+            }
+        }
+        Ok(())
+    }
+
+    /// `git check-ref-format --branch` is git's own rule, and it also refuses a name starting
+    /// with `-` that `checkout -b` or `push` would take for an option.
+    fn check_branch_name(&self, name: &str) -> HostResult<()> {
+        let args = ["check-ref-format", "--branch", name];
+        let (_, output) = self.git(&args)?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(host_error(format!(
+                "`{name}` is not a valid git branch name: use letters, digits, `-`, `_`, `.` and `/` (e.g. deploy/catalog-2024.05.01)"
+            )))
+        }
+    }
+
+    /// In a dry run: says `would: git ARGS` and returns true.
+    fn would(&self, args: &[&str]) -> bool {
+        self.ctx.would(&format!("git {}", shell_words(args)))
+    }
+
+    /// A read: git's stdout, or an error carrying its stderr.
+    fn read(&self, args: &[&str]) -> HostResult<String> {
+        let (dir, output) = self.git(args)?;
+        if output.status.success() {
+            Ok(stdout_text(&output))
+        } else {
+            Err(failure(&dir, args, &output, READ_HINT))
+        }
+    }
+
+    /// A change, made and journaled (the caller asked `would` first).
+    fn change(&self, args: &[&str], hint: &str) -> HostResult<Output> {
+        let started = Instant::now();
+        let (dir, output) = self.git(args)?;
+        self.ctx.record(
+            "git",
+            json!({
+                "args": args,
+                "code": output.status.code(),
+                "duration_ms": started.elapsed().as_millis() as u64,
+            }),
+        );
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(failure(&dir, args, &output, hint))
+        }
+    }
+
+    fn git(&self, args: &[&str]) -> HostResult<(PathBuf, Output)> {
+        let dir = self.ctx.infra_dir()?;
+        let output = duct::cmd("git", STABLE_OUTPUT.iter().chain(args).copied())
+            .dir(&dir)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    host_error("git is not installed or not on PATH: install git")
+                } else {
+                    host_error(format!("cannot start git: {e}"))
+                }
+            })?;
+        Ok((dir, output))
+    }
+}
+
+fn stdout_text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What failed, git's own words, and what to do.
+fn failure(dir: &Path, args: &[&str], output: &Output, hint: &str) -> Box<rhai::EvalAltResult> {
+    let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let hint = if said.contains("not a git repository") {
+        "the infrastructure checkout must be a clone of the infrastructure repository: check OVSCRIPT_INFRA_DIR or [infra] dir"
+    } else {
+        hint
+    };
+    let code = output
+        .status
+        .code()
+        .map_or("a signal".to_string(), |c| format!("exit code {c}"));
+    host_error(format!(
+        "`git {}` failed in {} ({code}): {said}\n{hint}",
+        shell_words(args),
+        dir.display()
+    ))
+}
+
+fn file_list(files: Array) -> HostResult<Vec<String>> {
+    if files.is_empty() {
+        return Err(host_error(
+            "git.commit needs the files to commit, e.g. git.commit(message, git.changed_files())",
+        ));
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let type_name = file.type_name();
+            file.into_immutable_string()
+                .map(|s| s.to_string())
+                .map_err(|_| {
+                    host_error(format!(
+                        "git.commit: the files must be paths (strings), and one is a {type_name}"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The paths in `git status --porcelain=v1 -z` output, made relative to the checkout (`prefix`
+/// is where it sits in the repository). A rename lists its new path.
+fn changed_paths(porcelain: &str, prefix: &str) -> Vec<String> {
+    let mut entries = porcelain.split('\0').filter(|e| !e.is_empty());
+    let mut paths = Vec::new();
+    while let Some(entry) = entries.next() {
+        let (state, path) = (entry.get(..2).unwrap_or(""), entry.get(3..).unwrap_or(""));
+        if state.contains(['R', 'C']) {
+            entries.next(); // the path it was renamed or copied from
+        }
+        paths.push(path.strip_prefix(prefix).unwrap_or(path).to_string());
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn porcelain_paths_become_checkout_paths() {
+        let status =
+            " M infra/a.tf\0?? infra/new dir/b.tf\0R  infra/c.tf\0infra/old.tf\0 D infra/d.tf\0";
+        assert_eq!(
+            changed_paths(status, "infra/"),
+            ["a.tf", "new dir/b.tf", "c.tf", "d.tf"]
+        );
+        assert_eq!(changed_paths(" M a.tf\0", ""), ["a.tf"]);
+        assert!(changed_paths("", "").is_empty());
+    }
 }

@@ -1,1 +1,553 @@
-//! (in progress)
+//! `just(...)`, `just_output(...)` and `git.*` as an operator meets them: the real `just` (from
+//! PyPI, installed by tools/install-tools.sh) on a justfile written here, and the real git on a
+//! repository with a bare "origin" made here.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::test::Test;
+
+/// Recipes that show what they received; `set positional-arguments` hands them to `$@` as they
+/// arrived, with no interpolation into the recipe's shell text.
+const JUSTFILE: &str = r#"set positional-arguments
+
+# Writes each argument on its own line.
+record *args:
+    printf '%s\n' "$@" > recorded.txt
+
+fail code:
+    exit "$1"
+
+two first second:
+    printf '%s %s\n' "$1" "$2" > two.txt
+
+show:
+    @echo out-line; echo err-line >&2; exit 4
+
+ask:
+    @read -r line; echo "got: $line" > answer.txt
+
+slow:
+    @touch started.txt; sleep 30; touch finished.txt
+
+confirm:
+    @[ -t 0 ] && [ -t 1 ] && echo "stdin and stdout are a terminal"; printf 'Apply? '; read -r a; echo "answer=$a"
+"#;
+
+/// The directory with the real `just`, put first on the child's PATH. Not installed: the test is
+/// skipped with a message, except in CI, where that is a failure.
+fn tools_bin() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin");
+    if dir.join("just").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the real `just` is not in {}: CI must run tools/install-tools.sh first",
+        dir.display()
+    );
+    eprintln!("skipped: the real `just` is not installed; run tools/install-tools.sh");
+    None
+}
+
+fn path_with(dir: &Path) -> String {
+    let rest = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{rest}", dir.display())
+}
+
+/// A run whose infrastructure checkout `infra/` holds JUSTFILE, with the real `just` on PATH.
+fn with_justfile(script: &str) -> Option<Test> {
+    let bin = tools_bin()?;
+    Some(
+        Test::new()
+            .file("infra/justfile", JUSTFILE)
+            .script(script)
+            .env("OVSCRIPT_INFRA_DIR", "infra")
+            .env("PATH", &path_with(&bin)),
+    )
+}
+
+/// The journal's `just` lines: one when a recipe ends, with its exit code.
+fn just_events(journal: &[Value]) -> Vec<&Value> {
+    journal.iter().filter(|l| l["event"] == "just").collect()
+}
+
+/// The journal's `just_start` lines: one when a recipe starts.
+fn just_starts(journal: &[Value]) -> Vec<&Value> {
+    journal
+        .iter()
+        .filter(|l| l["event"] == "just_start")
+        .collect()
+}
+
+#[test]
+fn recipes_receive_exactly_their_arguments() {
+    let Some(test) = with_justfile(
+        r#"just("record", "two words", "$(touch pwned)", "it's; echo hacked > hacked.txt", "--yes", "x=y", "");"#,
+    ) else {
+        return;
+    };
+    let out = test.run();
+    out.success();
+    let recorded = std::fs::read_to_string(out.dir.join("infra/recorded.txt")).unwrap();
+    assert_eq!(
+        recorded,
+        "two words\n$(touch pwned)\nit's; echo hacked > hacked.txt\n--yes\nx=y\n\n"
+    );
+    for planted in ["infra/pwned", "pwned", "infra/hacked.txt", "hacked.txt"] {
+        assert!(!out.dir.join(planted).exists(), "{planted} was created");
+    }
+    let journal = out.journal();
+    let events = just_events(&journal);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["recipe"], "record");
+    assert_eq!(events[0]["args"][1], "$(touch pwned)");
+    assert_eq!(events[0]["code"], 0);
+    assert!(events[0]["duration_ms"].is_u64());
+    let starts = just_starts(&journal);
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["args"], events[0]["args"]);
+}
+
+#[test]
+fn six_arguments_and_the_array_form_arrive_alike() {
+    let Some(test) = with_justfile(
+        r#"
+        just("record", "1", "2", "3", "4", "5", "6");
+        let first = just_output("record", []);
+        just("record", ["a", "b c"]);
+        "#,
+    ) else {
+        return;
+    };
+    let out = test.run();
+    out.success();
+    let recorded = std::fs::read_to_string(out.dir.join("infra/recorded.txt")).unwrap();
+    assert_eq!(recorded, "a\nb c\n");
+    let journal = out.journal();
+    let counts: Vec<usize> = just_events(&journal)
+        .iter()
+        .map(|e| e["args"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(counts, [6, 0, 2]);
+
+    let Some(test) = with_justfile(r#"just("record", ["a", 3]);"#) else {
+        return;
+    };
+    test.run()
+        .code(1)
+        .stderr_has("argument 2 (i64) is not a string");
+}
+
+#[test]
+fn a_failing_recipe_reports_its_exit_code_and_stops_the_script() {
+    let Some(test) = with_justfile(
+        r#"
+        just("fail", "3");
+        print("after the failure");
+        "#,
+    ) else {
+        return;
+    };
+    let out = test.run();
+    out.code(1)
+        .stderr_has("just fail 3 failed with exit code 3")
+        .stdout_lacks("after the failure");
+    let journal = out.journal();
+    assert_eq!(just_events(&journal)[0]["code"], 3);
+}
+
+#[test]
+fn an_unknown_recipe_or_a_wrong_count_is_refused_before_anything_runs() {
+    let Some(test) = with_justfile(r#"just("recrod", "prod");"#) else {
+        return;
+    };
+    test.run()
+        .code(1)
+        .stderr_has("just recrod prod: the justfile has no recipe `recrod`; its recipes are: ask, confirm, fail, record, show, slow, two");
+
+    // just itself would run `two a b` and then take `record` for a further recipe to run.
+    let Some(test) = with_justfile(r#"just("two", "a", "b", "record");"#) else {
+        return;
+    };
+    let out = test.run();
+    out.code(1)
+        .stderr_has("recipe `two` takes 2 arguments (first second), given 3 (a b record)");
+    assert!(!out.dir.join("infra/two.txt").exists());
+    assert!(!out.dir.join("infra/recorded.txt").exists());
+    assert!(just_starts(&out.journal()).is_empty());
+
+    let Some(test) = with_justfile(r#"just_output("two", "only one");"#) else {
+        return;
+    };
+    test.run()
+        .code(1)
+        .stderr_has("takes 2 arguments (first second), given 1 ('only one')");
+}
+
+#[test]
+fn just_output_captures_without_throwing() {
+    let Some(test) = with_justfile(
+        r#"
+        let r = just_output("show");
+        print(`code=${r.code}`);
+        print(`stdout=${r.stdout}`);
+        print(`stderr has err-line: ${r.stderr.contains("err-line")}`);
+        "#,
+    ) else {
+        return;
+    };
+    let out = test.run();
+    out.success()
+        .stdout_has("code=4\n")
+        .stdout_has("stdout=out-line\n\n")
+        .stdout_has("stderr has err-line: true");
+    assert!(!out.stdout.lines().any(|l| l == "out-line"));
+    assert!(!out.stderr.contains("err-line"));
+    let journal = out.journal();
+    let events = just_events(&journal);
+    assert_eq!(events[0]["code"], 4);
+    assert_eq!(events[0]["captured"], true);
+}
+
+#[test]
+fn without_just_on_path_the_error_says_how_to_install_it() {
+    for call in [r#"just("record")"#, r#"just_output("record")"#] {
+        Test::new()
+            .file("infra/justfile", JUSTFILE)
+            .script(&format!("{call};"))
+            .env("OVSCRIPT_INFRA_DIR", "infra")
+            .env("PATH", "/nonexistent")
+            .run()
+            .code(1)
+            .stderr_has(
+                "`just` is not installed or not on PATH: install it with `pip install rust-just`",
+            )
+            .stderr_has("tools/install-tools.sh");
+    }
+}
+
+#[test]
+fn a_dry_run_says_the_recipe_and_runs_nothing() {
+    let Some(test) = with_justfile(
+        r#"
+        just("record", "prod", "two words");
+        let r = just_output("show");
+        print(`code=${r.code} stdout=[${r.stdout}]`);
+        "#,
+    ) else {
+        return;
+    };
+    let out = test.flag("--dry-run").run();
+    out.success()
+        .stdout_has("would: just record prod 'two words'")
+        .stdout_has("would: just show")
+        .stdout_has("code=0 stdout=[]");
+    assert!(!out.dir.join("infra/recorded.txt").exists());
+    assert!(just_starts(&out.journal()).is_empty());
+
+    // The recipe is still checked, so a dry run finds the typo.
+    let Some(test) = with_justfile(r#"just("aply", "prod");"#) else {
+        return;
+    };
+    test.flag("--dry-run")
+        .run()
+        .code(1)
+        .stderr_has("no recipe `aply`")
+        .stdout_lacks("would:");
+}
+
+#[test]
+fn the_recipe_reads_the_operators_input() {
+    let Some(test) = with_justfile(r#"just("ask");"#) else {
+        return;
+    };
+    let out = test.stdin("hello there\n").run();
+    out.success();
+    assert_eq!(
+        std::fs::read_to_string(out.dir.join("infra/answer.txt")).unwrap(),
+        "got: hello there\n"
+    );
+}
+
+/// What `just apply` needs for terraform's question: the operator's terminal, not a pipe.
+#[cfg(unix)]
+#[test]
+fn a_recipe_asks_its_question_on_the_terminal() {
+    use expectrl::{Expect, Session};
+    let Some(test) = with_justfile(
+        r#"
+        just("confirm");
+        print("after the recipe");
+        "#,
+    ) else {
+        return;
+    };
+    use std::process::Stdio;
+    let mut command = test.prepare(&["run", "script.rhai"]);
+    // Inherited streams are the pseudo-terminal that the session makes.
+    command
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let mut session = Session::spawn(command).unwrap();
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    session.expect("stdin and stdout are a terminal").unwrap();
+    session.expect("Apply? ").unwrap();
+    session.send_line("yes").unwrap();
+    session.expect("answer=yes").unwrap();
+    session.expect("after the recipe").unwrap();
+    session.expect("done in").unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_recipe_and_the_script() {
+    use std::os::unix::process::CommandExt;
+    let Some(test) = with_justfile(
+        r#"
+        just("slow");
+        print("after the recipe");
+        "#,
+    ) else {
+        return;
+    };
+    // Its own process group, signalled whole: what a terminal does on Ctrl-C.
+    let mut child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started_file = test.path().join("infra/started.txt");
+    wait_for(|| started_file.exists(), "the recipe to start");
+    let interrupted = Instant::now();
+    let group = format!("-{}", child.id());
+    Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(interrupted.elapsed() < Duration::from_secs(10));
+    assert!(!test.path().join("infra/finished.txt").exists());
+    let journal = crate::test::journal_lines(test.path());
+    assert_eq!(just_starts(&journal).len(), 1);
+    assert_eq!(just_events(&journal).len(), 1);
+    assert!(journal
+        .iter()
+        .any(|l| l["event"] == "run_end" && l["outcome"] == "interrupted"));
+}
+
+fn wait_for(ready: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited too long for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- git ----
+
+/// Git as the tests run it: no user or system configuration, a fixed identity.
+const GIT_ENV: &[(&str, &str)] = &[
+    ("GIT_CONFIG_GLOBAL", "/dev/null"),
+    ("GIT_CONFIG_NOSYSTEM", "1"),
+    ("GIT_AUTHOR_NAME", "Deployer"),
+    ("GIT_AUTHOR_EMAIL", "deployer@example.org"),
+    ("GIT_COMMITTER_NAME", "Deployer"),
+    ("GIT_COMMITTER_EMAIL", "deployer@example.org"),
+];
+
+const TF_FILE: &str = "environments/prod/catalog-airflow.tf";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(GIT_ENV.iter().copied())
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// `infra/` (branch main, one commit, `origin` = the bare `origin.git/`) beside the script.
+fn with_git_repo(script: &str) -> Test {
+    let mut test = Test::new()
+        .file(
+            &format!("infra/{TF_FILE}"),
+            "module \"catalog-airflow\" {\n    running_dags_cleared = false\n}\n",
+        )
+        .script(script)
+        .env("OVSCRIPT_INFRA_DIR", "infra");
+    for (name, value) in GIT_ENV {
+        test = test.env(name, value);
+    }
+    let infra = test.path().join("infra");
+    git(&infra, &["init", "--quiet", "-b", "main"]);
+    git(&infra, &["add", "."]);
+    git(&infra, &["commit", "--quiet", "-m", "Initial"]);
+    let origin = test.path().join("origin.git");
+    git(
+        test.path(),
+        &["init", "--quiet", "--bare", origin.to_str().unwrap()],
+    );
+    git(
+        &infra,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    test
+}
+
+/// The flag flipped in the .tf file and an untracked note that must not be committed.
+fn change_the_checkout(infra: &Path) {
+    std::fs::write(
+        infra.join(TF_FILE),
+        "module \"catalog-airflow\" {\n    running_dags_cleared = true\n}\n",
+    )
+    .unwrap();
+    std::fs::write(infra.join("notes.txt"), "scratch\n").unwrap();
+}
+
+#[test]
+fn a_branch_is_created_committed_and_pushed_to_origin() {
+    let test = with_git_repo(
+        r#"
+        print("before: " + git.branch());
+        git.create_branch("deploy/catalog");
+        print("changed: " + git.changed_files());
+        print("diff shows the flag: " + git.diff().contains("+    running_dags_cleared = true"));
+        git.commit("Deploy catalog", ["environments/prod/catalog-airflow.tf"]);
+        git.push("deploy/catalog");
+        print("after: " + git.branch());
+        print("head: " + git.head());
+        print("status: " + git.status());
+        "#,
+    );
+    let infra = test.path().join("infra");
+    change_the_checkout(&infra);
+    let out = test.run();
+    out.success()
+        .stdout_has("before: main")
+        .stdout_has(r#"changed: ["environments/prod/catalog-airflow.tf", "notes.txt"]"#)
+        .stdout_has("diff shows the flag: true")
+        .stdout_has("after: deploy/catalog")
+        .stdout_has("status: ?? notes.txt");
+
+    let head = git(&infra, &["rev-parse", "HEAD"]);
+    out.stdout_has(&format!("head: {head}"));
+    let origin = test.path().join("origin.git");
+    assert_eq!(
+        git(&origin, &["rev-parse", "refs/heads/deploy/catalog"]),
+        head
+    );
+    assert_eq!(
+        git(&origin, &["log", "-1", "--format=%s", "deploy/catalog"]),
+        "Deploy catalog"
+    );
+    assert_eq!(
+        git(
+            &origin,
+            &["show", "--name-only", "--format=", "deploy/catalog"]
+        ),
+        TF_FILE
+    );
+    assert_eq!(
+        git(
+            &infra,
+            &["rev-parse", "--abbrev-ref", "deploy/catalog@{upstream}"]
+        ),
+        "origin/deploy/catalog"
+    );
+    let journal = out.journal();
+    let commands: Vec<&str> = journal
+        .iter()
+        .filter(|l| l["event"] == "git")
+        .map(|l| l["args"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["checkout", "add", "commit", "push"]);
+}
+
+#[test]
+fn changed_files_are_relative_to_a_checkout_inside_the_repository() {
+    let test = with_git_repo(r#"print("changed: " + git.changed_files());"#)
+        .env("OVSCRIPT_INFRA_DIR", "infra/environments");
+    change_the_checkout(&test.path().join("infra"));
+    test.run()
+        .success()
+        .stdout_has(r#"changed: ["prod/catalog-airflow.tf"]"#);
+}
+
+#[test]
+fn a_dry_run_changes_nothing_in_git() {
+    let test = with_git_repo(
+        r#"
+        git.create_branch("deploy/catalog");
+        git.commit("Deploy catalog", git.changed_files());
+        git.push("deploy/catalog");
+        "#,
+    );
+    let infra = test.path().join("infra");
+    change_the_checkout(&infra);
+    let head = git(&infra, &["rev-parse", "HEAD"]);
+    let out = test.flag("--dry-run").run();
+    out.success()
+        .stdout_has("would: git checkout -b deploy/catalog")
+        .stdout_has("would: git commit -m 'Deploy catalog' -- environments/prod/catalog-airflow.tf notes.txt")
+        .stdout_has("would: git push -u origin deploy/catalog");
+    assert_eq!(git(&infra, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&infra, &["branch", "--show-current"]), "main");
+    assert_eq!(git(&infra, &["diff", "--cached", "--name-only"]), "");
+    let origin = out.dir.join("origin.git");
+    assert_eq!(git(&origin, &["for-each-ref"]), "");
+    assert!(!out.journal().iter().any(|l| l["event"] == "git"));
+}
+
+#[test]
+fn git_errors_say_what_failed_and_what_to_do() {
+    with_git_repo(r#"git.commit("Deploy", ["environments/prod/catalog-airflow.tf"]);"#)
+        .run()
+        .code(1)
+        .stderr_has("nothing to commit: environments/prod/catalog-airflow.tf has no changes");
+    with_git_repo(r#"git.commit("Deploy", []);"#)
+        .run()
+        .code(1)
+        .stderr_has("git.commit needs the files to commit");
+    with_git_repo(r#"git.create_branch("main");"#)
+        .run()
+        .code(1)
+        .stderr_has("`git checkout -b main` failed")
+        .stderr_has("already exists")
+        .stderr_has("pick another branch name");
+    with_git_repo(r#"git.create_branch("--force");"#)
+        .run()
+        .code(1)
+        .stderr_has("`--force` is not a valid git branch name");
+
+    let test = with_git_repo(r#"git.push("main");"#);
+    git(&test.path().join("infra"), &["remote", "remove", "origin"]);
+    test.run()
+        .code(1)
+        .stderr_has("`git push -u origin main` failed")
+        .stderr_has("'origin' does not appear to be a git repository")
+        .stderr_has("check that the remote `origin` exists");
+
+    let test = Test::new()
+        .file("plain/readme.txt", "not a repository\n")
+        .script("print(git.branch());")
+        .env("OVSCRIPT_INFRA_DIR", "plain");
+    // Git must not find a repository above the scratch directory either.
+    let ceiling = test.path().display().to_string();
+    test.env("GIT_CEILING_DIRECTORIES", &ceiling)
+        .run()
+        .code(1)
+        .stderr_has("not a git repository")
+        .stderr_has("must be a clone of the infrastructure repository");
+}
