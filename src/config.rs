@@ -241,9 +241,11 @@ mod tests {
         .unwrap();
         let err = Config::load(None, dir.path(), env(&[])).unwrap_err();
         assert!(err.to_string().contains("urll"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
         let err =
-            Config::load(None, dir.path(), env(&[("OVSCRIPT_SENTRY_TOKN", "x")])).unwrap_err();
-        assert!(err.to_string().contains("tokn"), "{err}");
+            Config::load(None, empty.path(), env(&[("OVSCRIPT_SENTRY_TOKN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("unknown field `tokn`"), "{err}");
+        assert!(err.to_string().contains("OVSCRIPT_SENTRY_TOKN"), "{err}");
     }
 
     #[test]
