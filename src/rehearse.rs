@@ -63,6 +63,7 @@ impl Rehearsal {
                 std::env::set_var(name, value);
             }
         }
+        prefer_project_tools(&dir);
         if scenario == Scenario::ApplyFails {
             // Read by the template justfile's `apply` recipe.
             std::env::set_var("OVSCRIPT_REHEARSE_APPLY_FAILS", "1");
@@ -156,6 +157,22 @@ fn describe_recipe(recipe: &Value) -> String {
         ),
         "bump" => format!("just bump {target}: image {}", recipe["tag"].as_str().unwrap_or("?")),
         other => format!("just {other} {target}"),
+    }
+}
+
+/// `just` and `terraform` installed by tools/install-tools.sh into the project's `.tools/`
+/// (the rehearsal runs in `<project>/.ovscript/rehearsals/<id>`) come first on PATH.
+fn prefer_project_tools(rehearsal_dir: &Path) {
+    let Some(project) = rehearsal_dir.ancestors().nth(3) else {
+        return;
+    };
+    let tools = project.join(".tools/venv/bin");
+    if tools.join("just").exists() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let joined = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(&path)));
+        if let Ok(joined) = joined {
+            std::env::set_var("PATH", joined);
+        }
     }
 }
 
