@@ -1,1 +1,541 @@
-//! The simulated world (in progress).
+//! The simulated world: in-process fakes of Airflow, Sentry and GitHub on loopback.
+//!
+//! One implementation serves `ovscript run --rehearse[=SCENARIO]` and the test suite. Each fake
+//! listens on `127.0.0.1:<free port>` with its own threads until the [`World`] is dropped; the
+//! shapes (paths, parameters, bodies, errors, pagination) are those of the real services, as
+//! described in `docs/external-apis.md`, so a client that works here works there.
+//!
+//! # What is in the world
+//!
+//! **Airflow 2.10.5** ([`World::airflow_url`], API under `/api/v1`, basic auth). DAGs:
+//! `airflow_log_cleanup`, `audio_data_refresh` and `image_data_refresh` (tag `data_refresh`,
+//! weekly, with the `HttpSensor` task `data_refresh.ingest_upstream.wait_for_ingest_upstream`),
+//! `flickr_reingestion_workflow`, `flickr_workflow`, `image_popularity_refresh`,
+//! `inaturalist_workflow` (paused), `smithsonian_workflow`, `wikimedia_commons_workflow`. Each
+//! has three scheduled runs (`scheduled__<logical date>`, e.g.
+//! `scheduled__2024-05-01T00:00:00+00:00`) of its last intervals before the world started, with
+//! their task instances; all succeeded unless the scenario says otherwise.
+//!
+//! **Sentry** ([`World::sentry_url`], API under `/api/0/`, bearer token): organization
+//! `openverse`, watched project `openverse-catalog` (id 6340571) and `openverse-api`. Always
+//! there: three old unresolved issues of the watched project (last seen 3, 5 and 9 days ago), a
+//! resolved and an ignored one seen minutes ago, and an unresolved one of `openverse-api` seen
+//! minutes ago: none of these is "a new error since the deploy".
+//!
+//! **GitHub** ([`World::github_url`], like `https://api.github.com`, bearer token):
+//! `WordPress/openverse` (public) with 148 releases, newest first: the drafts
+//! `frontend-2024.05.02.09.10.00` and `api-2024.05.02.09.00.00` (newest), 110 published api and
+//! frontend releases, then the drafts `ingestion_server-2024.05.02.10.05.00` (id 150100035) and
+//! `catalog-2024.05.02.10.00.00` (id 150100033), the last published
+//! `ingestion_server-2024.04.02.09.30.00` and `catalog-2024.04.01.12.00.00`, and older ones. So
+//! the catalog draft is on page 2 even with `per_page=100`. Publishing a draft opens its changelog
+//! PR, numbered from #4242 in publication order. Open PRs already there: #4230 (dependabot),
+//! #4235, and #4240 `Publish changelog for frontend-2024.04.30.16.00.00`.
+//! `WordPress/openverse-infrastructure` (private): new PRs are numbered from #900; any workflow
+//! file (`*.yml`, `*.yaml`, or a numeric id) can be dispatched.
+//!
+//! # Scenarios
+//!
+//! - `calm`: nothing running, drafts waiting, no new Sentry errors.
+//! - `dag-running`: `flickr_workflow`'s latest run is `running`, at task `pull_image_data`
+//!   (`PythonOperator`, `running`).
+//! - `sensor-waiting`: `image_data_refresh`'s latest run is `running`; its
+//!   `data_refresh.ingest_upstream.wait_for_ingest_upstream` (`HttpSensor`) is
+//!   `up_for_reschedule`, the two tasks before it succeeded, the later ones have no state.
+//! - `apply-fails`: the fakes are as in `calm` (the failing `just apply` is the infrastructure
+//!   repo's business, not the world's).
+//! - `sentry-errors`: two new unresolved errors in the watched project.
+//! - `airflow-down`: the Airflow URL points at a port where nothing listens (connection refused).
+//!
+//! ## How new Sentry errors appear "after the deploy"
+//!
+//! The scenario's errors are live from the moment the world starts: first seen at the world's
+//! start, and still happening, so each answer reports them last seen at the time of the request
+//! (or at the end of the requested window, `end`, if that is earlier, since Sentry reports the
+//! last event within the window). Any check made after the deploy with a `since` taken before it
+//! (`statsPeriod`, `start`/`end`, or a client-side `lastSeen >= since`) finds them; old issues
+//! never match. [`World::sentry_add_issue`] adds more, with the times a test chooses.
+//!
+//! # Faults
+//!
+//! [`Faults`] change the answers for tests: an Airflow status for everything, a delay before
+//! every answer, many running runs and a small page cap (Airflow pagination), small Sentry pages,
+//! broken JSON, and GitHub refusing to approve one's own PR.
+
+mod airflow;
+mod github;
+mod sentry;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::io;
+use std::net::TcpListener;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use serde_json::Value;
+
+use self::airflow::Airflow;
+use self::github::GitHub;
+use self::sentry::Sentry;
+use self::server::{HttpServer, Incoming, Reply, Stop};
+
+pub use self::sentry::NewIssue;
+
+/// A named state of the world; the names are a contract (users pick them, tests use them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scenario {
+    #[default]
+    Calm,
+    DagRunning,
+    SensorWaiting,
+    ApplyFails,
+    SentryErrors,
+    AirflowDown,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Calm,
+        Scenario::DagRunning,
+        Scenario::SensorWaiting,
+        Scenario::ApplyFails,
+        Scenario::SentryErrors,
+        Scenario::AirflowDown,
+    ];
+
+    /// The contract name: `calm`, `dag-running`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Calm => "calm",
+            Scenario::DagRunning => "dag-running",
+            Scenario::SensorWaiting => "sensor-waiting",
+            Scenario::ApplyFails => "apply-fails",
+            Scenario::SentryErrors => "sentry-errors",
+            Scenario::AirflowDown => "airflow-down",
+        }
+    }
+
+    /// One line saying what the world looks like.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Scenario::Calm => {
+                "nothing running, a draft release waiting, apply succeeds, no new Sentry errors"
+            }
+            Scenario::DagRunning => "a provider DAG (flickr_workflow) is running",
+            Scenario::SensorWaiting => {
+                "image_data_refresh is running, its HttpSensor task up_for_reschedule"
+            }
+            Scenario::ApplyFails => "`just apply` exits non-zero",
+            Scenario::SentryErrors => "new unresolved Sentry errors appear after the deploy",
+            Scenario::AirflowDown => "Airflow does not answer (connection refused)",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A scenario name that is not one of [`Scenario::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownScenario(pub String);
+
+impl fmt::Display for UnknownScenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        write!(
+            f,
+            "unknown scenario `{}`; valid scenarios: {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownScenario {}
+
+impl FromStr for Scenario {
+    type Err = UnknownScenario;
+
+    fn from_str(s: &str) -> Result<Scenario, UnknownScenario> {
+        Scenario::ALL
+            .into_iter()
+            .find(|sc| sc.name() == s.trim())
+            .ok_or_else(|| UnknownScenario(s.to_string()))
+    }
+}
+
+/// The credentials the fakes accept. `Debug` does not show them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub airflow_user: String,
+    pub airflow_password: String,
+    pub sentry_token: String,
+    pub github_token: String,
+}
+
+impl Default for Credentials {
+    /// Fixed rehearsal values.
+    fn default() -> Credentials {
+        Credentials {
+            airflow_user: "rehearsal".into(),
+            airflow_password: "rehearsal-airflow-password".into(),
+            sentry_token: "rehearsal-sentry-token".into(),
+            github_token: "rehearsal-github-token".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("airflow_user", &self.airflow_user)
+            .field("airflow_password", &"<redacted>")
+            .field("sentry_token", &"<redacted>")
+            .field("github_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Ways to make the world misbehave, for tests. `Faults::default()` is a healthy world.
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    /// Every Airflow answer has this status (e.g. 500) and an RFC 7807 body; nothing changes.
+    pub airflow_status: Option<u16>,
+    /// Every answer of every service waits this long first (to test client timeouts).
+    pub delay: Option<Duration>,
+    /// This many extra running DAG runs (e.g. 300), to test pagination.
+    pub airflow_running_runs: Option<usize>,
+    /// Airflow's `maximum_page_limit` (real default 100).
+    pub airflow_page_cap: Option<usize>,
+    /// Every successful JSON answer of every service has a broken (truncated) body.
+    pub malformed_json: bool,
+    /// Approving a pull request answers 422 "Can not approve your own pull request".
+    pub github_own_pr: bool,
+    /// Sentry's largest page (real: 100), to force clients to follow `Link` pages.
+    pub sentry_page_cap: Option<usize>,
+    /// How many old unresolved issues the watched Sentry project has (default 3).
+    pub sentry_old_issues: Option<usize>,
+}
+
+/// One request a fake received, as the log keeps it. Never holds credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// `airflow`, `sentry` or `github`.
+    pub service: &'static str,
+    pub method: String,
+    /// As sent (percent-encoded), without the query.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// The JSON body, if the request had one.
+    pub body: Option<Value>,
+    pub status: u16,
+    /// Whether the request carried this service's valid credentials.
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Airflow,
+    Sentry,
+    GitHub,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Airflow => "airflow",
+            Service::Sentry => "sentry",
+            Service::GitHub => "github",
+        }
+    }
+}
+
+/// What a fake needs to answer one request.
+pub(crate) struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub creds: &'a Credentials,
+    pub faults: &'a Faults,
+}
+
+/// A fake's answer: the reply, whether the caller was authenticated, and the change it made.
+pub(crate) struct Answer {
+    pub reply: Reply,
+    pub authorized: bool,
+    pub change: Option<String>,
+}
+
+impl Answer {
+    pub(crate) fn new(reply: Reply, authorized: bool) -> Answer {
+        Answer {
+            reply,
+            authorized,
+            change: None,
+        }
+    }
+}
+
+/// The state of all three services; one lock, so that the log and the changes keep one order.
+struct State {
+    airflow: Airflow,
+    sentry: Sentry,
+    github: GitHub,
+    changes: Vec<String>,
+    log: Vec<Request>,
+}
+
+struct Shared {
+    faults: Faults,
+    creds: Credentials,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every request of every fake goes through here: the delay fault, the service, the broken
+    /// JSON fault, the log.
+    fn answer(&self, service: Service, req: &Incoming, stop: &Stop) -> Option<Reply> {
+        if let Some(delay) = self.faults.delay {
+            if !stop.sleep(delay) {
+                return None;
+            }
+        }
+        let ctx = Ctx {
+            now: Utc::now(),
+            creds: &self.creds,
+            faults: &self.faults,
+        };
+        let mut state = self.lock();
+        let answer = match service {
+            Service::Airflow => state.airflow.handle(&ctx, req),
+            Service::Sentry => state.sentry.handle(&ctx, req),
+            Service::GitHub => state.github.handle(&ctx, req),
+        };
+        let reply = if self.faults.malformed_json {
+            break_json(answer.reply)
+        } else {
+            answer.reply
+        };
+        state.changes.extend(answer.change);
+        state.log.push(Request {
+            service: service.name(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            body: req.json(),
+            status: reply.status,
+            authorized: answer.authorized,
+        });
+        Some(reply)
+    }
+}
+
+/// Cuts a successful JSON body in half: valid HTTP, invalid JSON.
+fn break_json(mut reply: Reply) -> Reply {
+    let is_json = reply
+        .header("content-type")
+        .is_some_and(|t| t.contains("json"));
+    if is_json && (200..300).contains(&reply.status) && !reply.body.is_empty() {
+        let half = reply.body.len().div_ceil(2);
+        reply.body.truncate(half.max(1));
+        if serde_json::from_slice::<Value>(&reply.body).is_ok() {
+            reply.body.push(b'{');
+        }
+    }
+    reply
+}
+
+/// The running fakes. Dropping it stops every server thread and frees the ports.
+pub struct World {
+    scenario: Scenario,
+    shared: Arc<Shared>,
+    airflow: Option<HttpServer>,
+    airflow_url: String,
+    sentry: HttpServer,
+    github: HttpServer,
+}
+
+impl World {
+    /// Starts the world of `scenario` with default credentials and no faults.
+    pub fn start(scenario: Scenario) -> io::Result<World> {
+        World::start_with(scenario, Faults::default(), Credentials::default())
+    }
+
+    pub fn start_with(scenario: Scenario, faults: Faults, creds: Credentials) -> io::Result<World> {
+        let now = Utc::now();
+        let state = State {
+            airflow: Airflow::new(scenario, &faults, now),
+            sentry: Sentry::new(scenario, &faults, now),
+            github: GitHub::new(&faults),
+            changes: Vec::new(),
+            log: Vec::new(),
+        };
+        let shared = Arc::new(Shared {
+            faults,
+            creds,
+            state: Mutex::new(state),
+        });
+        let (airflow, airflow_url) = if scenario == Scenario::AirflowDown {
+            (None, dead_url()?)
+        } else {
+            let server = serve(Service::Airflow, &shared)?;
+            let url = server.url();
+            (Some(server), url)
+        };
+        Ok(World {
+            scenario,
+            airflow,
+            airflow_url,
+            sentry: serve(Service::Sentry, &shared)?,
+            github: serve(Service::GitHub, &shared)?,
+            shared,
+        })
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// E.g. `http://127.0.0.1:41234`, no trailing slash; the API is under `/api/v1`.
+    pub fn airflow_url(&self) -> String {
+        self.airflow_url.clone()
+    }
+
+    /// The base under which the API is `{url}/api/0/`.
+    pub fn sentry_url(&self) -> String {
+        self.sentry.url()
+    }
+
+    /// The API base, like `https://api.github.com`: releases are `{url}/repos/{o}/{r}/releases`.
+    pub fn github_url(&self) -> String {
+        self.github.url()
+    }
+
+    pub fn sentry_org(&self) -> &str {
+        sentry::ORG
+    }
+
+    pub fn sentry_project(&self) -> &str {
+        sentry::PROJECT
+    }
+
+    /// `WordPress/openverse`.
+    pub fn github_repo(&self) -> &str {
+        github::REPO
+    }
+
+    /// `WordPress/openverse-infrastructure`.
+    pub fn github_infra_repo(&self) -> &str {
+        github::INFRA_REPO
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.shared.creds
+    }
+
+    /// Every request every fake received, in the order they were answered.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.lock().log.clone()
+    }
+
+    /// The calls that changed the world, in order, e.g.
+    /// `github: published release catalog-2024.05.02.10.00.00`, `airflow: paused image_data_refresh`,
+    /// `github: approved PR #4242 in WordPress/openverse (Publish changelog for ...)`,
+    /// `github: dispatched workflow F in REPO on REF with inputs {...}`,
+    /// `github: opened PR #900 in WordPress/openverse-infrastructure: TITLE`.
+    /// A call that changes nothing (pausing a paused DAG) is not listed.
+    pub fn changes(&self) -> Vec<String> {
+        self.shared.lock().changes.clone()
+    }
+
+    /// Whether the DAG is paused now; `None` for an unknown DAG.
+    pub fn dag_paused(&self, dag_id: &str) -> Option<bool> {
+        self.shared.lock().airflow.is_paused(dag_id)
+    }
+
+    /// The release of `WordPress/openverse` with this tag, as the API shows it (drafts included).
+    pub fn release(&self, tag: &str) -> Option<Value> {
+        self.shared.lock().github.release(tag, &self.github_url())
+    }
+
+    /// Numbers of the pull requests approved so far (any repository).
+    pub fn approved_prs(&self) -> Vec<u64> {
+        self.shared.lock().github.approved()
+    }
+
+    /// Workflow dispatches so far: `{repo, workflow, ref, inputs}`.
+    pub fn dispatches(&self) -> Vec<Value> {
+        self.shared.lock().github.dispatches()
+    }
+
+    /// Pull requests opened so far: `{repo, number, title, head, base, body, html_url}`.
+    pub fn opened_prs(&self) -> Vec<Value> {
+        self.shared.lock().github.opened()
+    }
+
+    /// Adds an issue to the watched Sentry project (e.g. a new error after the deploy);
+    /// returns its id.
+    pub fn sentry_add_issue(&self, issue: NewIssue) -> String {
+        self.shared.lock().sentry.add(issue)
+    }
+
+    /// When the world started: the scenario's Sentry errors are first seen then.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.shared.lock().sentry.started()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Signal all three first so their threads wind down together; each server's own drop
+        // (right after this) joins its threads and closes its port.
+        for server in self.airflow.iter().chain([&self.sentry, &self.github]) {
+            server.signal_stop();
+        }
+    }
+}
+
+fn serve(service: Service, shared: &Arc<Shared>) -> io::Result<HttpServer> {
+    let shared = shared.clone();
+    HttpServer::start(Arc::new(move |req: &Incoming, stop: &Stop| {
+        shared.answer(service, req, stop)
+    }))
+}
+
+/// A loopback URL where nothing listens: bind a free port, then close it.
+fn dead_url() -> io::Result<String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    Ok(format!("http://{addr}"))
+}
+
+/// Airflow's times: Python's `isoformat()` of an aware UTC datetime, microseconds only if any.
+pub(crate) fn airflow_time(t: DateTime<Utc>) -> String {
+    if t.nanosecond() / 1_000 == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+/// Sentry's times: ISO 8601 in UTC with `Z`, with a fraction only if there is one.
+pub(crate) fn sentry_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// GitHub's times: whole seconds, `Z`.
+pub(crate) fn github_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
