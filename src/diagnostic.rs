@@ -73,8 +73,9 @@ fn frames(
 }
 
 /// Where each closure (`anon$...`) was written, by file; filled as scripts and modules compile.
-static CLOSURE_SOURCES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
-    std::sync::LazyLock::new(Default::default);
+static CLOSURE_SOURCES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, String>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// Remembers the file of every closure in `ast`, so that reports point at the right file.
 pub fn remember_closures(ast: &rhai::AST) {
@@ -91,7 +92,11 @@ fn closure_source(name: &str) -> Option<String> {
     if !name.starts_with("anon$") {
         return None;
     }
-    CLOSURE_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    CLOSURE_SOURCES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(name)
+        .cloned()
 }
 
 /// The full report of a failed script `source` (its file name as given to the engine).

@@ -17,9 +17,18 @@ pub const CLOCK_SPEED: f64 = 120.0;
 const TEMPLATE: &[(&str, &str)] = &[
     ("justfile", include_str!("../templates/infra/justfile")),
     (".gitignore", include_str!("../templates/infra/.gitignore")),
-    ("environments/prod/catalog-airflow.tf", include_str!("../templates/infra/environments/prod/catalog-airflow.tf")),
-    ("environments/prod/ingestion-server.tf", include_str!("../templates/infra/environments/prod/ingestion-server.tf")),
-    ("environments/dev/ingestion-server.tf", include_str!("../templates/infra/environments/dev/ingestion-server.tf")),
+    (
+        "environments/prod/catalog-airflow.tf",
+        include_str!("../templates/infra/environments/prod/catalog-airflow.tf"),
+    ),
+    (
+        "environments/prod/ingestion-server.tf",
+        include_str!("../templates/infra/environments/prod/ingestion-server.tf"),
+    ),
+    (
+        "environments/dev/ingestion-server.tf",
+        include_str!("../templates/infra/environments/dev/ingestion-server.tf"),
+    ),
     (
         "modules/services/catalog-airflow/main.tf",
         include_str!("../templates/infra/modules/services/catalog-airflow/main.tf"),
@@ -40,13 +49,18 @@ pub struct Rehearsal {
 }
 
 pub fn parse_scenario(name: &str) -> Result<Scenario, Error> {
-    name.parse::<Scenario>().map_err(|e| Error::usage(format!("--rehearse: {e}")))
+    name.parse::<Scenario>()
+        .map_err(|e| Error::usage(format!("--rehearse: {e}")))
 }
 
 impl Rehearsal {
     /// Starts the world, lays out the scratch infrastructure repository under `dir`, and points
     /// `config` at both.
-    pub fn start(scenario: Scenario, dir: PathBuf, config: &mut Config) -> Result<Rehearsal, Error> {
+    pub fn start(
+        scenario: Scenario,
+        dir: PathBuf,
+        config: &mut Config,
+    ) -> Result<Rehearsal, Error> {
         let world = World::start(scenario)
             .map_err(|e| Error::usage(format!("cannot start the simulated world: {e}")))?;
         let infra = dir.join("infra");
@@ -68,7 +82,13 @@ impl Rehearsal {
             // Read by the template justfile's `apply` recipe.
             std::env::set_var("OVSCRIPT_REHEARSE_APPLY_FAILS", "1");
         }
-        Ok(Rehearsal { scenario, world, dir, infra, initial_commit })
+        Ok(Rehearsal {
+            scenario,
+            world,
+            dir,
+            infra,
+            initial_commit,
+        })
     }
 
     /// What changed in the world: state-changing API calls, files, recipes. Also written to
@@ -92,22 +112,40 @@ impl Rehearsal {
             "approved_prs": self.world.approved_prs(),
             "opened_prs": self.world.opened_prs(),
         });
-        let _ = std::fs::write(self.dir.join("world.json"), serde_json::to_string_pretty(&record).unwrap_or_default());
+        let _ = std::fs::write(
+            self.dir.join("world.json"),
+            serde_json::to_string_pretty(&record).unwrap_or_default(),
+        );
 
-        let mut out = format!("\nrehearsal `{}`: what changed in the simulated world\n", self.scenario);
-        section(&mut out, "API calls that changed state", changes.iter().map(String::to_string).collect());
+        let mut out = format!(
+            "\nrehearsal `{}`: what changed in the simulated world\n",
+            self.scenario
+        );
+        section(
+            &mut out,
+            "API calls that changed state",
+            changes.iter().map(String::to_string).collect(),
+        );
         section(&mut out, "files", files);
-        section(&mut out, "recipes", recipes.iter().map(describe_recipe).collect());
+        section(
+            &mut out,
+            "recipes",
+            recipes.iter().map(describe_recipe).collect(),
+        );
         out.push_str(&format!("  (kept in {})\n", self.dir.display()));
         out
     }
 
     /// Whether each DAG a runbook may pause is paused now.
     fn paused(&self) -> serde_json::Map<String, Value> {
-        ["image_data_refresh", "audio_data_refresh", "flickr_workflow"]
-            .iter()
-            .map(|dag| (dag.to_string(), json!(self.world.dag_paused(dag))))
-            .collect()
+        [
+            "image_data_refresh",
+            "audio_data_refresh",
+            "flickr_workflow",
+        ]
+        .iter()
+        .map(|dag| (dag.to_string(), json!(self.world.dag_paused(dag))))
+        .collect()
     }
 
     fn recipes(&self) -> Vec<Value> {
@@ -120,7 +158,10 @@ impl Rehearsal {
 
     /// `path: +line / -line` for every file whose content differs from the initial commit.
     fn changed_files(&self) -> Vec<String> {
-        let Ok(diff) = git(&self.infra, &["diff", "--unified=0", "--no-color", &self.initial_commit]) else {
+        let Ok(diff) = git(
+            &self.infra,
+            &["diff", "--unified=0", "--no-color", &self.initial_commit],
+        ) else {
             return vec!["(cannot read the changes: git failed)".into()];
         };
         let mut files = Vec::new();
@@ -128,7 +169,10 @@ impl Rehearsal {
         for line in diff.lines() {
             if let Some(path) = line.strip_prefix("+++ b/") {
                 current = path.to_string();
-            } else if (line.starts_with('+') || line.starts_with('-')) && !line.starts_with("+++") && !line.starts_with("---") {
+            } else if (line.starts_with('+') || line.starts_with('-'))
+                && !line.starts_with("+++")
+                && !line.starts_with("---")
+            {
                 files.push(format!("{current}: {}", line.trim()));
             }
         }
@@ -148,14 +192,20 @@ fn section(out: &mut String, title: &str, lines: Vec<String>) {
 
 fn describe_recipe(recipe: &Value) -> String {
     let name = recipe["recipe"].as_str().unwrap_or("?");
-    let target = format!("{} {}", recipe["env"].as_str().unwrap_or("?"), recipe["service"].as_str().unwrap_or("?"));
+    let target = format!(
+        "{} {}",
+        recipe["env"].as_str().unwrap_or("?"),
+        recipe["service"].as_str().unwrap_or("?")
+    );
     match name {
         "apply" => format!(
             "just apply {target}: clearance flag {}, exit code {}",
-            recipe["flag"],
-            recipe["code"]
+            recipe["flag"], recipe["code"]
         ),
-        "bump" => format!("just bump {target}: image {}", recipe["tag"].as_str().unwrap_or("?")),
+        "bump" => format!(
+            "just bump {target}: image {}",
+            recipe["tag"].as_str().unwrap_or("?")
+        ),
         other => format!("just {other} {target}"),
     }
 }
@@ -169,7 +219,8 @@ fn prefer_project_tools(rehearsal_dir: &Path) {
     let tools = project.join(".tools/venv/bin");
     if tools.join("just").exists() {
         let path = std::env::var_os("PATH").unwrap_or_default();
-        let joined = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(&path)));
+        let joined =
+            std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(&path)));
         if let Ok(joined) = joined {
             std::env::set_var("PATH", joined);
         }
@@ -199,14 +250,33 @@ fn lay_out_infra(infra: &Path, origin: &Path) -> Result<String, Error> {
         let file = infra.join(path);
         std::fs::create_dir_all(file.parent().unwrap_or(infra))
             .and_then(|_| std::fs::write(&file, text))
-            .map_err(|e| Error::usage(format!("cannot write the rehearsal repository at {}: {e}", file.display())))?;
+            .map_err(|e| {
+                Error::usage(format!(
+                    "cannot write the rehearsal repository at {}: {e}",
+                    file.display()
+                ))
+            })?;
     }
     let setup = || -> Result<String, String> {
         git(infra, &["init", "--quiet", "--initial-branch=main"])?;
         git(infra, &["add", "--all"])?;
-        git(infra, &["commit", "--quiet", "--message", "The infrastructure before the rehearsal"])?;
-        git(Path::new("."), &["init", "--quiet", "--bare", &origin.to_string_lossy()])?;
-        git(infra, &["remote", "add", "origin", &origin.to_string_lossy()])?;
+        git(
+            infra,
+            &[
+                "commit",
+                "--quiet",
+                "--message",
+                "The infrastructure before the rehearsal",
+            ],
+        )?;
+        git(
+            Path::new("."),
+            &["init", "--quiet", "--bare", &origin.to_string_lossy()],
+        )?;
+        git(
+            infra,
+            &["remote", "add", "origin", &origin.to_string_lossy()],
+        )?;
         git(infra, &["push", "--quiet", "origin", "main"])?;
         Ok(git(infra, &["rev-parse", "HEAD"])?.trim().to_string())
     };
@@ -216,13 +286,22 @@ fn lay_out_infra(infra: &Path, origin: &Path) -> Result<String, Error> {
 /// Runs git in `dir` with an identity of its own, so rehearsals work where none is configured.
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let output = Command::new("git")
-        .args(["-c", "user.name=ovscript rehearsal", "-c", "user.email=rehearsal@ovscript.invalid"])
+        .args([
+            "-c",
+            "user.name=ovscript rehearsal",
+            "-c",
+            "user.email=rehearsal@ovscript.invalid",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
     if !output.status.success() {
-        return Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim()));
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -274,12 +274,7 @@ pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runt
     Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
 }
 
-fn repl(
-    dry_run: bool,
-    yes: bool,
-    rehearse: Option<&str>,
-    common: &Common,
-) -> Result<(), Error> {
+fn repl(dry_run: bool, yes: bool, rehearse: Option<&str>, common: &Common) -> Result<(), Error> {
     let base_dir = working_dir()?;
     let mut config = load_config(common, &base_dir)?;
     // Kept for the whole session: the simulated world stops when it is dropped.

@@ -6,6 +6,6 @@ mod airflow;
 mod foundation;
 mod just_git;
 mod repl;
+mod runbooks;
 mod sentry_github;
 mod tf;
-mod runbooks;

@@ -10,18 +10,29 @@ const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
 const INGESTION_TF: &str = "environments/prod/ingestion-server.tf";
 
 fn repo_file(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
 }
 
 /// The real `just` and `terraform` that the rehearsal's justfile runs.
 fn tools_path() -> Option<String> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin");
     if !bin.join("terraform").exists() || !bin.join("just").exists() {
-        assert!(std::env::var_os("CI").is_none(), "just and terraform are missing from {}: run tools/install-tools.sh", bin.display());
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "just and terraform are missing from {}: run tools/install-tools.sh",
+            bin.display()
+        );
         eprintln!("skipped: run tools/install-tools.sh for just and terraform");
         return None;
     }
-    Some(format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+    Some(format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    ))
 }
 
 struct Rehearsal {
@@ -40,7 +51,10 @@ impl Rehearsal {
     }
 
     fn applies(&self) -> Vec<Value> {
-        self.recipes().into_iter().filter(|r| r["recipe"] == "apply").collect()
+        self.recipes()
+            .into_iter()
+            .filter(|r| r["recipe"] == "apply")
+            .collect()
     }
 
     fn file(&self, path: &str) -> String {
@@ -48,7 +62,12 @@ impl Rehearsal {
     }
 
     fn changes(&self) -> Vec<String> {
-        self.world["changes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+        self.world["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
     }
 
     fn writes(&self) -> Vec<String> {
@@ -57,35 +76,75 @@ impl Rehearsal {
             .unwrap()
             .iter()
             .filter(|r| r["method"] != "GET")
-            .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
     fn published(&self, prefix: &str) -> bool {
-        self.changes().iter().any(|c| c.starts_with("github: published release") && c.contains(prefix))
+        self.changes()
+            .iter()
+            .any(|c| c.starts_with("github: published release") && c.contains(prefix))
     }
 
     /// The template's files, unchanged.
     fn untouched(&self) {
-        assert!(self.recipes().is_empty(), "recipes ran: {:?}", self.recipes());
-        assert!(self.changes().is_empty(), "the world changed: {:?}", self.changes());
-        assert!(self.writes().is_empty(), "write requests: {:?}", self.writes());
+        assert!(
+            self.recipes().is_empty(),
+            "recipes ran: {:?}",
+            self.recipes()
+        );
+        assert!(
+            self.changes().is_empty(),
+            "the world changed: {:?}",
+            self.changes()
+        );
+        assert!(
+            self.writes().is_empty(),
+            "write requests: {:?}",
+            self.writes()
+        );
         let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/infra");
-        for file in [CATALOG_TF, INGESTION_TF, "environments/dev/ingestion-server.tf"] {
-            assert_eq!(self.file(file), std::fs::read_to_string(template.join(file)).unwrap(), "{file} changed");
+        for file in [
+            CATALOG_TF,
+            INGESTION_TF,
+            "environments/dev/ingestion-server.tf",
+        ] {
+            assert_eq!(
+                self.file(file),
+                std::fs::read_to_string(template.join(file)).unwrap(),
+                "{file} changed"
+            );
         }
     }
 
     /// Every apply of production saw the flag true; the flag is false again at the end.
     fn flag_only_during_apply(&self, file: &str, flag: &str) {
         for apply in self.applies().iter().filter(|a| a["env"] == "prod") {
-            assert_eq!(apply["flag"], true, "an apply ran without the clearance flag: {apply}");
+            assert_eq!(
+                apply["flag"], true,
+                "an apply ran without the clearance flag: {apply}"
+            );
         }
-        assert!(self.file(file).contains(&format!("{flag} = false")), "{file}:\n{}", self.file(file));
+        assert!(
+            self.file(file).contains(&format!("{flag} = false")),
+            "{file}:\n{}",
+            self.file(file)
+        );
     }
 }
 
-fn rehearse(runbook: &str, scenario: &str, extra: &[&str], env: &[(&str, &str)]) -> Option<Rehearsal> {
+fn rehearse(
+    runbook: &str,
+    scenario: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Option<Rehearsal> {
     let path = tools_path()?;
     let mut test = Test::new().env("PATH", &path);
     for (name, value) in env {
@@ -97,40 +156,83 @@ fn rehearse(runbook: &str, scenario: &str, extra: &[&str], env: &[(&str, &str)])
     let mut argv = vec!["run", script.as_str(), rehearse.as_str()];
     argv.extend(extra);
     let out = test.command(&argv);
-    let dir = std::fs::read_dir(test.path().join(".ovscript/rehearsals")).unwrap().next().unwrap().unwrap().path();
-    let world: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("world.json")).unwrap()).unwrap();
-    Some(Rehearsal { out, world, infra: dir.join("infra") })
+    let dir = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let world: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("world.json")).unwrap()).unwrap();
+    Some(Rehearsal {
+        out,
+        world,
+        infra: dir.join("infra"),
+    })
 }
 
 #[test]
 fn catalog_calm_deploys_and_puts_the_flag_back() {
-    let Some(r) = rehearse("catalog", "calm", &["--yes"], &[]) else { return };
-    r.out.success().stdout_has("what changed in the simulated world");
+    let Some(r) = rehearse("catalog", "calm", &["--yes"], &[]) else {
+        return;
+    };
+    r.out
+        .success()
+        .stdout_has("what changed in the simulated world");
     assert!(r.published("catalog-"), "{:?}", r.changes());
-    let recipes: Vec<String> = r.recipes().iter().map(|x| format!("{} {} {}", x["recipe"], x["env"], x["service"])).collect();
-    assert_eq!(recipes, [r#""bump" "prod" "catalog-airflow""#, r#""apply" "prod" "catalog-airflow""#]);
+    let recipes: Vec<String> = r
+        .recipes()
+        .iter()
+        .map(|x| format!("{} {} {}", x["recipe"], x["env"], x["service"]))
+        .collect();
+    assert_eq!(
+        recipes,
+        [
+            r#""bump" "prod" "catalog-airflow""#,
+            r#""apply" "prod" "catalog-airflow""#
+        ]
+    );
     assert_eq!(r.applies()[0]["code"], 0);
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
-    assert!(!r.file(CATALOG_TF).contains("rel-2024.05.01.12.00.00"), "the image tag was not bumped");
+    assert!(
+        !r.file(CATALOG_TF).contains("rel-2024.05.01.12.00.00"),
+        "the image tag was not bumped"
+    );
     assert_eq!(r.world["approved_prs"].as_array().unwrap().len(), 1);
     assert_eq!(r.world["opened_prs"].as_array().unwrap().len(), 1);
-    assert!(r.world["dispatches"].as_array().unwrap().is_empty(), "no rollback in a calm deploy");
+    assert!(
+        r.world["dispatches"].as_array().unwrap().is_empty(),
+        "no rollback in a calm deploy"
+    );
 }
 
 #[test]
 fn catalog_stops_before_any_change_when_a_dag_is_running() {
-    let Some(r) = rehearse("catalog", "dag-running", &["--yes"], &[]) else { return };
-    r.out.code(1).stderr_has("flickr_workflow").stderr_has("Nothing was changed");
+    let Some(r) = rehearse("catalog", "dag-running", &["--yes"], &[]) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("flickr_workflow")
+        .stderr_has("Nothing was changed");
     r.untouched();
 }
 
 #[test]
 fn catalog_pauses_a_refresh_waiting_on_its_sensor_and_unpauses_it() {
-    let Some(r) = rehearse("catalog", "sensor-waiting", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("catalog", "sensor-waiting", &["--yes"], &[]) else {
+        return;
+    };
     r.out.success();
     let changes = r.changes();
-    let paused = changes.iter().position(|c| c == "airflow: paused image_data_refresh").expect("paused");
-    let unpaused = changes.iter().position(|c| c == "airflow: unpaused image_data_refresh").expect("unpaused");
+    let paused = changes
+        .iter()
+        .position(|c| c == "airflow: paused image_data_refresh")
+        .expect("paused");
+    let unpaused = changes
+        .iter()
+        .position(|c| c == "airflow: unpaused image_data_refresh")
+        .expect("unpaused");
     assert!(paused < unpaused);
     assert_eq!(r.world["paused"]["image_data_refresh"], false);
     assert_eq!(r.applies().len(), 1);
@@ -139,16 +241,30 @@ fn catalog_pauses_a_refresh_waiting_on_its_sensor_and_unpauses_it() {
 
 #[test]
 fn catalog_unpauses_the_refresh_even_when_the_apply_fails() {
-    let Some(r) = rehearse("catalog", "sensor-waiting", &["--yes"], &[("OVSCRIPT_REHEARSE_APPLY_FAILS", "1")]) else { return };
+    let Some(r) = rehearse(
+        "catalog",
+        "sensor-waiting",
+        &["--yes"],
+        &[("OVSCRIPT_REHEARSE_APPLY_FAILS", "1")],
+    ) else {
+        return;
+    };
     r.out.code(1);
-    assert!(r.changes().contains(&"airflow: unpaused image_data_refresh".to_string()), "{:?}", r.changes());
+    assert!(
+        r.changes()
+            .contains(&"airflow: unpaused image_data_refresh".to_string()),
+        "{:?}",
+        r.changes()
+    );
     assert_eq!(r.world["paused"]["image_data_refresh"], false);
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
 }
 
 #[test]
 fn catalog_apply_failure_restores_the_flag_shows_it_and_offers_rollback() {
-    let Some(r) = rehearse("catalog", "apply-fails", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("catalog", "apply-fails", &["--yes"], &[]) else {
+        return;
+    };
     r.out
         .code(1)
         .stderr_has("just apply prod catalog-airflow failed with exit code 1")
@@ -157,13 +273,21 @@ fn catalog_apply_failure_restores_the_flag_shows_it_and_offers_rollback() {
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
     let dispatches = r.world["dispatches"].as_array().unwrap();
     assert_eq!(dispatches.len(), 1);
-    assert!(dispatches[0]["inputs"]["tag"].as_str().unwrap().starts_with("rel-"));
+    assert!(dispatches[0]["inputs"]["tag"]
+        .as_str()
+        .unwrap()
+        .starts_with("rel-"));
 }
 
 #[test]
 fn catalog_new_sentry_errors_lead_to_a_rollback_with_the_last_rel_tag() {
-    let Some(r) = rehearse("catalog", "sentry-errors", &["--yes"], &[]) else { return };
-    r.out.code(1).stdout_has("title").stderr_has("rolled back to rel-2024.04.01.12.00.00");
+    let Some(r) = rehearse("catalog", "sentry-errors", &["--yes"], &[]) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stdout_has("title")
+        .stderr_has("rolled back to rel-2024.04.01.12.00.00");
     let dispatches = r.world["dispatches"].as_array().unwrap();
     assert_eq!(dispatches.len(), 1, "{dispatches:?}");
     assert_eq!(dispatches[0]["inputs"]["tag"], "rel-2024.04.01.12.00.00");
@@ -173,39 +297,65 @@ fn catalog_new_sentry_errors_lead_to_a_rollback_with_the_last_rel_tag() {
 
 #[test]
 fn catalog_with_airflow_down_fails_clearly_and_changes_nothing() {
-    let Some(r) = rehearse("catalog", "airflow-down", &["--yes"], &[]) else { return };
-    r.out.code(1).stderr_has("cannot reach airflow at http://127.0.0.1:").stderr_has("OVSCRIPT_AIRFLOW_URL");
+    let Some(r) = rehearse("catalog", "airflow-down", &["--yes"], &[]) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("cannot reach airflow at http://127.0.0.1:")
+        .stderr_has("OVSCRIPT_AIRFLOW_URL");
     r.untouched();
 }
 
 #[test]
 fn catalog_dry_run_changes_nothing() {
-    let Some(r) = rehearse("catalog", "calm", &["--dry-run"], &[]) else { return };
+    let Some(r) = rehearse("catalog", "calm", &["--dry-run"], &[]) else {
+        return;
+    };
     r.out.success().stdout_has("would: ");
     r.untouched();
 }
 
 #[test]
 fn catalog_without_an_answer_stops_before_publishing() {
-    let Some(r) = rehearse("catalog", "calm", &[], &[]) else { return };
+    let Some(r) = rehearse("catalog", "calm", &[], &[]) else {
+        return;
+    };
     r.out.code(1).stderr_has("standard input is not a terminal");
     r.untouched();
 }
 
 #[test]
 fn ingestion_calm_deploys_staging_then_production() {
-    let Some(r) = rehearse("ingestion", "calm", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "calm", &["--yes"], &[]) else {
+        return;
+    };
     r.out.success();
     assert!(r.published("ingestion_server-"), "{:?}", r.changes());
-    let recipes: Vec<String> = r.recipes().iter().map(|x| format!("{} {}", x["recipe"].as_str().unwrap(), x["env"].as_str().unwrap())).collect();
-    assert_eq!(recipes, ["bump dev", "apply dev", "bump prod", "apply prod"]);
+    let recipes: Vec<String> = r
+        .recipes()
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {}",
+                x["recipe"].as_str().unwrap(),
+                x["env"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        recipes,
+        ["bump dev", "apply dev", "bump prod", "apply prod"]
+    );
     r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
     assert_eq!(r.world["opened_prs"].as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn ingestion_skip_staging_deploys_production_only() {
-    let Some(r) = rehearse("ingestion", "calm", &["--yes", "--", "--skip-staging"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "calm", &["--yes", "--", "--skip-staging"], &[]) else {
+        return;
+    };
     r.out.success();
     let envs: Vec<Value> = r.recipes().iter().map(|x| x["env"].clone()).collect();
     assert!(envs.iter().all(|e| e == "prod"), "{envs:?}");
@@ -213,43 +363,66 @@ fn ingestion_skip_staging_deploys_production_only() {
 
 #[test]
 fn ingestion_ignores_provider_dags_but_not_a_data_refresh() {
-    let Some(r) = rehearse("ingestion", "dag-running", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "dag-running", &["--yes"], &[]) else {
+        return;
+    };
     r.out.success();
-    let Some(r) = rehearse("ingestion", "sensor-waiting", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "sensor-waiting", &["--yes"], &[]) else {
+        return;
+    };
     r.out.success();
-    assert!(r.changes().contains(&"airflow: paused image_data_refresh".to_string()), "{:?}", r.changes());
+    assert!(
+        r.changes()
+            .contains(&"airflow: paused image_data_refresh".to_string()),
+        "{:?}",
+        r.changes()
+    );
     assert_eq!(r.world["paused"]["image_data_refresh"], false);
     r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
 }
 
 #[test]
 fn ingestion_apply_failure_and_sentry_errors_and_airflow_down() {
-    let Some(r) = rehearse("ingestion", "apply-fails", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "apply-fails", &["--yes"], &[]) else {
+        return;
+    };
     r.out.code(1).stderr_has("failed with exit code 1");
     r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
     assert_eq!(r.world["dispatches"].as_array().unwrap().len(), 1);
 
-    let Some(r) = rehearse("ingestion", "sentry-errors", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "sentry-errors", &["--yes"], &[]) else {
+        return;
+    };
     r.out.code(1).stderr_has("rolled back to rel-");
-    let tag = r.world["dispatches"][0]["inputs"]["tag"].as_str().unwrap().to_string();
+    let tag = r.world["dispatches"][0]["inputs"]["tag"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(tag.starts_with("rel-"), "{tag}");
     r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
 
-    let Some(r) = rehearse("ingestion", "airflow-down", &["--yes"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "airflow-down", &["--yes"], &[]) else {
+        return;
+    };
     r.out.code(1).stderr_has("cannot reach airflow");
     r.untouched();
 }
 
 #[test]
 fn ingestion_dry_run_changes_nothing() {
-    let Some(r) = rehearse("ingestion", "calm", &["--dry-run"], &[]) else { return };
+    let Some(r) = rehearse("ingestion", "calm", &["--dry-run"], &[]) else {
+        return;
+    };
     r.out.success().stdout_has("would: ");
     r.untouched();
 }
 
 #[test]
 fn every_runbook_passes_check() {
-    let scripts = [repo_file("scripts/catalog.rhai"), repo_file("scripts/ingestion.rhai")];
+    let scripts = [
+        repo_file("scripts/catalog.rhai"),
+        repo_file("scripts/ingestion.rhai"),
+    ];
     Test::new()
         .command(&["check", &scripts[0], &scripts[1]])
         .success()
@@ -259,7 +432,11 @@ fn every_runbook_passes_check() {
 #[test]
 fn an_unknown_scenario_lists_the_valid_ones() {
     Test::new()
-        .command(&["run", "--rehearse=sunny", &repo_file("scripts/catalog.rhai")])
+        .command(&[
+            "run",
+            "--rehearse=sunny",
+            &repo_file("scripts/catalog.rhai"),
+        ])
         .code(2)
         .stderr_has("sunny")
         .stderr_has("sensor-waiting");
