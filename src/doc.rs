@@ -157,7 +157,8 @@ pub fn render(functions: &[HostFn], filter: Option<&str>) -> Result<String, Erro
     }
     let mut out = String::new();
     let mut last_object = None;
-    for f in selected {
+    let mut overloads_seen: Vec<(&str, &str, &str)> = Vec::new();
+    for f in selected.iter().copied() {
         if last_object != Some(&f.object) {
             let heading = if f.object.is_empty() {
                 "functions".to_string()
@@ -170,12 +171,39 @@ pub fn render(functions: &[HostFn], filter: Option<&str>) -> Result<String, Erro
             ));
             last_object = Some(&f.object);
         }
-        out.push_str(&format!("  {}\n      {}\n", f.signature, f.help));
+        // Overloads (just with 0 to 6 arguments) share their help: say it once.
+        if overloads_seen.contains(&(f.object.as_str(), f.name.as_str(), f.help.as_str())) {
+            continue;
+        }
+        overloads_seen.push((&f.object, &f.name, &f.help));
+        let overloads: Vec<&str> = selected
+            .iter()
+            .filter(|o| o.object == f.object && o.name == f.name && o.help == f.help)
+            .map(|o| o.signature.as_str())
+            .collect();
+        for signature in shortest_and_longest(&overloads) {
+            out.push_str(&format!("  {signature}\n"));
+        }
+        out.push_str(&format!("      {}\n", f.help));
         if !f.example.is_empty() {
             out.push_str(&format!("      e.g. {}\n", f.example));
         }
     }
     Ok(out)
+}
+
+/// All signatures when there are few; else the shortest, a count, and the longest.
+fn shortest_and_longest(signatures: &[&str]) -> Vec<String> {
+    if signatures.len() <= 2 {
+        return signatures.iter().map(|s| s.to_string()).collect();
+    }
+    let mut by_length = signatures.to_vec();
+    by_length.sort_by_key(|s| s.len());
+    vec![
+        by_length[0].to_string(),
+        format!("  ... {} more overloads ...", signatures.len() - 2),
+        by_length[by_length.len() - 1].to_string(),
+    ]
 }
 
 /// Writes Rhai definition files (`.d.rhai`) for editors, host objects declared as constants.
