@@ -151,6 +151,28 @@ impl Cancel {
         self.inner.2.store(false, Ordering::SeqCst);
     }
 
+    /// Wakes the waiters of `wait_for` (someone made their condition true).
+    pub fn wake(&self) {
+        let (lock, wake, _) = &*self.inner;
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        wake.notify_all();
+    }
+
+    /// Waits until `ready()` (whoever makes it true calls `wake`) or Ctrl-C; true if ready.
+    pub fn wait_for(&self, ready: impl Fn() -> bool) -> bool {
+        let (lock, wake, _) = &*self.inner;
+        let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if ready() {
+                return true;
+            }
+            if self.is_cancelled() {
+                return false;
+            }
+            guard = wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// Waits up to `timeout` of real time, returning early when cancelled.
     pub fn wait(&self, timeout: Duration) {
         let (lock, wake, flag) = &*self.inner;

@@ -7,6 +7,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::context::Ctx;
@@ -70,6 +71,28 @@ pub enum RestError {
         url: String,
         reason: String,
     },
+    /// Ctrl-C while waiting for the answer.
+    Interrupted {
+        url: String,
+    },
+}
+
+/// A request that got no complete answer.
+fn failure(error: &reqwest::Error, url: &str) -> RestError {
+    let url = url.to_string();
+    if error.is_timeout() {
+        RestError::Timeout { url }
+    } else if error.is_body() || error.is_decode() {
+        RestError::Body {
+            url,
+            reason: root_cause(error),
+        }
+    } else {
+        RestError::Unreachable {
+            url,
+            reason: root_cause(error),
+        }
+    }
 }
 
 impl Rest {
@@ -150,35 +173,15 @@ impl Rest {
         let url = self.url(path);
         let shown = display_url(&url);
         let started = Instant::now();
-        let result = self.request(method.clone(), &url, body).send();
+        let answer = self.answer(self.request(method.clone(), &url, body), &shown);
         let elapsed = started.elapsed();
-        let response = match result {
-            Ok(response) => response,
-            Err(e) => {
-                let error = if e.is_timeout() {
-                    RestError::Timeout { url: shown.clone() }
-                } else {
-                    RestError::Unreachable {
-                        url: shown.clone(),
-                        reason: root_cause(&e),
-                    }
-                };
+        let (status, headers, text) = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
                 self.journal(&method, &shown, None, elapsed);
                 return Err(error);
             }
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().map_err(|e| {
-            if e.is_timeout() {
-                RestError::Timeout { url: shown.clone() }
-            } else {
-                RestError::Body {
-                    url: shown.clone(),
-                    reason: root_cause(&e),
-                }
-            }
-        })?;
         self.journal(&method, &shown, Some(status), elapsed);
         Ok(Reply {
             method,
@@ -187,6 +190,48 @@ impl Rest {
             headers,
             text,
             elapsed,
+        })
+    }
+
+    /// Sends the request on a worker thread and waits for the whole answer or Ctrl-C, whichever
+    /// comes first: a hanging server must not keep the operator from interrupting. (An abandoned
+    /// request may still reach the server; the journal says it was interrupted.)
+    fn answer(
+        &self,
+        request: RequestBuilder,
+        shown: &str,
+    ) -> Result<(u16, HeaderMap, String), RestError> {
+        let slot = Arc::new(Mutex::new(None));
+        let filled = slot.clone();
+        let cancel = self.ctx.cancel.clone();
+        let url = shown.to_string();
+        std::thread::spawn(move || {
+            let answer = request
+                .send()
+                .map_err(|e| failure(&e, &url))
+                .and_then(|response| {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    let text = response.text().map_err(|e| failure(&e, &url))?;
+                    Ok((status, headers, text))
+                });
+            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
+            cancel.wake();
+        });
+        let take = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if !self
+            .ctx
+            .cancel
+            .wait_for(|| slot.lock().map(|s| s.is_some()).unwrap_or(true))
+        {
+            return Err(RestError::Interrupted {
+                url: shown.to_string(),
+            });
+        }
+        take().unwrap_or_else(|| {
+            Err(RestError::Interrupted {
+                url: shown.to_string(),
+            })
         })
     }
 
@@ -220,6 +265,11 @@ impl Rest {
     pub fn explain(&self, error: RestError, what: &str) -> Box<rhai::EvalAltResult> {
         let name = self.service.name;
         let message = match error {
+            RestError::Interrupted { url } => {
+                let message = format!("while waiting for {name} at {url} ({what})");
+                return rhai::EvalAltResult::ErrorTerminated(message.into(), rhai::Position::NONE)
+                    .into();
+            }
             RestError::Status { status: status @ (401 | 403), url, detail, method } => format!(
                 "{name} refused the credentials (HTTP {status} for {method} {url}){}: check {}",
                 suffix(&detail),
@@ -326,14 +376,26 @@ fn detail_of(text: &str) -> String {
         .map(|s| vec![s.to_string()])
         .unwrap_or_default();
     if let Some(errors) = value.get("errors").and_then(Value::as_array) {
-        parts.extend(
-            errors
-                .iter()
-                .filter_map(|e| e.get("message").and_then(Value::as_str).or(e.as_str()))
-                .map(str::to_string),
-        );
+        parts.extend(errors.iter().filter_map(error_text));
     }
     parts.join("; ")
+}
+
+/// One entry of an `errors` list: a string, `{message}`, or GitHub's `{field, code}`.
+fn error_text(error: &Value) -> Option<String> {
+    if let Some(text) = error
+        .get("message")
+        .and_then(Value::as_str)
+        .or(error.as_str())
+    {
+        return Some(text.to_string());
+    }
+    let field = error.get("field").and_then(Value::as_str)?;
+    let code = error
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("invalid");
+    Some(format!("{field} {code}"))
 }
 
 fn suffix(detail: &str) -> String {
@@ -402,6 +464,12 @@ mod tests {
                 r#"{"message":"Unprocessable Entity","errors":["Review Can not approve your own pull request"]}"#
             ),
             "Unprocessable Entity; Review Can not approve your own pull request"
+        );
+        assert_eq!(
+            detail_of(
+                r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}]}"#
+            ),
+            "Validation Failed; base invalid"
         );
     }
 

@@ -479,3 +479,46 @@ fn table_prints_maps_aligned() {
         .success()
         .stdout_has("id  title     level\n--  --------  -----\n1   KeyError\n22  Timeout   error");
 }
+
+#[test]
+fn ctrl_c_interrupts_a_request_that_hangs() {
+    use ovscript::world::{Credentials, Faults, Scenario, World};
+    let faults = Faults {
+        delay: Some(Duration::from_secs(30)),
+        ..Faults::default()
+    };
+    let world = World::start_with(Scenario::Calm, faults, Credentials::default()).unwrap();
+    let creds = world.credentials();
+    let test = Test::new()
+        .env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
+        .env("OVSCRIPT_AIRFLOW_USER", &creds.airflow_user)
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", &creds.airflow_password)
+        .env("OVSCRIPT_AIRFLOW_TIMEOUT", "120")
+        .script(r#"step("Ask Airflow", || airflow.running_dags());"#);
+    let child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal_event(test.path(), "step_start");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("interrupted (Ctrl-C) while waiting for airflow"));
+}
