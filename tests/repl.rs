@@ -317,3 +317,32 @@ fn a_rehearsal_session_explores_the_simulated_world() {
     repl.expect_prompt();
     repl.leave();
 }
+
+#[test]
+fn ctrl_c_stops_a_request_that_hangs() {
+    let faults = ovscript::world::Faults {
+        delay: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let world = World::start_with(Scenario::Calm, faults, Default::default()).expect("the world");
+    let credentials = world.credentials().clone();
+    let test = Test::new()
+        .env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
+        .env("OVSCRIPT_AIRFLOW_USER", &credentials.airflow_user)
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", &credentials.airflow_password)
+        .env("OVSCRIPT_AIRFLOW_TIMEOUT", "120");
+    let mut repl = Repl::start(&test, &[]);
+    repl.line("airflow.running_dags()");
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = Instant::now();
+    repl.keys("\x03");
+    repl.expect("interrupted");
+    repl.expect_prompt();
+    assert!(
+        pressed.elapsed() < Duration::from_secs(3),
+        "Ctrl-C took {:?}",
+        pressed.elapsed()
+    );
+    repl.evaluate("6 * 7", "42");
+    repl.leave();
+}
