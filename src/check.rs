@@ -120,13 +120,28 @@ impl Checker<'_> {
                 }
             };
             if !known {
+                let candidates: Vec<&str> = if call.namespace.is_empty() {
+                    self.known
+                        .iter()
+                        .chain(local.iter())
+                        .map(String::as_str)
+                        .collect()
+                } else {
+                    modules[&call.namespace]
+                        .iter()
+                        .map(String::as_str)
+                        .collect()
+                };
+                let hint = closest(&call.name, &candidates)
+                    .map(|c| format!(" (did you mean {c}?)"))
+                    .unwrap_or_default();
                 let name = if call.namespace.is_empty() {
                     call.name
                 } else {
                     format!("{}::{}", call.namespace, call.name)
                 };
                 self.problems.push(format!(
-                    "{file}:{}:{}: unknown function {name}",
+                    "{file}:{}:{}: unknown function {name}{hint}",
                     call.line, call.col
                 ));
             }
@@ -167,6 +182,16 @@ impl Checker<'_> {
         }
         functions
     }
+}
+
+/// The known name nearest to a misspelt one, if it is near enough to be what was meant.
+fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), *c))
+        .filter(|(distance, c)| *distance <= 2.max(name.len() / 4) && *distance < c.len())
+        .min()
+        .map(|(_, c)| c)
 }
 
 type Import = (String, Option<String>, usize, usize);

@@ -362,7 +362,9 @@ fn check_reports_unknown_functions_and_runs_nothing() {
         .command(&["check", "script.rhai"]);
     out.code(2)
         .stdout_has("")
-        .stderr_has("script.rhai:7:14: unknown function publish_relase")
+        .stderr_has(
+            "script.rhai:7:14: unknown function publish_relase (did you mean publish_release?)",
+        )
         .stderr_has("script.rhai:8:9: unknown function deploy::missing")
         .stderr_has("deploy.rhai:2:15: unknown function nosuch_in_module")
         .stderr_has("3 problem(s)")
