@@ -1,10 +1,102 @@
-//! `http` host object: not built yet (issue 3).
+//! `http`: a plain GET of any URL, for checks like "Airflow is accessible". A status is an
+//! answer, not a failure: the script decides what a 503 means.
 
-use rhai::Engine;
+use reqwest::Method;
+use rhai::{Dynamic, Engine, Map};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
-use crate::engine::Objects;
+use crate::engine::{describe, Objects};
+use crate::error::{host_error, HostResult};
+use crate::rest::{display_url, Auth, Rest, RestError, Service};
+
+/// The script object `http`: one client for every URL, built on first use.
+#[derive(Clone)]
+pub struct Http(Arc<HttpClient>);
+
+struct HttpClient {
+    ctx: Ctx,
+    rest: OnceLock<Rest>,
+}
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    let _ = (engine, ctx, objects);
+    engine.register_type_with_name::<Http>("Http");
+    objects.insert(
+        "http",
+        Dynamic::from(Http(Arc::new(HttpClient {
+            ctx: ctx.clone(),
+            rest: OnceLock::new(),
+        }))),
+    );
+    describe(
+        "get",
+        &["http: Http", "url: &str", "Map"],
+        "GETs any http(s) URL: #{status, body, elapsed_ms}; a non-2xx status is returned, not thrown; no answer (refused, timeout) throws.",
+        r#"let page = http.get("https://airflow.openverse.engineering/health");"#,
+    )
+    .register_into_engine(engine, |http: Http, url: &str| http.get(url));
+}
+
+impl Http {
+    fn rest(&self) -> HostResult<&Rest> {
+        if let Some(rest) = self.0.rest.get() {
+            return Ok(rest);
+        }
+        let service = Service {
+            name: "http",
+            // Every call gives a full URL, which `Rest` keeps as it is.
+            base_url: String::new(),
+            auth: Auth::None,
+            credentials_hint: "the credentials in the URL",
+            url_hint: "the URL",
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            headers: Vec::new(),
+        };
+        let rest = Rest::new(self.0.ctx.clone(), service)?;
+        Ok(self.0.rest.get_or_init(|| rest))
+    }
+
+    fn get(&self, url: &str) -> HostResult<Map> {
+        let url = url.trim();
+        let parsed = url::Url::parse(url).map_err(|e| {
+            host_error(format!(
+                "http.get: `{url}` is not a URL ({e}): write it like https://example.org/health"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(host_error(format!(
+                "http.get: `{}` is not an http(s) URL",
+                display_url(url)
+            )));
+        }
+        let rest = self.rest()?;
+        let reply = rest
+            .exchange(Method::GET, url, None)
+            .map_err(|e| self.explain(rest, e))?;
+        let mut answer = Map::new();
+        answer.insert("status".into(), i64::from(reply.status).into());
+        answer.insert("body".into(), reply.text.into());
+        answer.insert(
+            "elapsed_ms".into(),
+            i64::try_from(reply.elapsed.as_millis())
+                .unwrap_or(i64::MAX)
+                .into(),
+        );
+        Ok(answer)
+    }
+
+    /// Failures name the URL (without credentials) rather than a "service" called http.
+    fn explain(&self, rest: &Rest, error: RestError) -> Box<rhai::EvalAltResult> {
+        let message = match error {
+            RestError::Unreachable { url, reason } => format!("cannot reach {url}: {reason}"),
+            RestError::Timeout { url } => format!(
+                "{url} did not answer within {}s",
+                rest.service().timeout.as_secs()
+            ),
+            other => return rest.explain(other, "http.get"),
+        };
+        host_error(self.0.ctx.redact(&message))
+    }
 }

@@ -2,7 +2,7 @@
 //! is how a runbook decides whether a deploy broke something.
 
 use chrono::{DateTime, Utc};
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -50,18 +50,27 @@ impl Sentry {
         &self.0.ctx
     }
 
+    /// The organization and project slugs.
+    fn project(&self) -> HostResult<(String, String)> {
+        let config = &self.ctx().config.sentry;
+        check_settings(config)?;
+        let slug = |value: &Option<String>| value.as_deref().unwrap_or_default().trim().to_string();
+        Ok((slug(&config.org), slug(&config.project)))
+    }
+
     fn rest(&self) -> HostResult<&Rest> {
         if let Some(rest) = self.0.rest.get() {
             return Ok(rest);
         }
-        let rest = Rest::new(self.ctx().clone(), self.service()?)?;
+        let rest = Rest::new(self.ctx().clone(), self.service())?;
         Ok(self.0.rest.get_or_init(|| rest))
     }
 
-    fn service(&self) -> HostResult<Service> {
+    /// What `Rest` needs; `project()` has made sure that the token is set.
+    fn service(&self) -> Service {
         let config = &self.ctx().config.sentry;
-        let token = required(&config.token, "token", "OVSCRIPT_SENTRY_TOKEN")?;
-        Ok(Service {
+        let token = config.token.clone().unwrap_or_default();
+        Service {
             name: "sentry",
             base_url: api_root(config.url.as_deref().unwrap_or(DEFAULT_URL)),
             auth: Auth::Bearer(token),
@@ -69,48 +78,79 @@ impl Sentry {
             url_hint: "OVSCRIPT_SENTRY_URL (or `url` under [sentry])",
             timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
             headers: Vec::new(),
-        })
+        }
     }
 
     fn errors_since(&self, since: &str) -> HostResult<Array> {
-        let since = crate::when::since(since, Utc::now()).map_err(host_error)?;
-        let config = &self.ctx().config.sentry;
-        let org = required(&config.org, "org", "OVSCRIPT_SENTRY_ORG")?;
-        let project = required(&config.project, "project", "OVSCRIPT_SENTRY_PROJECT")?;
+        let now = Utc::now();
+        let since = crate::when::since(since, now).map_err(host_error)?;
+        let (org, project) = self.project()?;
         let rest = self.rest()?;
-        let what = format!("Sentry project {org}/{project} (check OVSCRIPT_SENTRY_ORG and OVSCRIPT_SENTRY_PROJECT)");
+        let path = issues_path(&org, &project, since, now);
         let mut errors = Array::new();
-        for page in rest.pages(&issues_path(&org, &project)) {
+        for page in rest.pages(&path) {
             self.ctx().check_cancelled()?;
-            let page = page.map_err(|e| rest.explain(e, &what))?;
+            let page = page.map_err(|e| self.explain(rest, e, &org, &project))?;
             for issue in &page {
-                let read = Issue::read(issue).map_err(|reason| {
-                    rest.explain(
-                        RestError::Body {
-                            url: rest.url(&issues_path(&org, &project)),
-                            reason,
-                        },
-                        &what,
-                    )
+                let issue = Issue::read(issue).map_err(|reason| {
+                    let url = rest.url(&path);
+                    self.explain(rest, RestError::Body { url, reason }, &org, &project)
                 })?;
-                // The project endpoint does not filter by time: the window is applied here.
-                if read.last_seen >= since {
-                    errors.push(Dynamic::from_map(read.into_map()));
+                // The server filters too; these checks keep the answer right should it not
+                // (a search that ignores `projectSlug`, a window wider than asked).
+                if issue.is_of(&project) && issue.last_seen >= since {
+                    errors.push(Dynamic::from_map(issue.into_map()));
                 }
             }
         }
         Ok(errors)
     }
+
+    /// The issue search answers 403 for a project the token cannot see, including one that does
+    /// not exist: the message names both settings.
+    fn explain(
+        &self,
+        rest: &Rest,
+        error: RestError,
+        org: &str,
+        project: &str,
+    ) -> Box<EvalAltResult> {
+        if let RestError::Status {
+            status: 403,
+            method,
+            url,
+            detail,
+        } = &error
+        {
+            return host_error(self.ctx().redact(&format!(
+                "sentry refused access to project {org}/{project} (HTTP 403 for {method} {url}: {detail}): check that OVSCRIPT_SENTRY_PROJECT (`project` under [sentry]) names a project of {org} and that OVSCRIPT_SENTRY_TOKEN may read it"
+            )));
+        }
+        let what = format!(
+            "the issues of Sentry project {org}/{project} (OVSCRIPT_SENTRY_ORG / OVSCRIPT_SENTRY_PROJECT)"
+        );
+        rest.explain(error, &what)
+    }
 }
 
-/// A setting the call cannot do without, or an error naming where to set it.
-fn required(value: &Option<String>, key: &str, variable: &str) -> HostResult<String> {
-    match value.as_deref().map(str::trim) {
-        Some(value) if !value.is_empty() => Ok(value.to_string()),
-        _ => Err(host_error(format!(
-            "Sentry is not configured: set {variable} or `{key}` under [sentry] in ovscript.toml"
-        ))),
+/// The settings every call needs, or one error naming each one missing and where to set it.
+fn check_settings(config: &crate::config::Sentry) -> HostResult<()> {
+    let missing: Vec<String> = [
+        ("org", &config.org),
+        ("project", &config.project),
+        ("token", &config.token),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
+    .map(|(key, _)| format!("OVSCRIPT_SENTRY_{} or `{key}`", key.to_uppercase()))
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    Err(host_error(format!(
+        "Sentry is not configured: set {} under [sentry] in ovscript.toml",
+        missing.join(", ")
+    )))
 }
 
 /// The server root, whether the setting is `https://sentry.io` or `https://sentry.io/api/0/`.
@@ -119,13 +159,21 @@ fn api_root(url: &str) -> String {
     url.strip_suffix("/api/0").unwrap_or(url).to_string()
 }
 
-/// Unresolved issues of one project, newest first (Sentry's default order).
-fn issues_path(org: &str, project: &str) -> String {
-    format!(
-        "/api/0/projects/{}/{}/issues/?query=is%3Aunresolved",
-        segment(org),
-        segment(project)
-    )
+/// The organization's issue search (the project issues endpoint is deprecated and does not
+/// filter by time): unresolved issues of one project seen between `since` and `now`. Times go
+/// without an offset, in UTC, the form Sentry's documentation shows, to the microsecond: an `end`
+/// cut to the second would leave out what happened in the last second.
+const SENTRY_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+fn issues_path(org: &str, project: &str, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("projectSlug", project)
+        .append_pair("query", "is:unresolved")
+        .append_pair("start", &since.format(SENTRY_TIME).to_string())
+        .append_pair("end", &now.format(SENTRY_TIME).to_string())
+        .append_pair("limit", "100")
+        .finish();
+    format!("/api/0/organizations/{}/issues/?{query}", segment(org))
 }
 
 /// One issue as scripts see it.
@@ -140,6 +188,8 @@ struct Issue {
     last_seen: DateTime<Utc>,
     last_seen_text: String,
     permalink: String,
+    /// The slug of the issue's project, when the answer says it.
+    project: Option<String>,
 }
 
 impl Issue {
@@ -159,7 +209,12 @@ impl Issue {
         .ok_or_else(|| format!("issue {id} has no numeric count ({})", issue["count"]))?;
         let last_seen_text = text("lastSeen");
         let last_seen = DateTime::parse_from_rfc3339(&last_seen_text)
-            .map_err(|_| format!("issue {id} has no readable lastSeen ({})", issue["lastSeen"]))?
+            .map_err(|_| {
+                format!(
+                    "issue {id} has no readable lastSeen ({})",
+                    issue["lastSeen"]
+                )
+            })?
             .with_timezone(&Utc);
         Ok(Issue {
             title: text("title"),
@@ -170,8 +225,13 @@ impl Issue {
             last_seen,
             last_seen_text,
             permalink: text("permalink"),
+            project: issue["project"]["slug"].as_str().map(str::to_string),
             id,
         })
+    }
+
+    fn is_of(&self, project: &str) -> bool {
+        self.project.as_deref().is_none_or(|slug| slug == project)
     }
 
     fn into_map(self) -> Map {
@@ -213,10 +273,12 @@ mod tests {
 
     #[test]
     fn an_unreadable_issue_is_named() {
-        let err = Issue::read(&json!({"id": "7", "count": "many", "lastSeen": "2024-05-01T12:00:00Z"}))
-            .unwrap_err();
+        let err =
+            Issue::read(&json!({"id": "7", "count": "many", "lastSeen": "2024-05-01T12:00:00Z"}))
+                .unwrap_err();
         assert!(err.contains("issue 7") && err.contains("many"), "{err}");
-        let err = Issue::read(&json!({"id": "8", "count": 3, "lastSeen": "yesterday"})).unwrap_err();
+        let err =
+            Issue::read(&json!({"id": "8", "count": 3, "lastSeen": "yesterday"})).unwrap_err();
         assert!(err.contains("issue 8") && err.contains("lastSeen"), "{err}");
     }
 
@@ -224,9 +286,10 @@ mod tests {
     fn the_api_root_is_found_either_way() {
         assert_eq!(api_root("https://sentry.io/"), "https://sentry.io");
         assert_eq!(api_root("https://sentry.io/api/0/"), "https://sentry.io");
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
         assert_eq!(
-            issues_path("open verse", "api"),
-            "/api/0/projects/open%20verse/api/issues/?query=is%3Aunresolved"
+            issues_path("open verse", "api", at("2024-05-01T11:30:00.5Z"), at("2024-05-01T12:00:00Z")),
+            "/api/0/organizations/open%20verse/issues/?projectSlug=api&query=is%3Aunresolved&start=2024-05-01T11%3A30%3A00.500000&end=2024-05-01T12%3A00%3A00.000000&limit=100"
         );
     }
 }
