@@ -5,14 +5,14 @@
 use reqwest::Method;
 use rhai::{Array, Dynamic, Engine, Map};
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{display_url, segment, Auth, Rest, RestError, Service};
+use crate::rest::{display_url, segment, Auth, LazyRest, Rest, RestError, Service};
 
 /// Items asked for per page. Airflow caps a page at `maximum_page_limit` (100 by default) and
 /// may send fewer than asked, so the reading advances by what arrived, never by this.
@@ -33,7 +33,7 @@ pub struct Airflow(Arc<AirflowClient>);
 
 struct AirflowClient {
     ctx: Ctx,
-    rest: OnceLock<Rest>,
+    rest: LazyRest,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -42,7 +42,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "airflow",
         Dynamic::from(Airflow(Arc::new(AirflowClient {
             ctx: ctx.clone(),
-            rest: OnceLock::new(),
+            rest: LazyRest::default(),
         }))),
     );
     describe(
@@ -117,11 +117,7 @@ impl Airflow {
     }
 
     fn rest(&self) -> HostResult<&Rest> {
-        if let Some(rest) = self.0.rest.get() {
-            return Ok(rest);
-        }
-        let rest = Rest::new(self.ctx().clone(), self.service()?)?;
-        Ok(self.0.rest.get_or_init(|| rest))
+        self.0.rest.get(self.ctx(), || self.service())
     }
 
     fn service(&self) -> HostResult<Service> {

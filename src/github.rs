@@ -6,14 +6,14 @@ use reqwest::Method;
 use rhai::{Dynamic, Engine, Map};
 use serde_json::{json, Value};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{segment, Auth, Rest, RestError, Service};
+use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
 
 const DEFAULT_URL: &str = "https://api.github.com";
 
@@ -24,7 +24,7 @@ pub struct Github(Arc<GithubClient>);
 
 struct GithubClient {
     ctx: Ctx,
-    rest: OnceLock<Rest>,
+    rest: LazyRest,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -33,7 +33,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "github",
         Dynamic::from(Github(Arc::new(GithubClient {
             ctx: ctx.clone(),
-            rest: OnceLock::new(),
+            rest: LazyRest::default(),
         }))),
     );
     register_releases(engine);
@@ -158,11 +158,7 @@ impl Github {
     }
 
     fn rest(&self) -> HostResult<&Rest> {
-        if let Some(rest) = self.0.rest.get() {
-            return Ok(rest);
-        }
-        let rest = Rest::new(self.ctx().clone(), self.service()?)?;
-        Ok(self.0.rest.get_or_init(|| rest))
+        self.0.rest.get(self.ctx(), || self.service())
     }
 
     fn service(&self) -> HostResult<Service> {

@@ -3,14 +3,14 @@
 
 use reqwest::Method;
 use rhai::{Dynamic, Engine, Map};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{display_url, Auth, Rest, RestError, Service};
+use crate::rest::{display_url, Auth, LazyRest, Rest, RestError, Service};
 
 /// The script object `http`: one client for every URL, built on first use.
 #[derive(Clone)]
@@ -18,7 +18,7 @@ pub struct Http(Arc<HttpClient>);
 
 struct HttpClient {
     ctx: Ctx,
-    rest: OnceLock<Rest>,
+    rest: LazyRest,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -27,7 +27,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "http",
         Dynamic::from(Http(Arc::new(HttpClient {
             ctx: ctx.clone(),
-            rest: OnceLock::new(),
+            rest: LazyRest::default(),
         }))),
     );
     describe(
@@ -41,21 +41,18 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
 
 impl Http {
     fn rest(&self) -> HostResult<&Rest> {
-        if let Some(rest) = self.0.rest.get() {
-            return Ok(rest);
-        }
-        let service = Service {
-            name: "http",
-            // Every call gives a full URL, which `Rest` keeps as it is.
-            base_url: String::new(),
-            auth: Auth::None,
-            credentials_hint: "the credentials in the URL",
-            url_hint: "the URL",
-            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
-            headers: Vec::new(),
-        };
-        let rest = Rest::new(self.0.ctx.clone(), service)?;
-        Ok(self.0.rest.get_or_init(|| rest))
+        self.0.rest.get(&self.0.ctx, || {
+            Ok(Service {
+                name: "http",
+                // Every call gives a full URL, which `Rest` keeps as it is.
+                base_url: String::new(),
+                auth: Auth::None,
+                credentials_hint: "the credentials in the URL",
+                url_hint: "the URL",
+                timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+                headers: Vec::new(),
+            })
+        })
     }
 
     fn get(&self, url: &str) -> HostResult<Map> {

@@ -35,6 +35,26 @@ pub struct Service {
     pub headers: Vec<(&'static str, &'static str)>,
 }
 
+/// A `Rest` made on first use: building a client starts a thread, and a script that never calls a
+/// system must not need that system configured.
+#[derive(Default)]
+pub struct LazyRest(std::sync::OnceLock<Rest>);
+
+impl LazyRest {
+    /// The client, made now from `service()` if this is the first call.
+    pub fn get(
+        &self,
+        ctx: &Ctx,
+        service: impl FnOnce() -> Result<Service, Box<rhai::EvalAltResult>>,
+    ) -> Result<&Rest, Box<rhai::EvalAltResult>> {
+        if let Some(rest) = self.0.get() {
+            return Ok(rest);
+        }
+        let rest = Rest::new(ctx.clone(), service()?)?;
+        Ok(self.0.get_or_init(|| rest))
+    }
+}
+
 pub struct Rest {
     ctx: Ctx,
     service: Service,

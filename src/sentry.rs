@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use serde_json::Value;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{segment, Auth, Rest, RestError, Service};
+use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
 
 const DEFAULT_URL: &str = "https://sentry.io";
 
@@ -22,7 +22,7 @@ pub struct Sentry(Arc<SentryClient>);
 
 struct SentryClient {
     ctx: Ctx,
-    rest: OnceLock<Rest>,
+    rest: LazyRest,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -31,7 +31,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "sentry",
         Dynamic::from(Sentry(Arc::new(SentryClient {
             ctx: ctx.clone(),
-            rest: OnceLock::new(),
+            rest: LazyRest::default(),
         }))),
     );
     describe(
@@ -59,11 +59,7 @@ impl Sentry {
     }
 
     fn rest(&self) -> HostResult<&Rest> {
-        if let Some(rest) = self.0.rest.get() {
-            return Ok(rest);
-        }
-        let rest = Rest::new(self.ctx().clone(), self.service())?;
-        Ok(self.0.rest.get_or_init(|| rest))
+        self.0.rest.get(self.ctx(), || Ok(self.service()))
     }
 
     /// What `Rest` needs; `project()` has made sure that the token is set.

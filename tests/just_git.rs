@@ -3,11 +3,11 @@
 //! repository with a bare "origin" made here.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::test::Test;
+use crate::test::{path_with, tools_bin, Test};
 
 /// Recipes that show what they received; `set positional-arguments` hands them to `$@` as they
 /// arrived, with no interpolation into the recipe's shell text.
@@ -35,27 +35,6 @@ slow:
 confirm:
     @[ -t 0 ] && [ -t 1 ] && echo "stdin and stdout are a terminal"; printf 'Apply? '; read -r a; echo "answer=$a"
 "#;
-
-/// The directory with the real `just`, put first on the child's PATH. Not installed: the test is
-/// skipped with a message, except in CI, where that is a failure.
-fn tools_bin() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin");
-    if dir.join("just").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the real `just` is not in {}: CI must run tools/install-tools.sh first",
-        dir.display()
-    );
-    eprintln!("skipped: the real `just` is not installed; run tools/install-tools.sh");
-    None
-}
-
-fn path_with(dir: &Path) -> String {
-    let rest = std::env::var("PATH").unwrap_or_default();
-    format!("{}:{rest}", dir.display())
-}
 
 /// A run whose infrastructure checkout `infra/` holds JUSTFILE, with the real `just` on PATH.
 fn with_justfile(script: &str) -> Option<Test> {

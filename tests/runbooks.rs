@@ -16,25 +16,6 @@ fn repo_file(path: &str) -> String {
         .to_string()
 }
 
-/// The real `just` and `terraform` that the rehearsal's justfile runs.
-fn tools_path() -> Option<String> {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin");
-    if !bin.join("terraform").exists() || !bin.join("just").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "just and terraform are missing from {}: run tools/install-tools.sh",
-            bin.display()
-        );
-        eprintln!("skipped: run tools/install-tools.sh for just and terraform");
-        return None;
-    }
-    Some(format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    ))
-}
-
 struct Rehearsal {
     out: Output,
     world: Value,
@@ -145,7 +126,7 @@ fn rehearse(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Option<Rehearsal> {
-    let path = tools_path()?;
+    let path = crate::test::path_with(&crate::test::tools_bin()?);
     let mut test = Test::new().env("PATH", &path);
     for (name, value) in env {
         test = test.env(name, value);

@@ -292,3 +292,25 @@ pub fn journal_lines_lenient(dir: &Path) -> Vec<Value> {
         })
         .collect()
 }
+
+/// The real `just` and `terraform` that tools/install-tools.sh puts in `.tools/venv/bin`. Not
+/// installed: the caller skips its test with a message, except in CI, where that is a failure.
+pub fn tools_bin() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin");
+    if dir.join("just").is_file() && dir.join("terraform").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "just and terraform are not in {}: CI must run tools/install-tools.sh first",
+        dir.display()
+    );
+    eprintln!("skipped: just and terraform are not installed; run tools/install-tools.sh");
+    None
+}
+
+/// PATH with `dir` first.
+pub fn path_with(dir: &Path) -> String {
+    let rest = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{rest}", dir.display())
+}

@@ -109,24 +109,9 @@ fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(infra_file(dir, file)).unwrap()
 }
 
-/// The real terraform: the one tools/install-tools.sh put in .tools/venv/bin, else on PATH.
-/// Without it the terraform checks are skipped, except under CI, where that is a failure.
+/// The real terraform of tools/install-tools.sh (skipped without it, except under CI).
 fn terraform() -> Option<PathBuf> {
-    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/terraform");
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("terraform"))
-            .find(|p| p.is_file())
-    });
-    let found = Some(installed).filter(|p| p.is_file()).or(on_path);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "terraform is missing under CI: run tools/install-tools.sh first"
-        );
-        eprintln!("skipping the terraform checks: no terraform (run tools/install-tools.sh)");
-    }
-    found
+    crate::test::tools_bin().map(|bin| bin.join("terraform"))
 }
 
 /// Runs `terraform ARGS` in `dir` and fails the test with its output unless it succeeds.
