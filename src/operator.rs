@@ -202,9 +202,7 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
     loop {
         print!("? {} [y/N] ", ctx.redact(question));
         std::io::stdout().flush().ok();
-        let mut line = String::new();
-        let read = std::io::stdin().lock().read_line(&mut line);
-        ctx.check_cancelled()?;
+        let (read, line) = read_line_or_interrupt(ctx)?;
         match read {
             Ok(0) => {
                 return Err(host_error(format!(
@@ -222,6 +220,29 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
                 _ => println!("Please answer y or n."),
             },
         }
+    }
+}
+
+/// One line from the terminal, or the interruption if Ctrl-C comes first: a blocked read must
+/// not make the operator press Ctrl-C twice (which exits without clean-up).
+fn read_line_or_interrupt(ctx: &Ctx) -> HostResult<(std::io::Result<usize>, String)> {
+    let slot = Arc::new(Mutex::new(None));
+    let filled = slot.clone();
+    let cancel = ctx.cancel.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some((read, line));
+        cancel.wake();
+    });
+    let answered = ctx
+        .cancel
+        .wait_for(|| slot.lock().map(|s| s.is_some()).unwrap_or(true));
+    ctx.check_cancelled()?;
+    let answer = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match (answered, answer) {
+        (true, Some(answer)) => Ok(answer),
+        _ => Err(host_error("no answer was read")),
     }
 }
 

@@ -524,3 +524,45 @@ fn ctrl_c_interrupts_a_request_that_hangs() {
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("interrupted (Ctrl-C) while waiting for airflow"));
 }
+
+/// `script.rhai` run on a pseudo-terminal, as an operator runs it.
+fn on_a_terminal(test: &Test) -> expectrl::session::OsSession {
+    use std::process::Stdio;
+    let mut command = test.prepare(&["run", "script.rhai"]);
+    command
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let mut session = expectrl::Session::spawn(command).expect("a pseudo-terminal");
+    session.set_expect_timeout(Some(Duration::from_secs(20)));
+    session
+}
+
+#[test]
+fn confirm_asks_at_the_terminal_and_one_ctrl_c_interrupts_it() {
+    use expectrl::Expect;
+    let script = r#"if confirm("Publish?") { info("published"); } else { info("kept"); }"#;
+    let test = Test::new().script(script);
+    let mut session = on_a_terminal(&test);
+    session.expect("? Publish? [y/N] ").unwrap();
+    session.send_line("y").unwrap();
+    session.expect("published").unwrap();
+    session.expect("done in").unwrap();
+
+    let mut session = on_a_terminal(&test);
+    session.expect("? Publish? [y/N] ").unwrap();
+    session.send_line("").unwrap();
+    session.expect("kept").unwrap();
+
+    let mut session = on_a_terminal(&test);
+    session.expect("? Publish? [y/N] ").unwrap();
+    session.send("\x03").unwrap();
+    session.expect("interrupted (Ctrl-C)").unwrap();
+    session.expect(expectrl::Eof).unwrap();
+    let answers: Vec<_> = crate::test::journal_lines(test.path())
+        .into_iter()
+        .filter(|l| l["event"] == "confirm")
+        .map(|l| l["answer"].clone())
+        .collect();
+    assert_eq!(answers, [serde_json::json!(true), serde_json::json!(false)]);
+}
