@@ -4,7 +4,6 @@
 
 use chrono::{Duration as Span, FixedOffset, Utc};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -406,78 +405,51 @@ fn what_is_not_found_is_named() {
         .stderr_has("OVSCRIPT_SENTRY_TOKEN");
 }
 
-/// A server on loopback that gives every connection the same answer, for faults the world
-/// has no switch for; it stops after `connections` connections.
-fn fixed_answer(status: &str, body: &str, connections: usize) -> String {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let answer = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    url
-}
-
 #[test]
 fn errors_since_filters_what_a_lax_server_sends() {
-    // A search that ignored the window and the project would send all of these.
-    let at = |ago: Span| (Utc::now() - ago).to_rfc3339();
-    let issue = |id: &str, project: &str, last_seen: String| {
-        json!({"id": id, "title": format!("issue {id}"), "culprit": "c", "level": "error",
-               "count": "3", "firstSeen": at(Span::days(3)), "lastSeen": last_seen,
-               "permalink": "p", "project": {"id": "1", "slug": project}})
+    // The search ignores the window and the project: old issues and another project's come back.
+    let faults = Faults {
+        sentry_ignores_filters: true,
+        ..Faults::default()
     };
-    let issues = json!([
-        issue("recent", "openverse-catalog", at(Span::minutes(5))),
-        issue("old", "openverse-catalog", at(Span::hours(5))),
-        issue("elsewhere", "openverse-api", at(Span::minutes(5))),
-    ]);
-    let world = world();
+    let world = world_with(Scenario::SentryErrors, faults);
     let out = against(
         &world,
-        r#"for e in sentry.errors_since("30m") { print(`got ${e.id}`); }"#,
-    )
-    .env(
-        "OVSCRIPT_SENTRY_URL",
-        &fixed_answer("200 OK", &issues.to_string(), 1),
+        r#"for e in sentry.errors_since("30m") { print(`got ${e.title} ${e.last_seen}`); }"#,
     )
     .run();
     out.success();
-    assert_eq!(printed(&out, "got "), vec!["recent"]);
+    let got = printed(&out, "got ");
+    assert_eq!(
+        got.len(),
+        2,
+        "only the two new errors of the project: {got:?}"
+    );
+    let journal = journal_text(&out.dir);
+    assert!(
+        journal.contains("/organizations/openverse/issues/"),
+        "{journal}"
+    );
 }
 
 #[test]
 fn a_server_failure_is_shown_with_its_words() {
-    let world = world();
-    let github = fixed_answer(
-        "500 Internal Server Error",
-        r#"{"message":"Server Error"}"#,
-        1,
-    );
+    let faults = Faults {
+        github_status: Some(500),
+        sentry_status: Some(502),
+        ..Faults::default()
+    };
+    let world = world_with(Scenario::Calm, faults);
     against(&world, r#"github.latest_release("catalog-");"#)
-        .env("OVSCRIPT_GITHUB_URL", &github)
         .run()
         .code(1)
         .stderr_has("github answered 500 for GET")
         .stderr_has("Server Error: the server failed; check its health and try again");
-    let sentry = fixed_answer("502 Bad Gateway", r#"{"detail":"upstream is down"}"#, 1);
     against(&world, r#"sentry.errors_since("1h");"#)
-        .env("OVSCRIPT_SENTRY_URL", &sentry)
         .run()
         .code(1)
         .stderr_has("sentry answered 502 for GET")
-        .stderr_has("upstream is down");
+        .stderr_has("Internal Error");
 }
 
 #[test]

@@ -161,6 +161,9 @@ impl GitHub {
         if caller == Caller::BadToken {
             return Answer::new(message(401, "Bad credentials", DOCS), false);
         }
+        if let Some(status) = ctx.faults.github_status {
+            return Answer::new(message(status, "Server Error", DOCS), authorized);
+        }
         let segments = req.segments();
         let mut segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         if segments.len() > 1 && segments.last() == Some(&"") {

@@ -209,6 +209,13 @@ impl fmt::Debug for Credentials {
 pub struct Faults {
     /// Every Airflow answer has this status (e.g. 500) and an RFC 7807 body; nothing changes.
     pub airflow_status: Option<u16>,
+    /// Every Sentry answer has this status (e.g. 502) and Sentry's `{detail}` body.
+    pub sentry_status: Option<u16>,
+    /// Every GitHub answer has this status (e.g. 500) and GitHub's `{message}` body.
+    pub github_status: Option<u16>,
+    /// Sentry's organization search ignores the project and the time window asked for (a lax
+    /// or differently configured server): clients must filter what they get.
+    pub sentry_ignores_filters: bool,
     /// Every answer of every service waits this long first (to test client timeouts).
     pub delay: Option<Duration>,
     /// This many extra running DAG runs (e.g. 300), to test pagination.

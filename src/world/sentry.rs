@@ -286,6 +286,9 @@ impl Sentry {
     pub(crate) fn handle(&mut self, ctx: &Ctx, req: &Incoming) -> Answer {
         let bearer = bearer_token(req);
         let authorized = bearer == Some(ctx.creds.sentry_token.as_str());
+        if let Some(status) = ctx.faults.sentry_status {
+            return Answer::new(detail(status, "Internal Error"), authorized);
+        }
         let mut segments = req.segments();
         // Sentry's routes end in `/`; accept both forms.
         if segments.len() > 1 && segments.last().is_some_and(String::is_empty) {
@@ -372,11 +375,12 @@ impl Sentry {
         let projects = requested_projects(req)?;
         let (start, end) = time_window(req, ctx.now)?;
         let query = Query::parse(req.param("query").as_deref().unwrap_or("is:unresolved"))?;
+        let lax = ctx.faults.sentry_ignores_filters;
         let issues: Vec<&Issue> = self
             .issues
             .iter()
-            .filter(|i| projects.iter().any(|p| p.id == i.project.id))
-            .filter(|i| i.first_seen <= end && i.last_seen(ctx.now, Some(end)) >= start)
+            .filter(|i| lax || projects.iter().any(|p| p.id == i.project.id))
+            .filter(|i| lax || (i.first_seen <= end && i.last_seen(ctx.now, Some(end)) >= start))
             .filter(|i| query.matches(i, ctx.now))
             .collect();
         self.page(issues, Some(end), ctx, req)

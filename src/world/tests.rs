@@ -1376,3 +1376,40 @@ fn a_world_can_be_shared_across_threads() {
     }
     assert_eq!(world.requests().len(), 8);
 }
+
+#[test]
+fn sentry_and_github_status_faults_answer_with_their_error_shapes() {
+    let faults = Faults {
+        sentry_status: Some(502),
+        github_status: Some(500),
+        ..Faults::default()
+    };
+    let world = World::start_with(Scenario::Calm, faults, Credentials::default()).unwrap();
+    let sentry = sentry_get(&world, "/api/0/organizations/openverse/issues/");
+    assert_eq!(sentry.status(), 502);
+    assert_eq!(json_of(sentry)["detail"], "Internal Error");
+    let github = github_get(&world, "/repos/WordPress/openverse/releases");
+    assert_eq!(github.status(), 500);
+    assert_eq!(json_of(github)["message"], "Server Error");
+}
+
+#[test]
+fn a_lax_sentry_ignores_the_project_and_the_window() {
+    let search = "/api/0/organizations/openverse/issues/?projectSlug=openverse-catalog&query=is:unresolved&statsPeriod=1h";
+    let strict = World::start(Scenario::Calm).unwrap();
+    let strict_count = json_of(sentry_get(&strict, search))
+        .as_array()
+        .unwrap()
+        .len();
+    let faults = Faults {
+        sentry_ignores_filters: true,
+        ..Faults::default()
+    };
+    let lax = World::start_with(Scenario::Calm, faults, Credentials::default()).unwrap();
+    let issues = json_of(sentry_get(&lax, search));
+    let issues = issues.as_array().unwrap();
+    assert!(issues.len() > strict_count);
+    assert!(issues
+        .iter()
+        .any(|i| i["project"]["slug"] == "openverse-api"));
+}
