@@ -89,6 +89,8 @@ fn new_run_id() -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedStep {
     pub ordinal: u64,
+    /// The ordinal of the last step nested in it (itself when none).
+    pub last_ordinal: u64,
     pub title: String,
     pub value: Value,
 }
@@ -123,6 +125,7 @@ pub fn finished_steps(base: &Path, run_id: &str) -> Result<Vec<FinishedStep>, St
         ) {
             finished.push(FinishedStep {
                 ordinal,
+                last_ordinal: entry["last_ordinal"].as_u64().unwrap_or(ordinal),
                 title: title.to_string(),
                 value: entry.get("value").cloned().unwrap_or(Value::Null),
             });
@@ -156,6 +159,7 @@ mod tests {
             finished,
             vec![FinishedStep {
                 ordinal: 1,
+                last_ordinal: 1,
                 title: "one".into(),
                 value: json!(3)
             }]

@@ -111,16 +111,18 @@ fn register_step(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     )
     .register_into_engine(engine, move |call: NativeCallContext, title: &str, body: FnPtr| -> HostResult<Dynamic> {
         let (ordinal, label) = steps.lock().unwrap_or_else(|e| e.into_inner()).enter();
-        let result = run_step(&c, &resume, &call, ordinal, &label, title, &body);
+        let result = run_step(&c, &resume, &call, &steps, ordinal, &label, title, &body);
         steps.lock().unwrap_or_else(|e| e.into_inner()).leave();
         result
     });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     ctx: &Ctx,
     resume: &Resume,
     call: &NativeCallContext,
+    steps: &Mutex<Steps>,
     ordinal: u64,
     label: &str,
     title: &str,
@@ -132,9 +134,11 @@ fn run_step(
         .find(|s| s.ordinal == ordinal && s.title == title)
     {
         ctx.ui.step_skipped(label, title, &resume.run_id);
+        // The steps nested in it are skipped with it: number the next ones as that run did.
+        steps.lock().unwrap_or_else(|e| e.into_inner()).ordinal = done.last_ordinal;
         ctx.record(
             "step_skipped",
-            json!({ "ordinal": ordinal, "title": title, "finished_in": resume.run_id, "value": done.value }),
+            json!({ "ordinal": ordinal, "last_ordinal": done.last_ordinal, "title": title, "finished_in": resume.run_id, "value": done.value }),
         );
         return Ok(rhai::serde::to_dynamic(&done.value).unwrap_or(Dynamic::UNIT));
     }
@@ -154,10 +158,11 @@ fn run_step(
         Err(e) => ("error", Value::Null, Some(crate::diagnostic::message_of(e))),
     };
     ctx.ui.step_finished(label, title, outcome == "ok", took);
+    let last_ordinal = steps.lock().unwrap_or_else(|e| e.into_inner()).ordinal;
     ctx.record(
         "step_end",
         json!({
-            "ordinal": ordinal, "label": label, "title": title, "outcome": outcome,
+            "ordinal": ordinal, "last_ordinal": last_ordinal, "label": label, "title": title, "outcome": outcome,
             "duration_ms": took.as_millis() as u64, "value": value, "error": error,
         }),
     );

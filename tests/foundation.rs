@@ -566,3 +566,41 @@ fn confirm_asks_at_the_terminal_and_one_ctrl_c_interrupts_it() {
         .collect();
     assert_eq!(answers, [serde_json::json!(true), serde_json::json!(false)]);
 }
+
+#[test]
+fn resume_skips_a_finished_step_with_the_steps_nested_in_it() {
+    let test = Test::new().script(
+        r#"
+            step("Prepare", || {
+                step("Check", || info("checking"));
+                step("Publish", || info("publishing"));
+            });
+            step("Deploy", || { if env("FAIL") == "1" { throw "apply failed"; } info("deployed"); });
+            step("Verify", || info("verified"));
+        "#,
+    );
+    let first = test_with_env(&test, "1");
+    first
+        .code(1)
+        .stdout_has("==> [1.2] Publish")
+        .stdout_has("==> [2] Deploy");
+    let run_id = first.run_id();
+    let second = test.command(&["run", "--resume", &run_id, "script.rhai"]);
+    second
+        .success()
+        .stdout_has("[1] Prepare: skipped")
+        .stdout_has("==> [2] Deploy")
+        .stdout_has("deployed")
+        .stdout_has("verified")
+        .stdout_lacks("checking");
+    let starts: Vec<_> = crate::test::journal_lines(test.path())
+        .into_iter()
+        .filter(|l| l["event"] == "step_start" && l["title"] == "Deploy")
+        .map(|l| l["ordinal"].clone())
+        .collect();
+    assert_eq!(
+        starts,
+        [serde_json::json!(4), serde_json::json!(4)],
+        "Deploy keeps its ordinal"
+    );
+}
