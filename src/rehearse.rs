@@ -78,6 +78,16 @@ impl Rehearsal {
             }
         }
         prefer_project_tools(&dir);
+        // `just bump` points each service at the image of the release the runbook publishes.
+        for (prefix, service) in [
+            ("catalog-", "CATALOG_AIRFLOW"),
+            ("ingestion_server-", "INGESTION_SERVER"),
+        ] {
+            if let Some(tag) = world.draft_tag(prefix) {
+                let image = format!("rel-{}", &tag[prefix.len()..]);
+                std::env::set_var(format!("OVSCRIPT_REHEARSE_IMAGE_TAG_{service}"), image);
+            }
+        }
         if scenario == Scenario::ApplyFails {
             // Read by the template justfile's `apply` recipe.
             std::env::set_var("OVSCRIPT_REHEARSE_APPLY_FAILS", "1");
@@ -198,10 +208,13 @@ fn describe_recipe(recipe: &Value) -> String {
         recipe["service"].as_str().unwrap_or("?")
     );
     match name {
-        "apply" => format!(
-            "just apply {target}: clearance flag {}, exit code {}",
-            recipe["flag"], recipe["code"]
-        ),
+        "apply" => {
+            let flag = match &recipe["flag"] {
+                Value::Bool(flag) => format!("clearance flag {flag}"),
+                _ => "no clearance flag".to_string(),
+            };
+            format!("just apply {target}: {flag}, exit code {}", recipe["code"])
+        }
         "bump" => format!(
             "just bump {target}: image {}",
             recipe["tag"].as_str().unwrap_or("?")

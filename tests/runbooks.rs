@@ -176,8 +176,10 @@ fn catalog_calm_deploys_and_puts_the_flag_back() {
     assert_eq!(r.applies()[0]["code"], 0);
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
     assert!(
-        !r.file(CATALOG_TF).contains("rel-2024.05.01.12.00.00"),
-        "the image tag was not bumped"
+        r.file(CATALOG_TF)
+            .contains(r#"docker_image_tag     = "rel-2024.05.02.10.00.00""#),
+        "the image is the published release's: {}",
+        r.file(CATALOG_TF)
     );
     assert_eq!(r.world["approved_prs"].as_array().unwrap().len(), 1);
     assert_eq!(r.world["opened_prs"].as_array().unwrap().len(), 1);

@@ -143,6 +143,16 @@ impl GitHub {
         Some(release_json(repo, release, base))
     }
 
+    /// The tag of the newest draft whose tag starts with `prefix`.
+    pub(crate) fn draft_tag(&self, prefix: &str) -> Option<String> {
+        let repo = &self.repos[0];
+        let drafts = repo
+            .releases
+            .iter()
+            .filter(|r| r.draft && r.tag.starts_with(prefix));
+        drafts.max_by_key(|r| r.created_at).map(|r| r.tag.clone())
+    }
+
     pub(crate) fn approved(&self) -> Vec<u64> {
         self.approved.clone()
     }

@@ -476,6 +476,11 @@ impl World {
         self.shared.lock().github.release(tag, &self.github_url())
     }
 
+    /// The tag of the newest draft release with `prefix` (`catalog-`), as the world began.
+    pub fn draft_tag(&self, prefix: &str) -> Option<String> {
+        self.shared.lock().github.draft_tag(prefix)
+    }
+
     /// Numbers of the pull requests approved so far (any repository).
     pub fn approved_prs(&self) -> Vec<u64> {
         self.shared.lock().github.approved()
