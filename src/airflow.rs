@@ -216,6 +216,8 @@ impl Airflow {
                 if confirmed { "paused" } else { "unpaused" }
             )));
         }
+        let done = if confirmed { "paused" } else { "unpaused" };
+        self.ctx().ui.line(&format!("{done} {dag_id}"));
         Ok(confirmed)
     }
 

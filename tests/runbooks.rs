@@ -251,7 +251,7 @@ fn catalog_apply_failure_restores_the_flag_shows_it_and_offers_rollback() {
     r.out
         .code(1)
         .stderr_has("just apply prod catalog-airflow failed with exit code 1")
-        .stdout_has("Roll back to rel-");
+        .stdout_has("Roll back production to rel-2024.04.01.12.00.00");
     assert_eq!(r.applies()[0]["code"], 1);
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
     let dispatches = r.world["dispatches"].as_array().unwrap();
@@ -369,9 +369,34 @@ fn ingestion_apply_failure_and_sentry_errors_and_airflow_down() {
     let Some(r) = rehearse("ingestion", "apply-fails", &["--yes"], &[]) else {
         return;
     };
-    r.out.code(1).stderr_has("failed with exit code 1");
+    // Staging fails first: production is untouched and nothing is rolled back.
+    r.out
+        .code(1)
+        .stderr_has("just apply dev ingestion-server failed with exit code 1")
+        .stderr_has("staging failed, production is untouched");
+    assert!(
+        r.applies().iter().all(|a| a["env"] == "dev"),
+        "{:?}",
+        r.applies()
+    );
+    assert!(r.world["dispatches"].as_array().unwrap().is_empty());
     r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
-    assert_eq!(r.world["dispatches"].as_array().unwrap().len(), 1);
+
+    let Some(r) = rehearse(
+        "ingestion",
+        "apply-fails",
+        &["--yes", "--", "--skip-staging"],
+        &[],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("just apply prod ingestion-server failed with exit code 1");
+    r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
+    let dispatches = r.world["dispatches"].as_array().unwrap();
+    assert_eq!(dispatches.len(), 1);
+    assert_eq!(dispatches[0]["inputs"]["tag"], "rel-2024.04.02.09.30.00");
 
     let Some(r) = rehearse("ingestion", "sentry-errors", &["--yes"], &[]) else {
         return;
@@ -397,6 +422,69 @@ fn ingestion_dry_run_changes_nothing() {
         return;
     };
     r.out.success().stdout_has("would: ");
+    r.untouched();
+}
+
+#[test]
+fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
+    // The first run stops at the apply; the resumed run, in a world where a DAG now runs,
+    // skips the finished steps but checks again before setting the flag.
+    let Some(path) = crate::test::tools_bin().map(|b| crate::test::path_with(&b)) else {
+        return;
+    };
+    let test = Test::new().env("PATH", &path);
+    let script = repo_file("scripts/catalog.rhai");
+    let first = test.command(&["run", &script, "--rehearse=apply-fails", "--yes"]);
+    first.code(1);
+    let run_id = first.run_id();
+    let second = test.command(&[
+        "run",
+        &script,
+        "--rehearse=dag-running",
+        "--yes",
+        "--resume",
+        &run_id,
+    ]);
+    second
+        .code(1)
+        .stdout_has("Check that no DAGs are running: skipped")
+        .stderr_has("flickr_workflow");
+    let newest = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let recipes =
+        std::fs::read_to_string(newest.join("infra/.rehearsal/recipes.jsonl")).unwrap_or_default();
+    assert!(
+        !recipes.contains("\"apply\""),
+        "applied with a DAG running: {recipes}"
+    );
+}
+
+#[test]
+fn options_are_checked_before_anything_runs() {
+    let Some(r) = rehearse(
+        "ingestion",
+        "calm",
+        &["--yes", "--", "--skip-staging=no"],
+        &[],
+    ) else {
+        return;
+    };
+    r.out.code(1).stderr_has("--skip-staging is a switch");
+    r.untouched();
+    let Some(r) = rehearse(
+        "catalog",
+        "calm",
+        &["--yes", "--", "--expect-airflow-version"],
+        &[],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("--expect-airflow-version needs a value");
     r.untouched();
 }
 
