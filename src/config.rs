@@ -106,7 +106,10 @@ impl Config {
                 let path = dir.join(DEFAULT_FILE);
                 match std::fs::read_to_string(&path) {
                     Ok(text) => (Some(path), text),
-                    Err(_) => (None, String::new()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, String::new()),
+                    Err(e) => {
+                        return Err(Error::usage(format!("cannot read {}: {e}", path.display())))
+                    }
                 }
             }
         };

@@ -146,6 +146,12 @@ impl Cancel {
         }
     }
 
+    /// Whether Ctrl-C was pressed, even while clean-up holds cancellation off: a second Ctrl-C
+    /// must still be able to abandon a clean-up that hangs.
+    pub fn was_triggered(&self) -> bool {
+        self.inner.2.load(Ordering::SeqCst)
+    }
+
     /// Clears the flag (the REPL goes on after a cancelled line).
     pub fn reset(&self) {
         self.inner.2.store(false, Ordering::SeqCst);
@@ -176,9 +182,14 @@ impl Cancel {
     /// Waits up to `timeout` of real time, returning early when cancelled.
     pub fn wait(&self, timeout: Duration) {
         let (lock, wake, flag) = &*self.inner;
-        let deadline = Instant::now() + timeout;
+        let _ = flag;
+        // A wait too long to add to the clock waits as long as a wait can.
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u32::MAX as u64));
         let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while !flag.load(Ordering::SeqCst) {
+        // Not the raw flag: clean-up code (a hold) must still sleep between its polls.
+        while !self.is_cancelled() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -221,6 +232,7 @@ impl Clock {
         }
     }
 
+    /// A rehearsal's clock.
     pub fn is_fast(&self) -> bool {
         self.speed > 1.0
     }

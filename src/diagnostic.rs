@@ -31,6 +31,11 @@ pub fn message_of(error: &EvalAltResult) -> String {
     }
 }
 
+/// Whether the error is Ctrl-C unwinding the script (exit 130), however deep it was raised.
+pub fn is_interrupt(error: &EvalAltResult) -> bool {
+    matches!(innermost(error), EvalAltResult::ErrorTerminated(..))
+}
+
 fn innermost(error: &EvalAltResult) -> &EvalAltResult {
     match error {
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _)

@@ -95,8 +95,15 @@ pub struct FinishedStep {
     pub value: Value,
 }
 
-/// Reads the steps that finished successfully in an earlier run.
-pub fn finished_steps(base: &Path, run_id: &str) -> Result<Vec<FinishedStep>, String> {
+/// What kind of run wants to resume: it may only go on from a run of the same kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    pub dry_run: bool,
+    pub rehearsal: bool,
+}
+
+/// Reads the steps that finished successfully in an earlier run of the same kind.
+pub fn finished_steps(base: &Path, run_id: &str, mode: Mode) -> Result<Vec<FinishedStep>, String> {
     if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
         return Err(format!("`{run_id}` is not a run id"));
     }
@@ -113,6 +120,21 @@ pub fn finished_steps(base: &Path, run_id: &str) -> Result<Vec<FinishedStep>, St
         let Ok(entry) = serde_json::from_str::<Value>(&line) else {
             continue; // a torn last line after a crash
         };
+        let mismatch = match entry["event"].as_str() {
+            Some("run_start") if entry["dry_run"] == true && !mode.dry_run => Some("a dry run"),
+            Some("rehearsal") if !mode.rehearsal => Some("a rehearsal"),
+            _ => None,
+        };
+        if let Some(kind) = mismatch {
+            return Err(format!(
+                "run {run_id} was {kind}: its steps changed nothing real, so none can be skipped here; run the script without --resume"
+            ));
+        }
+        if entry["event"] == "run_start" && entry["dry_run"] == false && mode.dry_run {
+            return Err(format!(
+                "run {run_id} was real: a dry run cannot go on from it; drop --dry-run or --resume"
+            ));
+        }
         let finished_ok = match entry["event"].as_str() {
             Some("step_end") => entry["outcome"] == "ok",
             Some("step_skipped") => true,
@@ -154,7 +176,7 @@ mod tests {
         let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(!text.contains("s3cret"));
-        let finished = finished_steps(dir.path(), journal.run_id()).unwrap();
+        let finished = finished_steps(dir.path(), journal.run_id(), Mode::default()).unwrap();
         assert_eq!(
             finished,
             vec![FinishedStep {
@@ -169,8 +191,8 @@ mod tests {
     #[test]
     fn a_bad_run_id_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(finished_steps(dir.path(), "../x").is_err());
-        assert!(finished_steps(dir.path(), "nope")
+        assert!(finished_steps(dir.path(), "../x", Mode::default()).is_err());
+        assert!(finished_steps(dir.path(), "nope", Mode::default())
             .unwrap_err()
             .contains("no journal"));
     }

@@ -251,6 +251,9 @@ fn read_line_or_interrupt(ctx: &Ctx) -> HostResult<(std::io::Result<usize>, Stri
     }
 }
 
+/// The shortest pause between two polls of `wait_until` (run time).
+const MIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn register_wait(engine: &mut Engine, ctx: &Ctx) {
     let c = ctx.clone();
     describe(
@@ -264,6 +267,8 @@ fn register_wait(engine: &mut Engine, ctx: &Ctx) {
         move |call: NativeCallContext, what: &str, timeout: Dynamic, interval: Dynamic, condition: FnPtr| -> HostResult<bool> {
             let timeout = crate::when::duration(&timeout).map_err(|e| host_error(format!("wait_until timeout: {e}")))?;
             let interval = crate::when::duration(&interval).map_err(|e| host_error(format!("wait_until interval: {e}")))?;
+            // design.md: no busy loop, whatever the script says.
+            let interval = interval.max(MIN_POLL_INTERVAL);
             wait_until(&c, &call, what, timeout, interval, &condition)
         },
     );

@@ -232,7 +232,7 @@ impl Session {
         self.refresh_variables();
         let outcome = match result {
             Ok(value) => Outcome::Value(value),
-            Err(e) if is_interrupt(&e) => Outcome::Interrupted,
+            Err(e) if crate::diagnostic::is_interrupt(&e) => Outcome::Interrupted,
             Err(e) => self.failure(&e, source),
         };
         (outcome, started.elapsed())
@@ -451,15 +451,6 @@ impl Session {
 
 fn input_name(number: usize) -> String {
     format!("<input {number}>")
-}
-
-fn is_interrupt(error: &EvalAltResult) -> bool {
-    match error {
-        EvalAltResult::ErrorTerminated(..) => true,
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
-        | EvalAltResult::ErrorInModule(_, inner, _) => is_interrupt(inner),
-        _ => false,
-    }
 }
 
 fn lock(vocabulary: &Mutex<Vocabulary>) -> MutexGuard<'_, Vocabulary> {

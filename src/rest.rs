@@ -142,7 +142,12 @@ impl Rest {
 
     /// `path` appended to the base URL; a full `http(s)://` URL (a pagination link) is kept.
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
+        let scheme = path
+            .split("://")
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if path.contains("://") && (scheme == "http" || scheme == "https") {
             path.to_string()
         } else {
             format!("{}/{}", self.service.base_url, path.trim_start_matches('/'))
@@ -426,12 +431,30 @@ fn suffix(detail: &str) -> String {
     }
 }
 
-/// A URL as it may be shown: no user or password in it.
+/// Query parameters whose values are credentials (`?access_token=...`, `&sig=...`).
+const SECRET_PARAMS: &[&str] = &["token", "key", "secret", "password", "sig", "auth"];
+
+/// A URL as it may be shown: no user, password or credential-like query value in it.
 pub fn display_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
+            let masked: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let secret = SECRET_PARAMS
+                        .iter()
+                        .any(|s| k.to_ascii_lowercase().contains(s));
+                    (
+                        k.into_owned(),
+                        if secret { "***".into() } else { v.into_owned() },
+                    )
+                })
+                .collect();
+            if masked.iter().any(|(_, v)| v == "***") {
+                parsed.query_pairs_mut().clear().extend_pairs(masked);
+            }
             parsed.to_string()
         }
         Err(_) => url.to_string(),
@@ -508,6 +531,14 @@ mod tests {
         assert_eq!(
             display_url("http://admin:pw@127.0.0.1:8080/api/v1/dags"),
             "http://127.0.0.1:8080/api/v1/dags"
+        );
+        assert_eq!(
+            display_url("https://x.test/a?access_token=s3cr3t&page=2"),
+            "https://x.test/a?access_token=***&page=2"
+        );
+        assert_eq!(
+            display_url("https://x.test/a?update_mask=is_paused"),
+            "https://x.test/a?update_mask=is_paused"
         );
     }
 }

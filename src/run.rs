@@ -1,7 +1,6 @@
 //! The commands: turn validated flags into a runtime and do the work.
 
 use clap::CommandFactory;
-use rhai::EvalAltResult;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -91,7 +90,7 @@ pub fn interrupt_flag() -> Cancel {
         let cancel = Cancel::default();
         let handler = cancel.clone();
         let installed = ctrlc::set_handler(move || {
-            if handler.is_cancelled() {
+            if handler.was_triggered() {
                 eprintln!("\ninterrupted again: exiting now");
                 std::process::exit(crate::error::EXIT_INTERRUPTED);
             }
@@ -119,10 +118,14 @@ fn run(args: RunArgs) -> Result<(), Error> {
     let base_dir = working_dir()?;
     let text = read_script(&args.script)?;
     let config = load_config(&args.common, &base_dir)?;
+    let mode = journal::Mode {
+        dry_run: args.dry_run,
+        rehearsal: args.rehearse.is_some(),
+    };
     let resume = match &args.resume {
         Some(run_id) => Resume {
             run_id: run_id.clone(),
-            finished: journal::finished_steps(&base_dir, run_id).map_err(Error::usage)?,
+            finished: journal::finished_steps(&base_dir, run_id, mode).map_err(Error::usage)?,
         },
         None => Resume::default(),
     };
@@ -146,7 +149,15 @@ fn run(args: RunArgs) -> Result<(), Error> {
             json!({ "scenario": rehearsal.scenario.to_string(), "dir": rehearsal.dir }),
         );
     }
-    let result = execute(ctx.clone(), resume, &args.script, &text, args.args);
+    // The same kind of run can go on from a failure: a rehearsal from a rehearsal, and so on.
+    let mut again = String::new();
+    if let Some(scenario) = &args.rehearse {
+        again.push_str(&format!("--rehearse={scenario} "));
+    }
+    if args.dry_run {
+        again.push_str("--dry-run ");
+    }
+    let result = execute(ctx.clone(), resume, &args.script, &text, args.args, &again);
     if let Some(rehearsal) = rehearsal {
         ctx.ui.line(rehearsal.report().trim_end());
     }
@@ -187,6 +198,7 @@ pub fn execute(
     script: &Path,
     text: &str,
     args: Vec<String>,
+    again: &str,
 ) -> Result<(), Error> {
     let name = script.display().to_string();
     let runtime = Runtime::new(ctx.clone(), resume, script.parent(), args.clone());
@@ -220,14 +232,14 @@ pub fn execute(
             Ok(())
         }
         Err(e) => {
-            let interrupted = is_interrupt(&e);
+            let interrupted = crate::diagnostic::is_interrupt(&e);
             let outcome = if interrupted { "interrupted" } else { "error" };
             let message = crate::diagnostic::message_of(&e);
             ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64 }));
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 Some(_) => format!(
-                    "\nto go on from here: ovscript run --resume {} {name}",
+                    "\nto go on from here: ovscript run {again}--resume {} {name}",
                     ctx.journal.run_id()
                 ),
                 None => String::new(),
@@ -241,15 +253,6 @@ pub fn execute(
                 Err(Error::Script(format!("{}{resume_hint}", report.trim_end())))
             }
         }
-    }
-}
-
-fn is_interrupt(e: &EvalAltResult) -> bool {
-    match e {
-        EvalAltResult::ErrorTerminated(..) => true,
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
-        | EvalAltResult::ErrorInModule(_, inner, _) => is_interrupt(inner),
-        _ => false,
     }
 }
 

@@ -2,7 +2,7 @@
 //! plain lines when stdout is not a terminal (readable CI logs); no colour under `NO_COLOR`.
 //! Every line passes through the redactor: a secret never reaches the terminal.
 
-use console::{style, Term};
+use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -24,10 +24,6 @@ impl Ui {
             fancy: std::io::stdout().is_terminal(),
             redactor,
         }
-    }
-
-    pub fn is_terminal(&self) -> bool {
-        self.fancy
     }
 
     pub fn line(&self, text: &str) {
@@ -102,13 +98,6 @@ impl Ui {
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(120));
         Spinner { bar: Some(bar) }
-    }
-
-    pub fn terminal_width(&self) -> usize {
-        Term::stdout()
-            .size_checked()
-            .map(|(_, w)| w as usize)
-            .unwrap_or(100)
     }
 }
 

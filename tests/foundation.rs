@@ -604,3 +604,18 @@ fn resume_skips_a_finished_step_with_the_steps_nested_in_it() {
         "Deploy keeps its ordinal"
     );
 }
+
+#[test]
+fn a_dry_run_cannot_be_resumed_for_real() {
+    let test = Test::new().script(r#"step("Plan", || info("planned")); throw "stop";"#);
+    let dry = test.command(&["run", "--dry-run", "script.rhai"]);
+    dry.code(1)
+        .stderr_has("to go on from here: ovscript run --dry-run --resume ");
+    let run_id = dry.run_id();
+    test.command(&["run", "--resume", &run_id, "script.rhai"])
+        .code(2)
+        .stderr_has(&format!("run {run_id} was a dry run"));
+    test.command(&["run", "--dry-run", "--resume", &run_id, "script.rhai"])
+        .code(1)
+        .stdout_has("[1] Plan: skipped");
+}
