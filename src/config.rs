@@ -117,9 +117,12 @@ impl Config {
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "configuration".into());
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        // An error about a broken file shows its line: the secrets in it must not show.
+        let hide = crate::context::Redactor::new(likely_secrets(&text, &env));
         let mut table: toml::Table = text
             .parse()
-            .map_err(|e| Error::usage(format!("{origin}: {e}")))?;
+            .map_err(|e| Error::usage(hide.redact(&format!("{origin}: {e}"))))?;
         let overridden = apply_env(&mut table, env)?;
         let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
             let hint = if overridden.is_empty() {
@@ -130,7 +133,7 @@ impl Config {
                     overridden.join(", ")
                 )
             };
-            Error::usage(format!("{origin}: {}{hint}", e.message().trim_end()))
+            Error::usage(hide.redact(&format!("{origin}: {}{hint}", e.message().trim_end())))
         })?;
         if let (Some(dir_rel), Some(p)) = (config.infra.dir.clone(), path.as_deref()) {
             // A relative infra.dir in a file means relative to that file, as a reader expects.
@@ -156,6 +159,39 @@ impl Config {
         .collect()
     }
 }
+
+/// The values of `password` and `token` keys, read leniently (the file may not parse), and of
+/// the variables that set them.
+fn likely_secrets(text: &str, env: &[(String, String)]) -> Vec<String> {
+    let from_file = text.lines().filter_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        let secret = SECRET_KEYS.contains(&key);
+        let value = value.trim();
+        secret.then(|| {
+            vec![
+                value.to_string(),
+                value.trim_matches(['"', '\'']).to_string(),
+            ]
+        })
+    });
+    let from_env = env
+        .iter()
+        .filter(|(name, _)| {
+            SECRET_KEYS
+                .iter()
+                .any(|k| name.to_ascii_lowercase().ends_with(&format!("_{k}")))
+        })
+        .map(|(_, value)| vec![value.clone()]);
+    from_file
+        .chain(from_env)
+        .flatten()
+        .filter(|s| s.len() >= 3)
+        .collect()
+}
+
+/// Keys whose values are secrets.
+const SECRET_KEYS: &[&str] = &["password", "token"];
 
 /// Puts `OVSCRIPT_<SECTION>_<KEY>=value` into `[section] key = value`; returns the variables used.
 fn apply_env(
@@ -249,6 +285,22 @@ mod tests {
             Config::load(None, empty.path(), env(&[("OVSCRIPT_SENTRY_TOKN", "x")])).unwrap_err();
         assert!(err.to_string().contains("unknown field `tokn`"), "{err}");
         assert!(err.to_string().contains("OVSCRIPT_SENTRY_TOKN"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_file_never_shows_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ovscript.toml");
+        std::fs::write(&file, "[airflow]\npassword = \"hunter2-secret\n").unwrap();
+        let err = Config::load(None, dir.path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        std::fs::write(&file, "[airflow]\npassword = 98765432\n").unwrap();
+        let err = Config::load(None, dir.path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("98765432"), "{err}");
     }
 
     #[test]

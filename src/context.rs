@@ -96,9 +96,24 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    pub fn new(mut secrets: Vec<String>) -> Self {
+    pub fn new(secrets: Vec<String>) -> Self {
+        // Each secret also as JSON and Rust's Debug escape it (`"` and `\\` inside), the forms
+        // it takes in the journal and in printed values.
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                let json = serde_json::to_string(&s).unwrap_or_default();
+                let debug = format!("{s:?}");
+                [
+                    json.trim_matches('"').to_string(),
+                    debug.trim_matches('"').to_string(),
+                    s,
+                ]
+            })
+            .collect();
+        secrets.dedup();
         // Longest first, so that a secret containing another is replaced whole.
-        secrets.retain(|s| !s.is_empty());
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Redactor {
             secrets: Arc::new(secrets),
@@ -250,6 +265,18 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_covers_escaped_forms() {
+        let r = Redactor::new(vec![r#"pa"ss\word"#.into()]);
+        let journal_line = serde_json::json!({ "m": r#"x pa"ss\word"# }).to_string();
+        assert!(
+            !r.redact(&journal_line).contains("ss"),
+            "{}",
+            r.redact(&journal_line)
+        );
+        assert_eq!(r.redact(&format!("{:?}", r#"pa"ss\word"#)), "\"***\"");
+    }
 
     #[test]
     fn redaction_replaces_every_secret() {
