@@ -136,6 +136,9 @@ impl Redactor {
 #[derive(Clone, Default)]
 pub struct Cancel {
     inner: Arc<(Mutex<()>, Condvar, AtomicBool)>,
+    /// Undo actions for a process that must exit now (a second Ctrl-C, a panic).
+    last_resorts: Arc<Mutex<Vec<(u64, LastResortFn)>>>,
+    next_last_resort: Arc<std::sync::atomic::AtomicU64>,
     /// While positive, cancellation is held off so that clean-up code (`always`) can run.
     held: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -214,6 +217,46 @@ impl Cancel {
                 Err(e) => e.into_inner().0,
             };
         }
+    }
+}
+
+type LastResortFn = Box<dyn Fn() + Send + Sync>;
+
+impl Cancel {
+    /// Registers `undo` to run if the process exits before the returned guard is dropped: the
+    /// normal clean-up (restoring a flag) cannot run when a second Ctrl-C exits at once.
+    pub fn last_resort(&self, undo: impl Fn() + Send + Sync + 'static) -> LastResort {
+        let id = self.next_last_resort.fetch_add(1, Ordering::SeqCst);
+        let mut list = self.last_resorts.lock().unwrap_or_else(|e| e.into_inner());
+        list.push((id, Box::new(undo)));
+        LastResort {
+            id,
+            list: self.last_resorts.clone(),
+        }
+    }
+
+    /// Runs every registered undo, newest first (the process is about to exit).
+    pub fn run_last_resorts(&self) {
+        let list =
+            std::mem::take(&mut *self.last_resorts.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, undo) in list.iter().rev() {
+            undo();
+        }
+    }
+}
+
+/// Unregisters its undo when dropped: the normal clean-up has run.
+pub struct LastResort {
+    id: u64,
+    list: Arc<Mutex<Vec<(u64, LastResortFn)>>>,
+}
+
+impl Drop for LastResort {
+    fn drop(&mut self) {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| *id != self.id);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
 use serde_json::{json, Value};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -205,8 +205,7 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
         )));
     }
     loop {
-        print!("? {} [y/N] ", ctx.redact(question));
-        std::io::stdout().flush().ok();
+        crate::ui::out(&format!("? {} [y/N] ", ctx.redact(question)));
         let (read, line) = read_line_or_interrupt(ctx)?;
         match read {
             Ok(0) => {
@@ -222,7 +221,7 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
             Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
                 "y" | "yes" => return Ok((true, "operator")),
                 "" | "n" | "no" => return Ok((false, "operator")),
-                _ => println!("Please answer y or n."),
+                _ => crate::ui::out("Please answer y or n.\n"),
             },
         }
     }

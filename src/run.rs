@@ -92,6 +92,7 @@ pub fn interrupt_flag() -> Cancel {
         let installed = ctrlc::set_handler(move || {
             if handler.was_triggered() {
                 eprintln!("\ninterrupted again: exiting now");
+                handler.run_last_resorts();
                 std::process::exit(crate::error::EXIT_INTERRUPTED);
             }
             eprintln!("\ninterrupting: undoing what the current step changed (Ctrl-C again to exit at once)");
@@ -100,6 +101,13 @@ pub fn interrupt_flag() -> Cancel {
         if let Err(e) = installed {
             eprintln!("warning: cannot handle Ctrl-C: {e}");
         }
+        // A bug must not leave a clearance flag set either.
+        let on_panic = cancel.clone();
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            on_panic.run_last_resorts();
+        }));
         cancel
     })
     .clone()
@@ -311,7 +319,7 @@ fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
         problems.extend(crate::check::check_file(&runtime, script));
     }
     if problems.is_empty() {
-        println!("ok: {} script(s) checked", scripts.len());
+        crate::ui::out(&format!("ok: {} script(s) checked\n", scripts.len()));
         Ok(())
     } else {
         Err(Error::Compile(format!(
@@ -326,7 +334,7 @@ fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<
     let runtime = offline_runtime(Config::default(), None)?;
     if let Some(dir) = definitions {
         crate::doc::write_definitions(&runtime, dir)?;
-        println!("wrote Rhai definitions to {}", dir.display());
+        crate::ui::out(&format!("wrote Rhai definitions to {}\n", dir.display()));
         return Ok(());
     }
     let functions = crate::doc::host_functions(&runtime);
@@ -335,12 +343,10 @@ fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<
             .iter()
             .filter(|f| name.is_none_or(|n| f.object == n || f.name == n))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&selected).unwrap_or_default()
-        );
+        let json = serde_json::to_string_pretty(&selected).unwrap_or_default();
+        crate::ui::out(&format!("{json}\n"));
         return Ok(());
     }
-    print!("{}", crate::doc::render(&functions, name)?);
+    crate::ui::out(&crate::doc::render(&functions, name)?);
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, LastResort};
 use crate::diagnostic::message_of;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
@@ -108,6 +108,7 @@ impl Tf {
         let original = file.parse()?;
         let change = original.change(key, &new_value, &file)?;
         self.apply(&file, &change)?;
+        let _exit_restore = self.restore_on_exit(&file, &original.text, &change);
         let result = body.call_within_context::<Dynamic>(call, ());
         let restored = {
             // Ctrl-C must not cut the restore short: the flag would stay set in production.
@@ -169,6 +170,34 @@ impl Tf {
 
     /// Undoes `change`: the original bytes when the file is as `change` left it; otherwise someone
     /// else changed it meanwhile, so only the key goes back and their change stays.
+    /// If the process exits in the block (a second Ctrl-C, a panic), the original bytes go back
+    /// all the same, or the operator is told what is still set.
+    fn restore_on_exit(
+        &self,
+        file: &TfFile,
+        original: &str,
+        change: &Change,
+    ) -> Option<LastResort> {
+        if change.is_noop() || self.ctx.dry_run {
+            return None;
+        }
+        let (path, original, written) =
+            (file.path.clone(), original.to_string(), change.text.clone());
+        let what = format!("{} = {} in {}", change.path, change.before, file.shown);
+        let redactor = self.ctx.redactor.clone();
+        Some(self.ctx.cancel.last_resort(move || {
+            let current = std::fs::read_to_string(&path).unwrap_or_default();
+            let outcome = if current == written {
+                write_atomically(&path, &original).map(|_| format!("restored {what}"))
+            } else {
+                Err("the file changed meanwhile".into())
+            };
+            let line =
+                outcome.unwrap_or_else(|e| format!("NOT RESTORED: set {what} back by hand ({e})"));
+            eprintln!("{}", redactor.redact(&line));
+        }))
+    }
+
     fn restore(&self, file: &TfFile, original: &str, change: &Change) -> HostResult<()> {
         if change.is_noop() {
             return Ok(());

@@ -27,7 +27,7 @@ impl Ui {
     }
 
     pub fn line(&self, text: &str) {
-        println!("{}", self.redactor.redact(text));
+        out(&format!("{}\n", self.redactor.redact(text)));
     }
 
     pub fn info(&self, text: &str) {
@@ -43,11 +43,11 @@ impl Ui {
     }
 
     pub fn would(&self, text: &str) {
-        println!(
-            "{} {}",
+        out(&format!(
+            "{} {}\n",
             style("would:").cyan().bold(),
             self.redactor.redact(text)
-        );
+        ));
     }
 
     pub fn step_started(&self, label: &str, title: &str) {
@@ -87,7 +87,7 @@ impl Ui {
     pub fn spinner(&self, message: &str) -> Spinner {
         let message = self.redactor.redact(message);
         if !self.fancy {
-            println!("... {message}");
+            out(&format!("... {message}\n"));
             return Spinner { bar: None };
         }
         let bar = ProgressBar::new_spinner();
@@ -125,6 +125,16 @@ impl Drop for Spinner {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Writes to stdout, flushed. A closed stdout (`ovscript run ... | head`) must not panic: the
+/// run goes on so that its clean-up (a flag restored, a DAG unpaused) still happens.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
 }
 
 /// `1.2s`, `3m04s`, `1h02m`.

@@ -619,3 +619,72 @@ fn a_dry_run_cannot_be_resumed_for_real() {
         .code(1)
         .stdout_has("[1] Plan: skipped");
 }
+
+#[test]
+fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
+    let Some(bin) = crate::test::tools_bin() else {
+        return;
+    };
+    let original = "module \"catalog-airflow\" {\n  running_dags_cleared = false\n}\n";
+    let test = Test::new()
+        .env("PATH", &crate::test::path_with(&bin))
+        .env("OVSCRIPT_INFRA_DIR", "infra")
+        .file("infra/main.tf", original)
+        .file("infra/justfile", "apply:\n    sleep 20\n")
+        .script(r#"tf.with("main.tf", "running_dags_cleared", true, || just("apply"));"#);
+    use std::os::unix::process::CommandExt;
+    let mut child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_for_journal_event(test.path(), "just_start");
+    let tf = test.path().join("infra/main.tf");
+    assert!(std::fs::read_to_string(&tf).unwrap().contains("= true"));
+    for _ in 0..2 {
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = child.wait().unwrap();
+    // The recipe, not signalled here, would hold the output open until it ends.
+    let group = format!("-{}", child.id());
+    std::process::Command::new("kill")
+        .args(["-9", "--", &group])
+        .status()
+        .unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        stderr.contains("restored module.catalog-airflow.running_dags_cleared = false in main.tf"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&tf).unwrap(), original);
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_clean_up() {
+    let original = "flag = false\n";
+    let test = Test::new()
+        .env("OVSCRIPT_INFRA_DIR", "infra")
+        .file("infra/main.tf", original)
+        .script(
+            r#"tf.with("main.tf", "flag", true, || { for i in 0..200 { info("line " + i); } });"#,
+        );
+    let mut child = test
+        .prepare(&["run", "script.rhai"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader went away, as `| head -1` does
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("infra/main.tf")).unwrap(),
+        original
+    );
+}
