@@ -56,6 +56,8 @@ pub struct Runtime {
     pub engine: Engine,
     pub ctx: Ctx,
     pub objects: Arc<Objects>,
+    /// Where `import` looks (see `search_dirs`).
+    module_dirs: Vec<PathBuf>,
 }
 
 impl Runtime {
@@ -91,14 +93,13 @@ impl Runtime {
         #[allow(deprecated)]
         // on_var is marked volatile, not deprecated; it is how Rhai resolves host names.
         engine.on_var(move |name, _, _| Ok(served.get(name).cloned()));
-        engine.set_module_resolver(StdlibResolver::new(
-            search_dirs(script_dir, &ctx.base_dir),
-            objects.clone(),
-        ));
+        let module_dirs = search_dirs(script_dir, &ctx.base_dir);
+        engine.set_module_resolver(StdlibResolver::new(module_dirs.clone(), objects.clone()));
         Runtime {
             engine,
             ctx,
             objects,
+            module_dirs,
         }
     }
 
@@ -109,6 +110,8 @@ impl Runtime {
             .compile_with_scope(&self.objects.scope(), text)?;
         ast.set_source(source_name);
         crate::diagnostic::remember_closures(&ast);
+        let resolver = StdlibResolver::new(self.module_dirs.clone(), self.objects.clone());
+        compile_imports(&self.engine, &resolver, &ast, source_name, &mut Vec::new())?;
         Ok(ast)
     }
 
@@ -154,6 +157,42 @@ pub fn search_dirs(script_dir: Option<&Path>, base_dir: &Path) -> Vec<PathBuf> {
     dirs.push(base_dir.join("stdlib"));
     dirs.dedup();
     dirs
+}
+
+/// Compiles every module `ast` imports (by a constant path), and theirs, so that a broken
+/// stdlib module is a compile error before any step runs, not a failure half-way.
+fn compile_imports(
+    engine: &Engine,
+    resolver: &StdlibResolver,
+    ast: &AST,
+    importer: &str,
+    seen: &mut Vec<PathBuf>,
+) -> Result<(), Box<EvalAltResult>> {
+    let mut imports = Vec::new();
+    ast.walk(&mut |path: &[rhai::ASTNode]| {
+        if let Some(rhai::ASTNode::Stmt(rhai::Stmt::Import(import, pos))) = path.last() {
+            if let rhai::Expr::StringConstant(name, _) = &import.0 {
+                imports.push((name.to_string(), *pos));
+            }
+        }
+        true
+    });
+    for (name, pos) in imports {
+        // A module that is not found is reported when it is imported, with where it was looked for.
+        let Ok(file) = resolver.find(Some(importer), &name) else {
+            continue;
+        };
+        if seen.contains(&file) {
+            continue;
+        }
+        seen.push(file.clone());
+        let shown = file.display().to_string();
+        let module = resolver
+            .compile(engine, &file)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(shown.clone(), e, pos)))?;
+        compile_imports(engine, resolver, &module, &shown, seen)?;
+    }
+    Ok(())
 }
 
 /// Resolves `import` paths to `.rhai` files and compiles them with the host objects in scope:

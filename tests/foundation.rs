@@ -688,3 +688,17 @@ fn a_closed_stdout_does_not_stop_the_clean_up() {
         original
     );
 }
+
+#[test]
+fn a_stdlib_module_that_does_not_compile_stops_the_run_before_any_step() {
+    let out = Test::new()
+        .file("stdlib/broken.rhai", "fn ok() { 1 }\nlet x = ;\n")
+        .script("step(\"one\", || info(\"ran\"));\nimport \"broken\" as b;\n")
+        .run();
+    out.code(2)
+        .stderr_has("stdlib/broken.rhai:2:9")
+        .stderr_has("2 | let x = ;")
+        .stderr_has("in import of")
+        .stdout_lacks("ran");
+    assert!(out.journal().iter().all(|l| l["event"] != "step_start"));
+}
