@@ -183,7 +183,7 @@ impl Cancel {
     }
 
     /// Waits until `ready()` (whoever makes it true calls `wake`) or Ctrl-C; true if ready.
-    pub fn wait_for(&self, ready: impl Fn() -> bool) -> bool {
+    pub fn wait_for(&self, mut ready: impl FnMut() -> bool) -> bool {
         let (lock, wake, _) = &*self.inner;
         let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -195,6 +195,28 @@ impl Cancel {
             }
             guard = wake.wait(guard).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Runs `work` (a blocking call) on its own thread and waits for its result or Ctrl-C,
+    /// whichever comes first: `None` when interrupted (the work may still finish, unseen).
+    pub fn interruptible<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let slot = Arc::new(Mutex::new(None));
+        let filled = slot.clone();
+        let cancel = self.clone();
+        std::thread::spawn(move || {
+            let result = work();
+            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            cancel.wake();
+        });
+        let mut result = None;
+        self.wait_for(|| {
+            result = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            result.is_some()
+        });
+        result
     }
 
     /// Waits up to `timeout` of real time, returning early when cancelled.

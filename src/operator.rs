@@ -230,24 +230,67 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
 /// One line from the terminal, or the interruption if Ctrl-C comes first: a blocked read must
 /// not make the operator press Ctrl-C twice (which exits without clean-up).
 fn read_line_or_interrupt(ctx: &Ctx) -> HostResult<(std::io::Result<usize>, String)> {
-    let slot = Arc::new(Mutex::new(None));
-    let filled = slot.clone();
-    let cancel = ctx.cancel.clone();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let read = std::io::stdin().lock().read_line(&mut line);
-        *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some((read, line));
-        cancel.wake();
-    });
-    let answered = ctx
-        .cancel
-        .wait_for(|| slot.lock().map(|s| s.is_some()).unwrap_or(true));
-    ctx.check_cancelled()?;
-    let answer = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match (answered, answer) {
-        (true, Some(answer)) => Ok(answer),
-        _ => Err(host_error("no answer was read")),
+    let reader = terminal_reader(ctx);
+    let reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+    // Lines that arrived before the question was shown are not an answer to it.
+    while reader.lines.try_recv().is_ok() {}
+    // A question interrupted earlier may have left a read waiting: that read serves this one.
+    if !reader
+        .reading
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        let _ = reader.wanted.send(());
     }
+    let mut answer = None;
+    ctx.cancel.wait_for(|| {
+        answer = match reader.lines.try_recv() {
+            Ok(line) => Some(line),
+            Err(std::sync::mpsc::TryRecvError::Empty) => None,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Some((Ok(0), String::new())),
+        };
+        answer.is_some()
+    });
+    ctx.check_cancelled()?;
+    answer.ok_or_else(|| host_error("no answer was read"))
+}
+
+type Line = (std::io::Result<usize>, String);
+
+/// A thread that reads one line from standard input each time one is wanted, and only then:
+/// between questions the terminal belongs to others (the REPL's line editor, a recipe).
+struct TerminalReader {
+    wanted: std::sync::mpsc::Sender<()>,
+    lines: std::sync::mpsc::Receiver<Line>,
+    /// A read is under way (or asked for).
+    reading: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn terminal_reader(ctx: &Ctx) -> &'static Mutex<TerminalReader> {
+    static READER: std::sync::OnceLock<Mutex<TerminalReader>> = std::sync::OnceLock::new();
+    READER.get_or_init(|| {
+        let (wanted, wants) = std::sync::mpsc::channel::<()>();
+        let (sender, lines) = std::sync::mpsc::channel();
+        let reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done_reading = reading.clone();
+        let cancel = ctx.cancel.clone();
+        std::thread::spawn(move || {
+            while wants.recv().is_ok() {
+                let mut line = String::new();
+                let read = std::io::stdin().lock().read_line(&mut line);
+                done_reading.store(false, std::sync::atomic::Ordering::SeqCst);
+                let sent = sender.send((read, line));
+                cancel.wake();
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        Mutex::new(TerminalReader {
+            wanted,
+            lines,
+            reading,
+        })
+    })
 }
 
 /// The shortest pause between two polls of `wait_until` (run time).

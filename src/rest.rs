@@ -7,7 +7,6 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::context::Ctx;
@@ -226,12 +225,9 @@ impl Rest {
         request: RequestBuilder,
         shown: &str,
     ) -> Result<(u16, HeaderMap, String), RestError> {
-        let slot = Arc::new(Mutex::new(None));
-        let filled = slot.clone();
-        let cancel = self.ctx.cancel.clone();
         let url = shown.to_string();
-        std::thread::spawn(move || {
-            let answer = request
+        let answer = self.ctx.cancel.interruptible(move || {
+            request
                 .send()
                 .map_err(|e| failure(&e, &url))
                 .and_then(|response| {
@@ -239,21 +235,9 @@ impl Rest {
                     let headers = response.headers().clone();
                     let text = response.text().map_err(|e| failure(&e, &url))?;
                     Ok((status, headers, text))
-                });
-            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
-            cancel.wake();
+                })
         });
-        let take = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if !self
-            .ctx
-            .cancel
-            .wait_for(|| slot.lock().map(|s| s.is_some()).unwrap_or(true))
-        {
-            return Err(RestError::Interrupted {
-                url: shown.to_string(),
-            });
-        }
-        take().unwrap_or_else(|| {
+        answer.unwrap_or_else(|| {
             Err(RestError::Interrupted {
                 url: shown.to_string(),
             })

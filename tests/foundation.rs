@@ -702,3 +702,18 @@ fn a_stdlib_module_that_does_not_compile_stops_the_run_before_any_step() {
         .stdout_lacks("ran");
     assert!(out.journal().iter().all(|l| l["event"] != "step_start"));
 }
+
+#[test]
+fn after_an_interrupted_question_the_next_one_takes_the_next_answer() {
+    use expectrl::Expect;
+    let test = Test::new().script(
+        r#"always(|| confirm("first?"), || { if confirm("second?") { info("second: yes"); } });"#,
+    );
+    let mut session = on_a_terminal(&test);
+    session.expect("? first? [y/N] ").unwrap();
+    session.send("\x03").unwrap();
+    session.expect("? second? [y/N] ").unwrap();
+    session.send_line("y").unwrap();
+    session.expect("second: yes").unwrap();
+    session.expect(expectrl::Eof).unwrap();
+}
