@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::DEFAULT_TIMEOUT_SECS;
+use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{display_url, segment, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{display_url, segment, server_root, Auth, LazyRest, Rest, RestError, Service};
 
 /// Items asked for per page. Airflow caps a page at `maximum_page_limit` (100 by default) and
 /// may send fewer than asked, so the reading advances by what arrived, never by this.
@@ -122,19 +122,18 @@ impl Airflow {
 
     fn service(&self) -> HostResult<Service> {
         let config = &self.ctx().config.airflow;
-        let url =
-            setting(&config.url).ok_or_else(|| not_configured("OVSCRIPT_AIRFLOW_URL", "url"))?;
-        let auth = match (setting(&config.user), setting(&config.password)) {
+        let url = given(&config.url).ok_or_else(|| not_configured(&["url"]))?;
+        let auth = match (given(&config.user), given(&config.password)) {
             (Some(user), Some(password)) => Auth::Basic { user, password },
             // An Airflow without authentication (a local one) needs neither; one without the
             // other is a mistake to name now rather than a 401 later.
             (None, None) => Auth::None,
-            (Some(_), None) => return Err(not_configured("OVSCRIPT_AIRFLOW_PASSWORD", "password")),
-            (None, Some(_)) => return Err(not_configured("OVSCRIPT_AIRFLOW_USER", "user")),
+            (Some(_), None) => return Err(not_configured(&["password"])),
+            (None, Some(_)) => return Err(not_configured(&["user"])),
         };
         Ok(Service {
             name: "airflow",
-            base_url: server_root(&url),
+            base_url: server_root(&url, "/api/v1"),
             auth,
             credentials_hint: "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])",
             url_hint: "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])",
@@ -290,25 +289,8 @@ fn paused_state(rest: &Rest, dag: &Value, path: &str, what: &str) -> HostResult<
         .ok_or_else(|| unreadable(rest, path, what, "no boolean `is_paused` in the DAG"))
 }
 
-/// A setting given and not blank.
-fn setting(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-fn not_configured(variable: &str, key: &str) -> Box<rhai::EvalAltResult> {
-    host_error(format!(
-        "Airflow is not configured: set {variable} or `{key}` under [airflow] in ovscript.toml"
-    ))
-}
-
-/// The server root, whether the setting is `http://host:8080` or `http://host:8080/api/v1/`.
-fn server_root(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    url.strip_suffix("/api/v1").unwrap_or(url).to_string()
+fn not_configured(keys: &[&str]) -> Box<rhai::EvalAltResult> {
+    host_error(crate::config::not_configured("Airflow", "airflow", keys))
 }
 
 fn dag_path(dag_id: &str) -> String {
@@ -554,10 +536,16 @@ mod tests {
 
     #[test]
     fn the_url_may_name_the_api_root() {
-        assert_eq!(server_root("http://af:8080/api/v1/"), "http://af:8080");
-        assert_eq!(server_root(" http://af:8080/ "), "http://af:8080");
         assert_eq!(
-            server_root("https://af.example/airflow"),
+            server_root("http://af:8080/api/v1/", "/api/v1"),
+            "http://af:8080"
+        );
+        assert_eq!(
+            server_root(" http://af:8080/ ", "/api/v1"),
+            "http://af:8080"
+        );
+        assert_eq!(
+            server_root("https://af.example/airflow", "/api/v1"),
             "https://af.example/airflow"
         );
     }

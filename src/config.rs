@@ -160,6 +160,33 @@ impl Config {
     }
 }
 
+/// A setting given and not blank, trimmed (a pasted token often ends in a newline).
+pub fn given(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// What an operator reads when `system` lacks settings: where to set each of `keys`.
+pub fn not_configured(system: &str, section: &str, keys: &[&str]) -> String {
+    let places: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            format!(
+                "{ENV_PREFIX}{}_{} or `{key}`",
+                section.to_uppercase(),
+                key.to_uppercase()
+            )
+        })
+        .collect();
+    format!(
+        "{system} is not configured: set {} under [{section}] in ovscript.toml",
+        places.join(", ")
+    )
+}
+
 /// The values of `password` and `token` keys, read leniently (the file may not parse), and of
 /// the variables that set them.
 fn likely_secrets(text: &str, env: &[(String, String)]) -> Vec<String> {

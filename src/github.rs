@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::DEFAULT_TIMEOUT_SECS;
+use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
@@ -163,7 +163,7 @@ impl Github {
 
     fn service(&self) -> HostResult<Service> {
         let config = &self.ctx().config.github;
-        let token = required(&config.token, "token", "OVSCRIPT_GITHUB_TOKEN")?;
+        let token = required(&config.token, "token")?;
         Ok(Service {
             name: "github",
             base_url: config.url.as_deref().unwrap_or(DEFAULT_URL).trim().to_string(),
@@ -179,11 +179,7 @@ impl Github {
     }
 
     fn configured_repo(&self) -> HostResult<Repo> {
-        let text = required(
-            &self.ctx().config.github.repo,
-            "repo",
-            "OVSCRIPT_GITHUB_REPO",
-        )?;
+        let text = required(&self.ctx().config.github.repo, "repo")?;
         Repo::parse(&text).map_err(|e| {
             host_error(format!(
                 "{e} (OVSCRIPT_GITHUB_REPO or `repo` under [github])"
@@ -192,11 +188,7 @@ impl Github {
     }
 
     fn infra_repo(&self) -> HostResult<Repo> {
-        let text = required(
-            &self.ctx().config.github.infra_repo,
-            "infra_repo",
-            "OVSCRIPT_GITHUB_INFRA_REPO",
-        )?;
+        let text = required(&self.ctx().config.github.infra_repo, "infra_repo")?;
         Repo::parse(&text).map_err(|e| {
             host_error(format!(
                 "{e} (OVSCRIPT_GITHUB_INFRA_REPO or `infra_repo` under [github])"
@@ -413,13 +405,9 @@ impl Github {
 }
 
 /// A setting the call cannot do without, or an error naming where to set it.
-fn required(value: &Option<String>, key: &str, variable: &str) -> HostResult<String> {
-    match value.as_deref().map(str::trim) {
-        Some(value) if !value.is_empty() => Ok(value.to_string()),
-        _ => Err(host_error(format!(
-            "GitHub is not configured: set {variable} or `{key}` under [github] in ovscript.toml"
-        ))),
-    }
+fn required(value: &Option<String>, key: &str) -> HostResult<String> {
+    given(value)
+        .ok_or_else(|| host_error(crate::config::not_configured("GitHub", "github", &[key])))
 }
 
 /// `owner/name`, as scripts and settings write a repository.

@@ -205,8 +205,7 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
         )));
     }
     loop {
-        crate::ui::out(&format!("? {} [y/N] ", ctx.redact(question)));
-        let (read, line) = read_line_or_interrupt(ctx)?;
+        let (read, line) = ask(ctx, &format!("? {} [y/N] ", ctx.redact(question)))?;
         match read {
             Ok(0) => {
                 return Err(host_error(format!(
@@ -227,13 +226,14 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
     }
 }
 
-/// One line from the terminal, or the interruption if Ctrl-C comes first: a blocked read must
+/// Shows `prompt` and reads one line from the terminal, or the interruption if Ctrl-C comes first: a blocked read must
 /// not make the operator press Ctrl-C twice (which exits without clean-up).
-fn read_line_or_interrupt(ctx: &Ctx) -> HostResult<(std::io::Result<usize>, String)> {
+fn ask(ctx: &Ctx, prompt: &str) -> HostResult<(std::io::Result<usize>, String)> {
     let reader = terminal_reader(ctx);
     let reader = reader.lock().unwrap_or_else(|e| e.into_inner());
     // Lines that arrived before the question was shown are not an answer to it.
     while reader.lines.try_recv().is_ok() {}
+    crate::ui::out(prompt);
     // A question interrupted earlier may have left a read waiting: that read serves this one.
     if !reader
         .reading

@@ -415,6 +415,13 @@ fn suffix(detail: &str) -> String {
     }
 }
 
+/// A server's root from a URL setting that may or may not end in the API's path
+/// (`http://host:8080` or `http://host:8080/api/v1/`).
+pub fn server_root(url: &str, api_path: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    url.strip_suffix(api_path).unwrap_or(url).to_string()
+}
+
 /// Query parameters whose values are credentials (`?access_token=...`, `&sig=...`).
 const SECRET_PARAMS: &[&str] = &["token", "key", "secret", "password", "sig", "auth"];
 

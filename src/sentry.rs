@@ -7,11 +7,11 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::DEFAULT_TIMEOUT_SECS;
+use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{segment, server_root, Auth, LazyRest, Rest, RestError, Service};
 
 const DEFAULT_URL: &str = "https://sentry.io";
 
@@ -65,10 +65,10 @@ impl Sentry {
     /// What `Rest` needs; `project()` has made sure that the token is set.
     fn service(&self) -> Service {
         let config = &self.ctx().config.sentry;
-        let token = config.token.clone().unwrap_or_default();
+        let token = given(&config.token).unwrap_or_default();
         Service {
             name: "sentry",
-            base_url: api_root(config.url.as_deref().unwrap_or(DEFAULT_URL)),
+            base_url: server_root(config.url.as_deref().unwrap_or(DEFAULT_URL), "/api/0"),
             auth: Auth::Bearer(token),
             credentials_hint: "OVSCRIPT_SENTRY_TOKEN (or `token` under [sentry]): the token needs the event:read scope",
             url_hint: "OVSCRIPT_SENTRY_URL (or `url` under [sentry])",
@@ -131,28 +131,21 @@ impl Sentry {
 
 /// The settings every call needs, or one error naming each one missing and where to set it.
 fn check_settings(config: &crate::config::Sentry) -> HostResult<()> {
-    let missing: Vec<String> = [
+    let missing: Vec<&str> = [
         ("org", &config.org),
         ("project", &config.project),
         ("token", &config.token),
     ]
     .into_iter()
-    .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
-    .map(|(key, _)| format!("OVSCRIPT_SENTRY_{} or `{key}`", key.to_uppercase()))
+    .filter(|(_, value)| given(value).is_none())
+    .map(|(key, _)| key)
     .collect();
     if missing.is_empty() {
         return Ok(());
     }
-    Err(host_error(format!(
-        "Sentry is not configured: set {} under [sentry] in ovscript.toml",
-        missing.join(", ")
+    Err(host_error(crate::config::not_configured(
+        "Sentry", "sentry", &missing,
     )))
-}
-
-/// The server root, whether the setting is `https://sentry.io` or `https://sentry.io/api/0/`.
-fn api_root(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    url.strip_suffix("/api/0").unwrap_or(url).to_string()
 }
 
 /// The organization's issue search (the project issues endpoint is deprecated and does not
@@ -280,8 +273,14 @@ mod tests {
 
     #[test]
     fn the_api_root_is_found_either_way() {
-        assert_eq!(api_root("https://sentry.io/"), "https://sentry.io");
-        assert_eq!(api_root("https://sentry.io/api/0/"), "https://sentry.io");
+        assert_eq!(
+            server_root("https://sentry.io/", "/api/0"),
+            "https://sentry.io"
+        );
+        assert_eq!(
+            server_root("https://sentry.io/api/0/", "/api/0"),
+            "https://sentry.io"
+        );
         let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
         assert_eq!(
             issues_path("open verse", "api", at("2024-05-01T11:30:00.5Z"), at("2024-05-01T12:00:00Z")),
