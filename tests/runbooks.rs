@@ -489,6 +489,21 @@ fn options_are_checked_before_anything_runs() {
 }
 
 #[test]
+fn sentry_is_watched_for_the_time_asked_on_the_fast_clock() {
+    let Some(r) = rehearse("ingestion", "calm", &["--yes", "--", "--watch=10m"], &[]) else {
+        return;
+    };
+    r.out.success().stdout_has("watched Sentry for 10m");
+    let polls = r.world["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["path"].as_str().unwrap().ends_with("/issues/"))
+        .count();
+    assert!(polls > 10, "Sentry was asked {polls} times in the watch");
+}
+
+#[test]
 fn every_runbook_passes_check() {
     let scripts = [
         repo_file("scripts/catalog.rhai"),
