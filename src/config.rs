@@ -124,7 +124,13 @@ impl Config {
             .parse()
             .map_err(|e| Error::usage(hide.redact(&format!("{origin}: {e}"))))?;
         let overridden = apply_env(&mut table, env)?;
-        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
+        // Through text, so that an error has a place: which key of which section.
+        let merged = toml::to_string(&table).unwrap_or_default();
+        let mut config: Config = toml::from_str(&merged).map_err(|e: toml::de::Error| {
+            let place = e
+                .span()
+                .map(|span| format!("{}: ", key_at(&merged, span.start)))
+                .unwrap_or_default();
             let hint = if overridden.is_empty() {
                 String::new()
             } else {
@@ -133,7 +139,8 @@ impl Config {
                     overridden.join(", ")
                 )
             };
-            Error::usage(hide.redact(&format!("{origin}: {}{hint}", e.message().trim_end())))
+            let message = e.message().trim_end();
+            Error::usage(hide.redact(&format!("{origin}: {place}{message}{hint}")))
         })?;
         if let (Some(dir_rel), Some(p)) = (config.infra.dir.clone(), path.as_deref()) {
             // A relative infra.dir in a file means relative to that file, as a reader expects.
@@ -157,6 +164,24 @@ impl Config {
         .filter(|s| !s.is_empty())
         .cloned()
         .collect()
+    }
+}
+
+/// `[section] key` of the line of TOML `text` that holds byte `offset`.
+fn key_at(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = text[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .lines()
+        .next()
+        .unwrap_or_default();
+    let key = line.split('=').next().unwrap_or_default().trim();
+    let section = before
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')));
+    match section {
+        Some(section) => format!("[{section}] {key}"),
+        None => key.to_string(),
     }
 }
 
@@ -328,6 +353,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("98765432"), "{err}");
+        assert!(err.contains("[airflow] password: invalid type"), "{err}");
     }
 
     #[test]
