@@ -41,7 +41,16 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         r#"let errors = sentry.errors_since(deployed_at);"#,
     )
     .register_into_engine(engine, |sentry: Sentry, since: &str| {
-        sentry.errors_since(since)
+        sentry.errors_since(since, None)
+    });
+    describe(
+        "errors_since",
+        &["sentry: Sentry", "since: &str", "project: &str", "Array"],
+        "The same for another project of the organization (its slug), e.g. the ingestion server's.",
+        r#"let errors = sentry.errors_since(began, "openverse-ingestion-server");"#,
+    )
+    .register_into_engine(engine, |sentry: Sentry, since: &str, project: &str| {
+        sentry.errors_since(since, Some(project))
     });
 }
 
@@ -77,10 +86,14 @@ impl Sentry {
         }
     }
 
-    fn errors_since(&self, since: &str) -> HostResult<Array> {
+    fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
         let now = Utc::now();
         let since = crate::when::since(since, now).map_err(host_error)?;
-        let (org, project) = self.project()?;
+        let (org, configured) = self.project()?;
+        let project = project
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map_or(configured, str::to_string);
         let rest = self.rest()?;
         let path = issues_path(&org, &project, since, now);
         let mut errors = Array::new();

@@ -610,3 +610,21 @@ fn http_get_returns_any_status_with_body_and_time() {
         .code(1)
         .stderr_has("`ftp://example.org/x` is not an http(s) URL");
 }
+
+#[test]
+fn errors_since_can_ask_another_project() {
+    let world = world();
+    let out = against(
+        &world,
+        r#"
+        print(`catalog ${sentry.errors_since("1h").len()}`);
+        for e in sentry.errors_since("1h", "openverse-api") { print(`api ${e.title}`); }
+        "#,
+    )
+    .run();
+    out.success().stdout_has("catalog 0");
+    assert_eq!(printed(&out, "api ").len(), 1, "{}", out.stdout);
+    assert!(requests_of(&world, "sentry")
+        .iter()
+        .any(|r| r.query.contains("projectSlug=openverse-api")));
+}
