@@ -155,11 +155,27 @@ fn signature_hint(not_found: &str, engine: &Engine) -> String {
     if candidates.is_empty() {
         return String::new();
     }
-    let mut hint = format!("  {name} takes:\n");
+    let mut hint = "  it can be called as:\n".to_string();
     for c in candidates {
-        hint.push_str(&format!("    {c}\n"));
+        hint.push_str(&format!("    {}\n", as_method(&c)));
     }
     hint
+}
+
+/// `pause(airflow: Airflow, dag_id: string) -> bool` as scripts write it:
+/// `airflow.pause(dag_id: string) -> bool` (a host object's method takes it first).
+fn as_method(signature: &str) -> String {
+    let Some((name, rest)) = signature.split_once('(') else {
+        return signature.to_string();
+    };
+    let first = rest.split([',', ')']).next().unwrap_or_default();
+    match first.split_once(": ") {
+        Some((object, kind)) if kind.eq_ignore_ascii_case(object) => {
+            let rest = rest[first.len()..].trim_start_matches(',').trim_start();
+            format!("{object}.{name}({rest}")
+        }
+        _ => signature.to_string(),
+    }
 }
 
 fn source_line(file: &str, line: usize) -> Option<String> {
@@ -189,6 +205,22 @@ pub fn parse_report(error: &EvalAltResult, file: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_methods_are_shown_as_methods() {
+        assert_eq!(
+            as_method("pause(airflow: Airflow, dag_id: string) -> bool"),
+            "airflow.pause(dag_id: string) -> bool"
+        );
+        assert_eq!(
+            as_method("version(airflow: Airflow) -> String"),
+            "airflow.version() -> String"
+        );
+        assert_eq!(
+            as_method("confirm(question: string) -> bool"),
+            "confirm(question: string) -> bool"
+        );
+    }
 
     #[test]
     fn a_report_points_at_the_column() {

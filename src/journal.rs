@@ -16,6 +16,8 @@ pub struct Journal {
     path: Option<PathBuf>,
     file: Mutex<Option<File>>,
     redactor: Redactor,
+    /// Steps finished (or skipped as finished) so far: whether `--resume` has anything to skip.
+    steps_done: std::sync::atomic::AtomicUsize,
 }
 
 impl Journal {
@@ -34,6 +36,7 @@ impl Journal {
             path: Some(path),
             file: Mutex::new(Some(file)),
             redactor,
+            steps_done: Default::default(),
         })
     }
 
@@ -44,6 +47,7 @@ impl Journal {
             path: None,
             file: Mutex::new(None),
             redactor: Redactor::default(),
+            steps_done: Default::default(),
         }
     }
 
@@ -56,7 +60,16 @@ impl Journal {
     }
 
     /// Appends `{"ts":..., "event": event, ...fields}`; secrets are redacted from every string.
+    /// How many steps of this run finished (or were skipped as finished).
+    pub fn steps_done(&self) -> usize {
+        self.steps_done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn record(&self, event: &str, fields: Value) {
+        if event == "step_skipped" || (event == "step_end" && fields["outcome"] == "ok") {
+            self.steps_done
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let mut line = Map::new();
         line.insert("ts".into(), json!(chrono::Utc::now().to_rfc3339()));
         line.insert("event".into(), json!(event));

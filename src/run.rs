@@ -246,11 +246,11 @@ pub fn execute(
             ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64 }));
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
-                Some(_) => format!(
+                Some(_) if ctx.journal.steps_done() > 0 => format!(
                     "\nto go on from here: ovscript run {again}--resume {} {name}",
                     ctx.journal.run_id()
                 ),
-                None => String::new(),
+                _ => String::new(),
             };
             if interrupted {
                 Err(Error::Interrupted(format!(

@@ -528,20 +528,20 @@ fn wrong_arguments_show_what_the_function_takes() {
     against(&world, r#"github.approve_pr("4240");"#)
         .run()
         .code(1)
-        .stderr_has("approve_pr takes")
-        .stderr_has("approve_pr(github: Github, number: i64)");
+        .stderr_has("it can be called as:")
+        .stderr_has("github.approve_pr(number: i64)");
     against(&world, "sentry.errors_since();")
         .run()
         .code(1)
-        .stderr_has("errors_since(sentry: Sentry, since: string)");
+        .stderr_has("sentry.errors_since(since: string)");
     against(&world, r#"github.draft_release("catalog-", "extra");"#)
         .run()
         .code(1)
-        .stderr_has("draft_release(github: Github, prefix: string)");
+        .stderr_has("github.draft_release(prefix: string)");
     against(&world, "github.publish_release(());")
         .run()
         .code(1)
-        .stderr_has("publish_release(github: Github, release: map)");
+        .stderr_has("github.publish_release(release: map)");
     against(&world, r#"github.publish_release(#{ tag_name: "x" });"#)
         .run()
         .code(1)
