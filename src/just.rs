@@ -127,16 +127,8 @@ impl Just {
         if self.ctx.would(&call.to_string()) {
             return Ok(());
         }
-        let started = self.journal_start(&call);
-        let outcome = call
-            .command()
-            .unchecked()
-            .run()
-            .map_err(|e| spawn_error(&e))?;
+        let outcome = self.execute(&call, call.command(), false)?;
         let code = exit_code(outcome.status);
-        self.journal(&call, code, started, false);
-        // Ctrl-C reached the recipe through the terminal too; now unwind the script.
-        self.ctx.check_cancelled()?;
         if code != 0 {
             return Err(host_error(format!(
                 "{call} failed with exit code {code} (its output is above)"
@@ -150,23 +142,32 @@ impl Just {
         if self.ctx.would(&call.to_string()) {
             return Ok(captured(0, "", ""));
         }
-        let started = self.journal_start(&call);
-        let outcome = call
+        let command = call
             .command()
             .stdin_null()
             .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| spawn_error(&e))?;
-        let code = exit_code(outcome.status);
-        self.journal(&call, code, started, true);
-        self.ctx.check_cancelled()?;
+            .stderr_capture();
+        let outcome = self.execute(&call, command, true)?;
         Ok(captured(
-            code,
+            exit_code(outcome.status),
             &String::from_utf8_lossy(&outcome.stdout),
             &String::from_utf8_lossy(&outcome.stderr),
         ))
+    }
+
+    /// Runs the recipe's command, journaled before and after; a Ctrl-C that reached the recipe
+    /// through the terminal then unwinds the script.
+    fn execute(
+        &self,
+        call: &Call,
+        command: duct::Expression,
+        captured: bool,
+    ) -> HostResult<std::process::Output> {
+        let started = self.journal_start(call);
+        let outcome = command.unchecked().run().map_err(|e| spawn_error(&e))?;
+        self.journal(call, exit_code(outcome.status), started, captured);
+        self.ctx.check_cancelled()?;
+        Ok(outcome)
     }
 
     /// Finds the justfile and checks the call against its recipes; runs nothing.
