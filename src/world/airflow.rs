@@ -482,16 +482,7 @@ impl Airflow {
         if req.param("order_by").as_deref() == Some("-dag_id") {
             dags.reverse();
         }
-        let page: Vec<Value> = dags
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|d| self.dag_json(d))
-            .collect();
-        Ok(Reply::json(
-            200,
-            &json!({"dags": page, "total_entries": dags.len()}),
-        ))
+        Ok(page_of("dags", &dags, offset, limit, |d| self.dag_json(d)))
     }
 
     fn get_dag(&self, dag_id: &str) -> Result<Reply, Reply> {
@@ -661,16 +652,7 @@ impl Airflow {
         if descending {
             runs.reverse();
         }
-        let page: Vec<Value> = runs
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|r| run_json(r))
-            .collect();
-        Ok(Reply::json(
-            200,
-            &json!({"dag_runs": page, "total_entries": runs.len()}),
-        ))
+        Ok(page_of("dag_runs", &runs, offset, limit, |r| run_json(r)))
     }
 
     fn get_run(&self, dag_id: &str, run_id: &str) -> Result<Reply, Reply> {
@@ -702,16 +684,9 @@ impl Airflow {
             .filter(|t| run_id == "~" || t.run_id == run_id)
             .filter(|t| states.is_empty() || states.iter().any(|s| t.state.unwrap_or("none") == s))
             .collect();
-        let page: Vec<Value> = tis
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|t| self.ti_json(t))
-            .collect();
-        Ok(Reply::json(
-            200,
-            &json!({"task_instances": page, "total_entries": tis.len()}),
-        ))
+        Ok(page_of("task_instances", &tis, offset, limit, |t| {
+            self.ti_json(t)
+        }))
     }
 
     fn get_task_instance(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<Reply, Reply> {
@@ -986,6 +961,19 @@ fn problem(status: u16, title: &str, detail: Option<String>) -> Reply {
 /// Airflow 2.10.5 sends no `WWW-Authenticate` header with it (see the samples).
 fn unauthenticated() -> Reply {
     problem(401, "Unauthorized", None)
+}
+
+/// One page of an Airflow collection: `{KEY: [...], total_entries}`, as every list endpoint
+/// answers (the total counts all items, not the page).
+fn page_of<T>(
+    key: &str,
+    items: &[T],
+    offset: usize,
+    limit: usize,
+    to_json: impl Fn(&T) -> Value,
+) -> Reply {
+    let page: Vec<Value> = items.iter().skip(offset).take(limit).map(to_json).collect();
+    Reply::json(200, &json!({ key: page, "total_entries": items.len() }))
 }
 
 fn not_found_route() -> Reply {
