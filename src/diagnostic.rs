@@ -96,7 +96,7 @@ pub fn remember_closures(ast: &rhai::AST) {
     }
 }
 
-fn closure_source(name: &str) -> Option<String> {
+pub fn closure_source(name: &str) -> Option<String> {
     if !name.starts_with("anon$") {
         return None;
     }

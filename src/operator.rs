@@ -377,6 +377,13 @@ fn register_always(engine: &mut Engine, ctx: &Ctx) {
         r#"always(|| deploy(), || airflow.unpause("image_data_refresh"));"#,
     )
     .register_into_engine(engine, move |call: NativeCallContext, body: FnPtr, cleanup: FnPtr| -> HostResult<Dynamic> {
+        // A second Ctrl-C exits at once, without running script code: say what was left undone.
+        let file = crate::diagnostic::closure_source(cleanup.fn_name()).unwrap_or_else(|| "the script".into());
+        let place = format!("{file}:{}", call.call_position().line().unwrap_or(0));
+        let redactor = c.redactor.clone();
+        let _unfinished = c.cancel.last_resort(move || {
+            eprintln!("{}", redactor.redact(&format!("NOT DONE: the clean-up of always() at {place} did not run: do it by hand")));
+        });
         let result = body.call_within_context::<Dynamic>(&call, ());
         let cleaned = {
             let _hold = c.cancel.hold();

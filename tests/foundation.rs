@@ -632,7 +632,9 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
         .env("OVSCRIPT_INFRA_DIR", "infra")
         .file("infra/main.tf", original)
         .file("infra/justfile", "apply:\n    sleep 20\n")
-        .script(r#"tf.with("main.tf", "running_dags_cleared", true, || just("apply"));"#);
+        .script(
+            r#"always(|| tf.with("main.tf", "running_dags_cleared", true, || just("apply")), || info("unpaused"));"#,
+        );
     use std::os::unix::process::CommandExt;
     let mut child = test
         .prepare(&["run", "script.rhai"])
@@ -662,6 +664,10 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
     assert_eq!(status.code(), Some(130));
     assert!(
         stderr.contains("restored module.catalog-airflow.running_dags_cleared = false in main.tf"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("NOT DONE: the clean-up of always() at script.rhai:1 did not run"),
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&tf).unwrap(), original);
