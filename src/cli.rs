@@ -69,7 +69,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
     /// Run against a simulated world on this machine: calm (default), dag-running,
-    /// sensor-waiting, apply-fails, sentry-errors, airflow-down.
+    /// sensor-waiting, apply-fails, sentry-errors, airflow-down, image-late, image-missing.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm")]
     pub rehearse: Option<String>,
     #[command(flatten)]

@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub infra: Infra,
     #[serde(default)]
+    pub registry: Registry,
+    #[serde(default)]
     pub limits: Limits,
 }
 
@@ -60,6 +62,19 @@ pub struct Github {
 #[serde(deny_unknown_fields)]
 pub struct Infra {
     pub dir: Option<PathBuf>,
+    /// The command line that runs recipes in the checkout (default `just`; `./ov just` for the
+    /// infrastructure repository's wrapper). Split like a shell would, never run by one.
+    pub just: Option<String>,
+}
+
+/// The container registry that `registry.has_tag` asks. Pulls are anonymous: no credentials.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// Replaces the registry of every image (`https://mirror.example.org`, the rehearsal's fake):
+    /// by default each image's own host (`ghcr.io/...`) is asked.
+    pub url: Option<String>,
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,14 +87,30 @@ pub struct Limits {
     pub max_map_size: usize,
 }
 
+impl Limits {
+    /// The value of the limit named `key`, for messages.
+    fn of(&self, key: &str) -> u64 {
+        match key {
+            "max_operations" => self.max_operations,
+            "max_call_levels" => self.max_call_levels as u64,
+            "max_string_size" => self.max_string_size as u64,
+            "max_array_size" => self.max_array_size as u64,
+            _ => self.max_map_size as u64,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_operations: 2_000_000,
             max_call_levels: 64,
             max_string_size: 4 << 20,
-            max_array_size: 100_000,
-            max_map_size: 10_000,
+            // Rhai counts every element of nested values: 10,000 DAG runs of a few fields each,
+            // or 5,000 Sentry issues, are a few tens of thousands of map entries. What host
+            // functions return must read under the defaults; only a runaway script stops.
+            max_array_size: 1_000_000,
+            max_map_size: 1_000_000,
         }
     }
 }
@@ -149,7 +180,41 @@ impl Config {
                 config.infra.dir = Some(base.join(dir_rel));
             }
         }
+        config
+            .refuse_unsafe()
+            .map_err(|problem| Error::usage(format!("{origin}: {problem}")))?;
         Ok(config)
+    }
+
+    /// Values that would switch a safety off: a limit of 0 is no limit in Rhai, a timeout of 0
+    /// never times out.
+    fn refuse_unsafe(&self) -> Result<(), String> {
+        let limits = &self.limits;
+        let zero_limits = [
+            ("max_operations", limits.max_operations == 0),
+            ("max_call_levels", limits.max_call_levels == 0),
+            ("max_string_size", limits.max_string_size == 0),
+            ("max_array_size", limits.max_array_size == 0),
+            ("max_map_size", limits.max_map_size == 0),
+        ];
+        if let Some((key, _)) = zero_limits.iter().find(|(_, zero)| *zero) {
+            return Err(format!(
+                "[limits] {key} = 0 would switch the limit off: give a positive number (the default is {})",
+                Limits::default().of(key)
+            ));
+        }
+        let timeouts = [
+            ("airflow", self.airflow.timeout),
+            ("sentry", self.sentry.timeout),
+            ("github", self.github.timeout),
+            ("registry", self.registry.timeout),
+        ];
+        if let Some((section, _)) = timeouts.iter().find(|(_, t)| *t == Some(0)) {
+            return Err(format!(
+                "[{section}] timeout = 0 would wait forever: give the seconds a request may take (default {DEFAULT_TIMEOUT_SECS})"
+            ));
+        }
+        Ok(())
     }
 
     /// Every secret value, so that output paths can redact them.
@@ -320,6 +385,41 @@ mod tests {
         assert_eq!(config.airflow.user.as_deref(), Some("u"));
         assert_eq!(config.airflow.timeout, Some(5));
         assert_eq!(config.github.infra_repo.as_deref(), Some("o/infra"));
+    }
+
+    #[test]
+    fn the_registry_section_takes_its_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ovscript.toml"),
+            "[registry]\nurl = \"https://mirror.example.org\"\ntimeout = 9\n",
+        )
+        .unwrap();
+        let config = Config::load(None, dir.path(), env(&[])).unwrap();
+        assert_eq!(
+            config.registry.url.as_deref(),
+            Some("https://mirror.example.org")
+        );
+        assert_eq!(config.registry.timeout, Some(9));
+        let config = Config::load(
+            None,
+            dir.path(),
+            env(&[
+                ("OVSCRIPT_REGISTRY_URL", "http://127.0.0.1:5000"),
+                ("OVSCRIPT_REGISTRY_TIMEOUT", "4"),
+                // The real-registry test's own variable is not configuration.
+                ("OVSCRIPT_TEST_REGISTRY_URL", "http://127.0.0.1:5001"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.registry.url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(config.registry.timeout, Some(4));
+        let err =
+            Config::load(None, dir.path(), env(&[("OVSCRIPT_REGISTRY_TOKEN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("unknown field `token`"), "{err}");
     }
 
     #[test]

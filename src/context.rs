@@ -27,6 +27,8 @@ pub struct Context {
     /// The working directory the run started in (journal, relative paths).
     pub base_dir: PathBuf,
     pub redactor: Redactor,
+    /// Each step's outcome and what is left to do by hand, printed at the end of the run.
+    pub summary: crate::summary::Summary,
 }
 
 impl Context {

@@ -7,10 +7,25 @@ use rhai::{Engine, EvalAltResult, Position};
 pub fn message_of(error: &EvalAltResult) -> String {
     let inner = innermost(error);
     match inner {
-        EvalAltResult::ErrorRuntime(value, _) => match value.clone().into_immutable_string() {
-            Ok(text) => text.to_string(),
-            Err(_) => format!("thrown: {value}"),
-        },
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if let Some(usage) = value.read_lock::<crate::operator::UsageError>() {
+                return usage.0.clone();
+            }
+            match value.clone().into_immutable_string() {
+                Ok(text) => text.to_string(),
+                Err(_) => format!("thrown: {value}"),
+            }
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            let key = if what.contains("map") {
+                "max_map_size"
+            } else if what.contains("rray") {
+                "max_array_size"
+            } else {
+                "max_string_size"
+            };
+            format!("{what} too large: the script's data grew past the limit (a runaway loop?); raise [limits] {key} in ovscript.toml if this is real work")
+        }
         EvalAltResult::ErrorTooManyOperations(_) => {
             "the script ran too many operations (a runaway loop?): it was stopped; raise [limits] max_operations in ovscript.toml if this is real work".into()
         }
@@ -34,6 +49,11 @@ pub fn message_of(error: &EvalAltResult) -> String {
 /// Whether the error is Ctrl-C unwinding the script (exit 130), however deep it was raised.
 pub fn is_interrupt(error: &EvalAltResult) -> bool {
     matches!(innermost(error), EvalAltResult::ErrorTerminated(..))
+}
+
+/// Whether the script stopped with `usage_error(...)` (exit 2, like a bad flag).
+pub fn is_usage(error: &EvalAltResult) -> bool {
+    matches!(innermost(error), EvalAltResult::ErrorRuntime(value, _) if value.is::<crate::operator::UsageError>())
 }
 
 fn innermost(error: &EvalAltResult) -> &EvalAltResult {

@@ -141,6 +141,7 @@ fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::sentry::register(engine, ctx, objects);
     crate::github::register(engine, ctx, objects);
     crate::http::register(engine, ctx, objects);
+    crate::registry::register(engine, ctx, objects);
 }
 
 /// `import "deploy"` looks next to the script, in its `stdlib/`, in the project's `stdlib/`

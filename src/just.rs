@@ -29,7 +29,11 @@ const INSTALL_HINT: &str = "`just` is not installed or not on PATH: install it w
 const JUSTFILE_NAMES: &[&str] = &["justfile", "Justfile", ".justfile"];
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
-    let just = Just { ctx: ctx.clone() };
+    let started = Started::default();
+    let just = Just {
+        ctx: ctx.clone(),
+        started: started.clone(),
+    };
     let run: Runner<()> = Arc::new(move |recipe, args| just.run(recipe, args));
     let doc = Doc {
         name: "just",
@@ -39,7 +43,10 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
     };
     register_overloads(engine, &doc, &run);
 
-    let just = Just { ctx: ctx.clone() };
+    let just = Just {
+        ctx: ctx.clone(),
+        started: started.clone(),
+    };
     let output: Runner<Map> = Arc::new(move |recipe, args| just.output(recipe, args));
     let doc = Doc {
         name: "just_output",
@@ -48,7 +55,25 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
         example: r#"let plan = just_output("plan", "prod", "catalog-airflow"); print(plan.stdout);"#,
     };
     register_overloads(engine, &doc, &output);
+
+    describe(
+        "just_started",
+        &["command: &str", "bool"],
+        "Whether this run started `just COMMAND` (e.g. \"apply prod catalog-airflow\"): its process began, whatever came of it. False when the call failed before (a missing recipe, no `just`) or in a dry run.",
+        r#"if just_started("apply prod catalog-airflow") { offer_rollback() }"#,
+    )
+    .register_into_engine(engine, move |command: &str| {
+        let wanted: Vec<&str> = command.split_whitespace().collect();
+        started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|words| words.iter().map(String::as_str).eq(wanted.iter().copied()))
+    });
 }
+
+/// The recipe calls (recipe and arguments) whose process this run started.
+type Started = Arc<std::sync::Mutex<Vec<Vec<String>>>>;
 
 /// What one overload does once its arguments are gathered.
 type Runner<T> = Arc<dyn Fn(&str, Vec<String>) -> HostResult<T> + Send + Sync>;
@@ -119,6 +144,7 @@ fn string_args(function: &str, recipe: &str, args: Array) -> HostResult<Vec<Stri
 
 struct Just {
     ctx: Ctx,
+    started: Started,
 }
 
 impl Just {
@@ -164,7 +190,20 @@ impl Just {
         captured: bool,
     ) -> HostResult<std::process::Output> {
         let started = self.journal_start(call);
-        let outcome = command.unchecked().run().map_err(|e| spawn_error(&e))?;
+        let child = command
+            .unchecked()
+            .start()
+            .map_err(|e| spawn_error(&call.program, &e))?;
+        self.started.lock().unwrap_or_else(|e| e.into_inner()).push(
+            [call.recipe.clone()]
+                .into_iter()
+                .chain(call.args.clone())
+                .collect(),
+        );
+        let outcome = child
+            .wait()
+            .map_err(|e| spawn_error(&call.program, &e))?
+            .clone();
         self.journal(call, exit_code(outcome.status), started, captured);
         self.ctx.check_cancelled()?;
         Ok(outcome)
@@ -175,6 +214,7 @@ impl Just {
         let dir = self.ctx.infra_dir()?;
         let justfile = find_justfile(&dir)?;
         let call = Call {
+            program: self.program()?,
             dir,
             justfile,
             recipe: recipe.to_string(),
@@ -188,6 +228,19 @@ impl Just {
             ))
         })?;
         Ok(call)
+    }
+
+    /// `[infra] just` split like a shell would (no shell runs it): `just`, or the infrastructure
+    /// repository's wrapper such as `./ov just`.
+    fn program(&self) -> HostResult<Vec<String>> {
+        let configured =
+            crate::config::given(&self.ctx.config.infra.just).unwrap_or_else(|| "just".to_string());
+        match shlex::split(&configured) {
+            Some(words) if !words.is_empty() => Ok(words),
+            _ => Err(host_error(format!(
+                "[infra] just = {configured:?} is not a command line: give the command that runs recipes in the infrastructure checkout, e.g. \"just\" or \"./ov just\" (OVSCRIPT_INFRA_JUST)"
+            ))),
+        }
     }
 
     /// Journaled before the recipe starts too: a second Ctrl-C ends ovscript at once, and the
@@ -237,6 +290,8 @@ fn find_justfile(dir: &Path) -> HostResult<PathBuf> {
 
 /// One recipe call, ready to run.
 struct Call {
+    /// The command that runs `just` (`[infra] just`), as words.
+    program: Vec<String>,
     dir: PathBuf,
     justfile: PathBuf,
     recipe: String,
@@ -255,26 +310,37 @@ impl Call {
             self.recipe.clone().into(),
         ];
         argv.extend(self.args.iter().map(OsString::from));
-        duct::cmd("just", argv).dir(&self.dir)
+        self.just(argv)
+    }
+
+    /// `[infra] just` with `argv` after its own words, run in the checkout.
+    fn just(&self, argv: Vec<OsString>) -> duct::Expression {
+        let words = self.program[1..].iter().map(OsString::from).chain(argv);
+        // `./ov` is the checkout's own wrapper: a relative path is taken from the checkout.
+        // (An OsString, not a Path: duct takes a relative Path as `./name`, not a PATH lookup.)
+        let program = Path::new(&self.program[0]);
+        let program = if program.is_relative() && program.components().count() > 1 {
+            self.dir.join(program).into_os_string()
+        } else {
+            OsString::from(&self.program[0])
+        };
+        duct::cmd(program, words).dir(&self.dir)
     }
 
     /// The justfile as data (`just --dump --dump-format json`).
     fn read_recipes(&self) -> HostResult<Value> {
-        let dump = duct::cmd!(
-            "just",
-            "--justfile",
-            &self.justfile,
-            "--dump",
-            "--dump-format",
-            "json"
-        )
-        .dir(&self.dir)
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| spawn_error(&e))?;
+        let argv = ["--justfile".into(), self.justfile.clone().into()]
+            .into_iter()
+            .chain(["--dump", "--dump-format", "json"].map(OsString::from))
+            .collect();
+        let dump = self
+            .just(argv)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| spawn_error(&self.program, &e))?;
         if !dump.status.success() {
             return Err(host_error(format!(
                 "cannot read the recipes of {}: {}",
@@ -302,11 +368,16 @@ fn stderr_text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).trim().to_string()
 }
 
-fn spawn_error(error: &std::io::Error) -> Box<rhai::EvalAltResult> {
-    if error.kind() == std::io::ErrorKind::NotFound {
+fn spawn_error(program: &[String], error: &std::io::Error) -> Box<rhai::EvalAltResult> {
+    let command = shell_words(program);
+    if error.kind() == std::io::ErrorKind::NotFound && command == "just" {
         host_error(INSTALL_HINT)
+    } else if error.kind() == std::io::ErrorKind::NotFound {
+        host_error(format!(
+            "cannot start `{command}` ([infra] just, OVSCRIPT_INFRA_JUST): not found in the infrastructure checkout or on PATH"
+        ))
     } else {
-        host_error(format!("cannot start `just`: {error}"))
+        host_error(format!("cannot start `{command}`: {error}"))
     }
 }
 

@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::engine::describe;
 use crate::error::{host_error, HostResult};
 use crate::journal::FinishedStep;
+use crate::summary::StepOutcome;
 
 /// Steps finished in an earlier run (`--resume`), matched by order and title.
 #[derive(Default)]
@@ -59,6 +60,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     register_always(engine, ctx);
     register_on_error(engine, ctx);
     register_table(engine, ctx);
+    register_run_facts(engine, ctx);
 
     let c = ctx.clone();
     describe(
@@ -134,6 +136,12 @@ fn run_step(
         .find(|s| s.ordinal == ordinal && s.title == title)
     {
         ctx.ui.step_skipped(label, title, &resume.run_id);
+        ctx.summary.step(StepOutcome {
+            label: label.to_string(),
+            title: title.to_string(),
+            outcome: "skipped",
+            took: std::time::Duration::ZERO,
+        });
         // The steps nested in it are skipped with it: number the next ones as that run did.
         steps.lock().unwrap_or_else(|e| e.into_inner()).ordinal = done.last_ordinal;
         ctx.record(
@@ -158,6 +166,12 @@ fn run_step(
         Err(e) => ("error", Value::Null, Some(crate::diagnostic::message_of(e))),
     };
     ctx.ui.step_finished(label, title, outcome == "ok", took);
+    ctx.summary.step(StepOutcome {
+        label: label.to_string(),
+        title: title.to_string(),
+        outcome,
+        took,
+    });
     let last_ordinal = steps.lock().unwrap_or_else(|e| e.into_inner()).ordinal;
     ctx.record(
         "step_end",
@@ -450,5 +464,56 @@ fn register_on_error(engine: &mut Engine, ctx: &Ctx) {
             c.ui.warn(&format!("handling the error failed too: {}", crate::diagnostic::message_of(&handler_error)));
         }
         Err(error)
+    });
+}
+
+/// A runbook option or argument the script refuses: the run stops before any step with exit 2,
+/// as for a bad flag. Thrown by `usage_error(message)`.
+#[derive(Debug, Clone)]
+pub struct UsageError(pub String);
+
+fn register_run_facts(engine: &mut Engine, ctx: &Ctx) {
+    engine.register_type_with_name::<UsageError>("UsageError");
+    describe(
+        "usage_error",
+        &["message: &str", "()"],
+        "Stops the run as a usage error (exit 2, like a bad flag): for a runbook option that is unknown, lacks its value or has a bad one. Call it before the first step.",
+        r#"usage_error("--watch needs a duration, e.g. --watch=10m");"#,
+    )
+    .register_into_engine(engine, |message: &str| -> HostResult<()> {
+        Err(EvalAltResult::ErrorRuntime(
+            Dynamic::from(UsageError(message.to_string())),
+            rhai::Position::NONE,
+        )
+        .into())
+    });
+    let c = ctx.clone();
+    describe(
+        "by_hand",
+        &["what: &str", "()"],
+        "Notes something the operator must still do by hand (e.g. \"approve #4242\"): journaled, and listed in the summary at the end of the run, whatever its outcome.",
+        r#"by_hand(`approve the changelog PR #${pr.number}`);"#,
+    )
+    .register_into_engine(engine, move |what: &str| {
+        c.summary.by_hand(what);
+        c.record("by_hand", json!({ "what": what }));
+    });
+    let c = ctx.clone();
+    describe(
+        "dry_run",
+        &["bool"],
+        "Whether this is a dry run (`--dry-run`): side effects are said, not made.",
+        r#"if dry_run() { info("would wait for the image"); }"#,
+    )
+    .register_into_engine(engine, move || c.dry_run);
+    describe(
+        "seconds",
+        &["duration: ?", "int"],
+        "A duration in whole seconds: a number of seconds, or a string like \"90s\", \"15m\", \"2h\"; throws on anything else.",
+        r#"let watch = seconds(opts.watch);"#,
+    )
+    .register_into_engine(engine, |duration: Dynamic| -> HostResult<i64> {
+        let parsed = crate::when::duration(&duration).map_err(host_error)?;
+        Ok(i64::try_from(parsed.as_secs()).unwrap_or(i64::MAX))
     });
 }

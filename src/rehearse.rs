@@ -61,7 +61,7 @@ impl Rehearsal {
         dir: PathBuf,
         config: &mut Config,
     ) -> Result<Rehearsal, Error> {
-        let world = World::start(scenario)
+        let world = World::start_with(scenario, faults_from_env()?, Default::default())
             .map_err(|e| Error::usage(format!("cannot start the simulated world: {e}")))?;
         let infra = dir.join("infra");
         let initial_commit = lay_out_infra(&infra, &dir.join("origin.git"))?;
@@ -152,6 +152,8 @@ impl Rehearsal {
             "image_data_refresh",
             "audio_data_refresh",
             "flickr_workflow",
+            "production_image_data_refresh",
+            "production_audio_data_refresh",
         ]
         .iter()
         .map(|dag| (dag.to_string(), json!(self.world.dag_paused(dag))))
@@ -187,6 +189,18 @@ impl Rehearsal {
             }
         }
         files
+    }
+}
+
+/// The variable through which scenario tests give a rehearsal's world faults, as JSON.
+pub const FAULTS_VAR: &str = "OVSCRIPT_TEST_WORLD_FAULTS";
+
+/// The faults of `OVSCRIPT_TEST_WORLD_FAULTS` (none when it is not set).
+fn faults_from_env() -> Result<crate::world::Faults, Error> {
+    match std::env::var(FAULTS_VAR) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::usage(format!("{FAULTS_VAR}: not the world's faults: {e}"))),
+        Err(_) => Ok(Default::default()),
     }
 }
 
@@ -253,6 +267,7 @@ fn point_config_at(config: &mut Config, world: &World, infra: &Path) {
     config.github.repo = Some(world.github_repo().to_string());
     config.github.infra_repo = Some(world.github_infra_repo().to_string());
     config.github.token = Some(creds.github_token.clone());
+    config.registry.url = Some(world.registry_url());
     config.infra.dir = Some(infra.to_path_buf());
 }
 

@@ -78,6 +78,7 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         clock: settings.clock,
         base_dir,
         redactor,
+        summary: Default::default(),
     }))
 }
 
@@ -224,6 +225,10 @@ pub fn execute(
     let started = Instant::now();
     let result = runtime.run(&ast);
     let took = started.elapsed();
+    let summary = ctx.summary.render();
+    if !summary.is_empty() {
+        ctx.ui.line(summary.trim_end());
+    }
     let journal_note = ctx
         .journal
         .path()
@@ -233,17 +238,27 @@ pub fn execute(
         Ok(_) => {
             ctx.record(
                 "run_end",
-                json!({ "outcome": "ok", "duration_ms": took.as_millis() as u64 }),
+                json!({ "outcome": "ok", "duration_ms": took.as_millis() as u64, "by_hand": ctx.summary.left_by_hand() }),
             );
             ctx.ui
                 .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
             Ok(())
         }
+        Err(e) if crate::diagnostic::is_usage(&e) => {
+            let message = crate::diagnostic::message_of(&e);
+            ctx.record(
+                "run_end",
+                json!({ "outcome": "usage", "error": message, "duration_ms": took.as_millis() as u64 }),
+            );
+            Err(Error::Usage(
+                ctx.redact(&format!("error: {name}: {message}")),
+            ))
+        }
         Err(e) => {
             let interrupted = crate::diagnostic::is_interrupt(&e);
             let outcome = if interrupted { "interrupted" } else { "error" };
             let message = crate::diagnostic::message_of(&e);
-            ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64 }));
+            ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64, "by_hand": ctx.summary.left_by_hand() }));
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 Some(_) if ctx.journal.steps_done() > 0 => format!(

@@ -5,6 +5,7 @@ mod test;
 mod airflow;
 mod foundation;
 mod just_git;
+mod registry;
 mod repl;
 mod runbooks;
 mod sentry_github;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
 const INGESTION_TF: &str = "environments/prod/ingestion-server.tf";
+/// The world's faults of a rehearsal, as JSON (`ovscript::world::Faults`).
+const FAULTS: &str = "OVSCRIPT_TEST_WORLD_FAULTS";
 
 fn repo_file(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,7 +58,7 @@ impl Rehearsal {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["method"] != "GET")
+            .filter(|r| r["method"] != "GET" && r["method"] != "HEAD")
             .map(|r| {
                 format!(
                     "{} {}",
@@ -345,23 +347,34 @@ fn ingestion_skip_staging_deploys_production_only() {
 }
 
 #[test]
-fn ingestion_ignores_provider_dags_but_not_a_data_refresh() {
+fn ingestion_ignores_provider_dags_but_never_deploys_during_a_refresh() {
     let Some(r) = rehearse("ingestion", "dag-running", &["--yes"], &[]) else {
         return;
     };
     r.out.success();
+    // A refresh waiting on its sensor is the ingestion server at work: no exception here.
     let Some(r) = rehearse("ingestion", "sensor-waiting", &["--yes"], &[]) else {
         return;
     };
-    r.out.success();
-    assert!(
-        r.changes()
-            .contains(&"airflow: paused image_data_refresh".to_string()),
-        "{:?}",
-        r.changes()
-    );
+    r.out
+        .code(1)
+        .stderr_has("a data refresh is occurring: image_data_refresh")
+        .stderr_has("Nothing was changed");
+    r.untouched();
     assert_eq!(r.world["paused"]["image_data_refresh"], false);
-    r.flag_only_during_apply(INGESTION_TF, "data_refresh_cleared");
+    // The newer refresh DAGs are found by their tag too.
+    let Some(r) = rehearse(
+        "ingestion",
+        "sensor-waiting",
+        &["--yes"],
+        &[(FAULTS, r#"{"refresh_dags_2024": true}"#)],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("a data refresh is occurring: production_image_data_refresh");
+    r.untouched();
 }
 
 #[test]
@@ -463,29 +476,35 @@ fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
 }
 
 #[test]
-fn options_are_checked_before_anything_runs() {
-    let Some(r) = rehearse(
-        "ingestion",
-        "calm",
-        &["--yes", "--", "--skip-staging=no"],
-        &[],
-    ) else {
-        return;
-    };
-    r.out.code(1).stderr_has("--skip-staging is a switch");
-    r.untouched();
-    let Some(r) = rehearse(
-        "catalog",
-        "calm",
-        &["--yes", "--", "--expect-airflow-version"],
-        &[],
-    ) else {
-        return;
-    };
-    r.out
-        .code(1)
-        .stderr_has("--expect-airflow-version needs a value");
-    r.untouched();
+fn bad_options_are_usage_errors_before_anything_runs() {
+    let cases: [(&str, &[&str], &str); 5] = [
+        (
+            "ingestion",
+            &["--skip-staging=no"],
+            "--skip-staging is a switch",
+        ),
+        (
+            "catalog",
+            &["--expect-airflow-version"],
+            "--expect-airflow-version needs a value",
+        ),
+        (
+            "catalog",
+            &["--watch=soon"],
+            "--watch=soon is not a duration",
+        ),
+        ("ingestion", &["--colour=blue"], "unknown option --colour"),
+        ("catalog", &["--rollback=later"], "--rollback=later"),
+    ];
+    for (runbook, options, message) in cases {
+        let mut extra = vec!["--yes", "--"];
+        extra.extend(options);
+        let Some(r) = rehearse(runbook, "calm", &extra, &[]) else {
+            return;
+        };
+        r.out.code(2).stderr_has(message).stdout_lacks("==> [1]");
+        r.untouched();
+    }
 }
 
 #[test]
@@ -526,4 +545,237 @@ fn an_unknown_scenario_lists_the_valid_ones() {
         .code(2)
         .stderr_has("sunny")
         .stderr_has("sensor-waiting");
+}
+
+#[test]
+fn catalog_waits_out_a_sensor_caught_mid_poke() {
+    let Some(r) = rehearse(
+        "catalog",
+        "sensor-waiting",
+        &["--yes"],
+        &[(FAULTS, r#"{"sensor_poking_reads": 2}"#)],
+    ) else {
+        return;
+    };
+    r.out.success().stdout_has("its sensor to end its poke");
+    let changes = r.changes();
+    assert!(
+        changes.contains(&"airflow: paused image_data_refresh".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"airflow: unpaused image_data_refresh".to_string()),
+        "{changes:?}"
+    );
+    assert_eq!(r.applies().len(), 1);
+    r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
+}
+
+#[test]
+fn catalog_pauses_the_newer_refresh_dag_found_by_its_tag() {
+    let Some(r) = rehearse(
+        "catalog",
+        "sensor-waiting",
+        &["--yes"],
+        &[(FAULTS, r#"{"refresh_dags_2024": true}"#)],
+    ) else {
+        return;
+    };
+    r.out
+        .success()
+        .stdout_has("production_image_data_refresh is waiting on its HTTP sensor");
+    let changes = r.changes();
+    let paused = changes
+        .iter()
+        .position(|c| c == "airflow: paused production_image_data_refresh")
+        .expect("paused");
+    let unpaused = changes
+        .iter()
+        .position(|c| c == "airflow: unpaused production_image_data_refresh")
+        .expect("unpaused");
+    assert!(paused < unpaused);
+    assert_eq!(r.world["paused"]["production_image_data_refresh"], false);
+    r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
+}
+
+/// The registry requests of a rehearsal: (status, tag) of each manifest HEAD.
+fn manifest_checks(r: &Rehearsal) -> Vec<(u64, String)> {
+    r.world["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["service"] == "registry" && q["method"] == "HEAD")
+        .map(|q| {
+            let path = q["path"].as_str().unwrap();
+            (
+                q["status"].as_u64().unwrap(),
+                path.rsplit('/').next().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_bump_waits_for_the_release_image() {
+    let Some(r) = rehearse("catalog", "image-late", &["--yes"], &[]) else {
+        return;
+    };
+    r.out.success();
+    let checks = manifest_checks(&r);
+    assert!(
+        checks.iter().any(|(status, _)| *status == 404),
+        "the image was there at once: {checks:?}"
+    );
+    assert_eq!(
+        checks.last().unwrap(),
+        &(200, "rel-2024.05.02.10.00.00".to_string())
+    );
+    // In the journal, the wait ends before the bump starts.
+    let journal = r.out.journal();
+    let waited = journal
+        .iter()
+        .position(|e| {
+            e["event"] == "wait_end"
+                && e["outcome"] == "ok"
+                && e["what"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rel-2024.05.02.10.00.00")
+        })
+        .expect("the wait ended");
+    let bumped = journal
+        .iter()
+        .position(|e| e["event"] == "just_start" && e["recipe"] == "bump")
+        .expect("bumped");
+    assert!(waited < bumped);
+    r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
+}
+
+#[test]
+fn a_missing_image_stops_before_the_bump() {
+    let Some(r) = rehearse(
+        "ingestion",
+        "image-missing",
+        &["--yes", "--", "--image-timeout=5m"],
+        &[],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("the release ingestion_server-2024.05.02.10.05.00 is published, but its image ghcr.io/wordpress/openverse-ingestion_server:rel-2024.05.02.10.05.00 is not in the registry after 5m")
+        .stderr_has("Nothing was bumped or applied");
+    assert!(r.published("ingestion_server-"));
+    assert!(r.recipes().is_empty(), "{:?}", r.recipes());
+    let checks = manifest_checks(&r);
+    assert!(
+        checks.iter().any(|(status, _)| *status == 404),
+        "{checks:?}"
+    );
+    assert!(
+        checks.iter().all(|(status, _)| *status != 200),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn a_release_published_under_another_tag_stops_the_run() {
+    let Some(r) = rehearse(
+        "catalog",
+        "calm",
+        &["--yes"],
+        &[(
+            FAULTS,
+            r#"{"published_tag": "catalog-2024.05.02.11.00.00"}"#,
+        )],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("GitHub published catalog-2024.05.02.11.00.00, not catalog-2024.05.02.10.00.00 as confirmed")
+        .stdout_has("look at the release catalog-2024.05.02.11.00.00 on GitHub");
+    assert!(r.recipes().is_empty(), "{:?}", r.recipes());
+    assert!(manifest_checks(&r).is_empty());
+}
+
+#[test]
+fn a_failed_bump_offers_no_rollback() {
+    let Some(r) = rehearse(
+        "catalog",
+        "calm",
+        &["--yes"],
+        &[("OVSCRIPT_REHEARSE_BUMP_FAILS", "1")],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("just bump prod catalog-airflow failed with exit code 1")
+        .stdout_lacks("Roll back");
+    assert!(r.applies().is_empty());
+    assert!(r.world["dispatches"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_local_rollback_applies_the_stable_tag_with_the_flag_only_during_that_apply() {
+    let Some(r) = rehearse(
+        "catalog",
+        "sentry-errors",
+        &["--yes", "--", "--rollback=local"],
+        &[],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("rolled back to rel-2024.04.01.12.00.00");
+    let applies = r.applies();
+    let tags: Vec<&str> = applies.iter().map(|a| a["tag"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["rel-2024.05.02.10.00.00", "rel-2024.04.01.12.00.00"]);
+    r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
+    assert!(r
+        .file(CATALOG_TF)
+        .contains(r#"docker_image_tag     = "rel-2024.04.01.12.00.00""#));
+    assert!(r.world["dispatches"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn sentry_that_cannot_be_read_is_not_checked_and_the_deploy_goes_on() {
+    let Some(r) = rehearse(
+        "ingestion",
+        "calm",
+        &["--yes"],
+        &[(FAULTS, r#"{"sentry_status": 500}"#)],
+    ) else {
+        return;
+    };
+    r.out
+        .success()
+        .stderr_has("Sentry was NOT checked: sentry answered 500")
+        .stdout_lacks("no new Sentry errors")
+        .stdout_has("left to do by hand:")
+        .stdout_has("check Sentry for new errors since");
+    // The later post-deploy steps still ran.
+    assert_eq!(r.world["approved_prs"].as_array().unwrap().len(), 1);
+    assert_eq!(r.world["opened_prs"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_run_ends_with_a_summary_of_its_steps() {
+    let Some(r) = rehearse("ingestion", "calm", &["--yes"], &[]) else {
+        return;
+    };
+    r.out
+        .success()
+        .stdout_has("summary:\n  [1] Note when the deploy begins")
+        .stdout_has("[6] Wait for the release's image in the registry")
+        .stdout_has("left to do by hand:\n  - get the infrastructure PR");
+    let end = r
+        .out
+        .journal()
+        .into_iter()
+        .find(|e| e["event"] == "run_end")
+        .unwrap();
+    assert_eq!(end["by_hand"].as_array().unwrap().len(), 1, "{end}");
 }

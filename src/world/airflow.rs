@@ -23,6 +23,14 @@ const DEFAULT_PAGE_LIMIT: usize = 100;
 /// The sensor task of the refresh DAGs, nested in task groups as in Openverse.
 pub(crate) const SENSOR_TASK: &str = "data_refresh.ingest_upstream.wait_for_ingest_upstream";
 
+/// The long wait of the 2024 refresh DAGs: a mapped `TemplatedConnectionHttpSensor`, one
+/// instance per reindexing worker.
+pub(crate) const REINDEX_SENSOR_TASK: &str =
+    "run_distributed_reindex.reindex.wait_for_reindexing_task";
+
+/// How many instances a mapped task has (one per reindexing worker).
+const MAPPED_INSTANCES: i64 = 4;
+
 /// An operator class: (class_name, module_path).
 type Op = (&'static str, &'static str);
 const PYTHON: Op = ("PythonOperator", "airflow.operators.python");
@@ -35,6 +43,8 @@ const SQL: Op = (
     "airflow.providers.common.sql.operators.sql",
 );
 const BASH: Op = ("BashOperator", "airflow.operators.bash");
+/// Openverse's subclass of HttpSensor that takes its connection from a template.
+const TEMPLATED_HTTP_SENSOR: Op = ("TemplatedConnectionHttpSensor", "common.sensors.http");
 
 const PROVIDER_TASKS: &[(&str, Op)] = &[
     ("generate_filename", PYTHON),
@@ -55,6 +65,26 @@ const REFRESH_TASKS: &[(&str, Op)] = &[
     ("data_refresh.promote.trigger_promote", HTTP_OPERATOR),
     ("data_refresh.promote.wait_for_promote", HTTP_SENSOR),
     ("report_record_difference", DECORATED),
+];
+/// The refresh DAGs Openverse moved into Airflow in 2024 (`{env}_{media}_data_refresh`).
+const REFRESH_2024_TASKS: &[(&str, Op)] = &[
+    ("wait_for_conflicting_dags", DECORATED),
+    ("get_source_index", DECORATED),
+    ("copy_upstream_tables.copy_upstream_table", DECORATED),
+    ("run_distributed_reindex.get_worker_params", DECORATED),
+    (
+        "run_distributed_reindex.reindex.trigger_reindexing_task",
+        HTTP_OPERATOR,
+    ),
+    (REINDEX_SENSOR_TASK, TEMPLATED_HTTP_SENSOR),
+    ("promote_tables.promote_table", DECORATED),
+    ("report_record_difference", DECORATED),
+];
+/// Tasks with one instance per worker (`map_index` 0..MAPPED_INSTANCES).
+const MAPPED_TASKS: &[&str] = &[
+    "copy_upstream_tables.copy_upstream_table",
+    "run_distributed_reindex.reindex.trigger_reindexing_task",
+    REINDEX_SENSOR_TASK,
 ];
 const POPULARITY_TASKS: &[(&str, Op)] = &[
     ("get_last_updated_date", DECORATED),
@@ -212,6 +242,28 @@ const DAGS: &[DagSpec] = &[
     },
 ];
 
+/// The 2024 generation of refresh DAGs (`Faults::refresh_dags_2024`), in `dag_id` order.
+const DAGS_2024: &[DagSpec] = &[
+    DagSpec {
+        id: "production_audio_data_refresh",
+        description: "Refresh the production audio index from the upstream catalog.",
+        tags: &["data_refresh", "production_data_refresh"],
+        schedule: Schedule::Weekly,
+        paused: false,
+        fileloc: "/opt/airflow/catalog/dags/data_refresh/dag_factory.py",
+        tasks: REFRESH_2024_TASKS,
+    },
+    DagSpec {
+        id: "production_image_data_refresh",
+        description: "Refresh the production image index from the upstream catalog.",
+        tags: &["data_refresh", "production_data_refresh"],
+        schedule: Schedule::Weekly,
+        paused: false,
+        fileloc: "/opt/airflow/catalog/dags/data_refresh/dag_factory.py",
+        tasks: REFRESH_2024_TASKS,
+    },
+];
+
 /// DAGs that receive the extra running runs of `Faults::airflow_running_runs`.
 const BUSY_DAGS: &[&str] = &[
     "flickr_workflow",
@@ -221,9 +273,17 @@ const BUSY_DAGS: &[&str] = &[
 ];
 
 /// Which run a scenario leaves running: (dag_id, the task it is at, that task's state).
-fn running_in(scenario: Scenario) -> Option<(&'static str, &'static str, &'static str)> {
+fn running_in(
+    scenario: Scenario,
+    faults: &Faults,
+) -> Option<(&'static str, &'static str, &'static str)> {
     match scenario {
         Scenario::DagRunning => Some(("flickr_workflow", "pull_image_data", "running")),
+        Scenario::SensorWaiting if faults.refresh_dags_2024 => Some((
+            "production_image_data_refresh",
+            REINDEX_SENSOR_TASK,
+            "up_for_reschedule",
+        )),
         Scenario::SensorWaiting => Some(("image_data_refresh", SENSOR_TASK, "up_for_reschedule")),
         _ => None,
     }
@@ -250,6 +310,8 @@ struct TaskInstance {
     dag_id: String,
     run_id: String,
     task_id: &'static str,
+    /// -1 for a task that is not mapped, else the instance's index.
+    map_index: i64,
     operator: &'static str,
     logical: DateTime<Utc>,
     state: Option<&'static str>,
@@ -265,12 +327,28 @@ pub(crate) struct Airflow {
     tis: Vec<TaskInstance>,
     page_cap: usize,
     now: DateTime<Utc>,
+    /// `Faults::sensor_poking_reads`: reads of the waiting sensor's run that still find it poking.
+    poking_reads: usize,
+    /// The DAG whose waiting sensor is caught poking.
+    waiting_dag: Option<&'static str>,
 }
 
 impl Airflow {
     pub(crate) fn new(scenario: Scenario, faults: &Faults, now: DateTime<Utc>) -> Airflow {
+        let specs: Vec<&'static DagSpec> = if faults.refresh_dags_2024 {
+            let mut specs: Vec<&DagSpec> = DAGS
+                .iter()
+                .filter(|d| !d.tags.contains(&"data_refresh"))
+                .chain(DAGS_2024)
+                .collect();
+            specs.sort_by_key(|d| d.id);
+            specs
+        } else {
+            DAGS.iter().collect()
+        };
+        let running = running_in(scenario, faults);
         let mut airflow = Airflow {
-            dags: DAGS
+            dags: specs
                 .iter()
                 .map(|spec| Dag {
                     spec,
@@ -281,9 +359,12 @@ impl Airflow {
             tis: Vec::new(),
             page_cap: faults.airflow_page_cap.unwrap_or(DEFAULT_PAGE_LIMIT).max(1),
             now,
+            poking_reads: faults.sensor_poking_reads.unwrap_or(0),
+            waiting_dag: running
+                .filter(|(_, _, state)| *state == "up_for_reschedule")
+                .map(|(dag, _, _)| dag),
         };
-        let running = running_in(scenario);
-        for spec in DAGS {
+        for spec in specs {
             airflow.seed_history(spec, running);
         }
         // Run ids grow with time, as database ids do; the API's default order is by id.
@@ -358,18 +439,26 @@ impl Airflow {
                     (Some("success"), Some(task_start), Some(end), 1)
                 }
             };
-            self.tis.push(TaskInstance {
-                dag_id: run.dag_id.clone(),
-                run_id: run.run_id.clone(),
-                task_id,
-                operator: class,
-                logical: run.logical,
-                state,
-                start,
-                end,
-                try_number: tries,
-                priority: spec.tasks.len() - i,
-            });
+            let indexes = if MAPPED_TASKS.contains(task_id) {
+                0..MAPPED_INSTANCES
+            } else {
+                -1..0
+            };
+            for map_index in indexes {
+                self.tis.push(TaskInstance {
+                    dag_id: run.dag_id.clone(),
+                    run_id: run.run_id.clone(),
+                    task_id,
+                    map_index,
+                    operator: class,
+                    logical: run.logical,
+                    state,
+                    start,
+                    end,
+                    try_number: tries,
+                    priority: spec.tasks.len() - i,
+                });
+            }
         }
     }
 
@@ -669,11 +758,17 @@ impl Airflow {
     }
 
     fn list_task_instances(
-        &self,
+        &mut self,
         dag_id: &str,
         run_id: &str,
         req: &Incoming,
     ) -> Result<Reply, Reply> {
+        // A reschedule sensor is `running` for the seconds of each poke: the first reads of the
+        // waiting run see it so (`Faults::sensor_poking_reads`).
+        let poking = self.poking_reads > 0 && self.waiting_dag == Some(dag_id);
+        if poking {
+            self.poking_reads -= 1;
+        }
         let (limit, offset) = self.limit_offset(req)?;
         // `state=none` asks for task instances without a state.
         let states = req.param_all("state");
@@ -685,7 +780,12 @@ impl Airflow {
             .filter(|t| states.is_empty() || states.iter().any(|s| t.state.unwrap_or("none") == s))
             .collect();
         Ok(page_of("task_instances", &tis, offset, limit, |t| {
-            self.ti_json(t)
+            let mut json = self.ti_json(t);
+            if poking && t.state == Some("up_for_reschedule") {
+                json["state"] = json!("running");
+                json["end_date"] = Value::Null;
+            }
+            json
         }))
     }
 
@@ -693,7 +793,9 @@ impl Airflow {
         let ti = self
             .tis
             .iter()
-            .find(|t| t.dag_id == dag_id && t.run_id == run_id && t.task_id == task_id)
+            .find(|t| {
+                t.dag_id == dag_id && t.run_id == run_id && t.task_id == task_id && t.map_index < 1
+            })
             .ok_or_else(|| problem(404, "Task instance not found", None))?;
         Ok(Reply::json(200, &self.ti_json(ti)))
     }
@@ -784,7 +886,7 @@ impl Airflow {
             "executor": null,
             "executor_config": "{}",
             "hostname": if started { "catalog-airflow" } else { "" },
-            "map_index": -1,
+            "map_index": ti.map_index,
             "max_tries": 0,
             "note": null,
             "operator": ti.operator,
@@ -902,7 +1004,7 @@ fn task_json(dag: &DagSpec, index: usize, (task_id, (class, module)): &(&str, Op
         "end_date": null,
         "execution_timeout": null,
         "extra_links": [],
-        "is_mapped": false,
+        "is_mapped": MAPPED_TASKS.contains(task_id),
         "operator_name": class,
         "owner": "data-eng-admin",
         "params": {},

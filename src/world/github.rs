@@ -197,7 +197,6 @@ impl GitHub {
         ctx: &Ctx,
         req: &Incoming,
     ) -> Outcome {
-        let now = ctx.now;
         match (method, segments) {
             ("GET", ["user"]) => match caller {
                 Caller::Token => read(Reply::json(200, &user_json(OPERATOR))),
@@ -216,7 +215,7 @@ impl GitHub {
                 if caller != Caller::Token {
                     return Err(message(401, "Requires authentication", DOCS));
                 }
-                self.write_repo(i, method, rest, now, req)
+                self.write_repo(i, method, rest, ctx, req)
             }
             _ => Err(not_found()),
         }
@@ -278,11 +277,15 @@ impl GitHub {
         i: usize,
         method: &str,
         rest: &[&str],
-        now: DateTime<Utc>,
+        ctx: &Ctx,
         req: &Incoming,
     ) -> Outcome {
+        let now = ctx.now;
         match (method, rest) {
-            ("PATCH", ["releases", id]) => self.update_release(i, id, now, req),
+            ("PATCH", ["releases", id]) => {
+                let retag = ctx.faults.published_tag.as_deref();
+                self.update_release(i, id, now, retag, req)
+            }
             ("POST", ["pulls"]) => self.create_pull(i, now, req),
             ("POST", ["pulls", number, "reviews"]) => self.create_review(i, number, now, req),
             ("POST", ["actions", "workflows", workflow, "dispatches"]) => {
@@ -372,6 +375,7 @@ impl GitHub {
         i: usize,
         id: &str,
         now: DateTime<Utc>,
+        retag: Option<&str>,
         req: &Incoming,
     ) -> Outcome {
         let body = json_object(req)?;
@@ -390,6 +394,10 @@ impl GitHub {
         let publish = body.get("draft") == Some(&Value::Bool(false)) && release.draft;
         let mut change = None;
         if publish {
+            if let Some(tag) = retag {
+                // release-drafter replaced the draft since the runbook read it.
+                release.tag = tag.to_string();
+            }
             release.draft = false;
             release.published_at = Some(now);
             change = Some(format!("github: published release {}", release.tag));

@@ -1,4 +1,5 @@
-//! The simulated world: in-process fakes of Airflow, Sentry and GitHub on loopback.
+//! The simulated world: in-process fakes of Airflow, Sentry, GitHub and the container registry
+//! on loopback.
 //!
 //! One implementation serves `ovscript run --rehearse[=SCENARIO]` and the test suite. Each fake
 //! listens on `127.0.0.1:<free port>` with its own threads until the [`World`] is dropped; the
@@ -34,6 +35,14 @@
 //! `WordPress/openverse-infrastructure` (private): new PRs are numbered from #900; any workflow
 //! file (`*.yml`, `*.yaml`, or a numeric id) can be dispatched.
 //!
+//! **Container registry** ([`World::registry_url`], like `https://ghcr.io`, anonymous bearer
+//! tokens from its `/token`): `wordpress/openverse-{api,frontend,catalog,ingestion_server}`, each
+//! with `latest` and the `rel-{date}` tag of every release of its app published before the world
+//! began (`catalog-2024.04.01.12.00.00` -> `rel-2024.04.01.12.00.00`). Publishing a release in
+//! the GitHub fake tags its image `rel-{date}` a while later, as the release workflow's build
+//! does: 300 ms of real time after, in every scenario but `image-late` (3 s, six minutes on the
+//! rehearsal's clock) and `image-missing` (never).
+//!
 //! # Scenarios
 //!
 //! - `calm`: nothing running, drafts waiting, no new Sentry errors.
@@ -46,6 +55,8 @@
 //!   repo's business, not the world's).
 //! - `sentry-errors`: two new unresolved errors in the watched project.
 //! - `airflow-down`: the Airflow URL points at a port where nothing listens (connection refused).
+//! - `image-late`: a release published in the world gets its registry image 3 s (real time) later.
+//! - `image-missing`: a release published in the world never gets its registry image.
 //!
 //! ## How new Sentry errors appear "after the deploy"
 //!
@@ -60,10 +71,11 @@
 //!
 //! [`Faults`] change the answers for tests: an Airflow status for everything, a delay before
 //! every answer, many running runs and a small page cap (Airflow pagination), small Sentry pages,
-//! broken JSON, and GitHub refusing to approve one's own PR.
+//! broken JSON, GitHub refusing to approve one's own PR, and a registry status for everything.
 
 mod airflow;
 mod github;
+mod registry;
 mod sentry;
 mod server;
 #[cfg(test)]
@@ -81,6 +93,7 @@ use serde_json::Value;
 
 use self::airflow::Airflow;
 use self::github::GitHub;
+use self::registry::Registry;
 use self::sentry::Sentry;
 use self::server::{HttpServer, Incoming, Reply, Stop};
 
@@ -96,16 +109,20 @@ pub enum Scenario {
     ApplyFails,
     SentryErrors,
     AirflowDown,
+    ImageLate,
+    ImageMissing,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Calm,
         Scenario::DagRunning,
         Scenario::SensorWaiting,
         Scenario::ApplyFails,
         Scenario::SentryErrors,
         Scenario::AirflowDown,
+        Scenario::ImageLate,
+        Scenario::ImageMissing,
     ];
 
     /// The contract name: `calm`, `dag-running`, ...
@@ -117,6 +134,8 @@ impl Scenario {
             Scenario::ApplyFails => "apply-fails",
             Scenario::SentryErrors => "sentry-errors",
             Scenario::AirflowDown => "airflow-down",
+            Scenario::ImageLate => "image-late",
+            Scenario::ImageMissing => "image-missing",
         }
     }
 
@@ -133,6 +152,10 @@ impl Scenario {
             Scenario::ApplyFails => "`just apply` exits non-zero",
             Scenario::SentryErrors => "new unresolved Sentry errors appear after the deploy",
             Scenario::AirflowDown => "Airflow does not answer (connection refused)",
+            Scenario::ImageLate => {
+                "the published release's image appears in the registry a while after publishing"
+            }
+            Scenario::ImageMissing => "the published release's image never appears in the registry",
         }
     }
 }
@@ -205,7 +228,10 @@ impl fmt::Debug for Credentials {
 }
 
 /// Ways to make the world misbehave, for tests. `Faults::default()` is a healthy world.
-#[derive(Debug, Default, Clone)]
+/// A rehearsal takes them as JSON from `OVSCRIPT_TEST_WORLD_FAULTS` (e.g.
+/// `{"refresh_dags_2024": true}`), so that scenario tests can play a runbook against them.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Every Airflow answer has this status (e.g. 500) and an RFC 7807 body; nothing changes.
     pub airflow_status: Option<u16>,
@@ -226,16 +252,28 @@ pub struct Faults {
     pub malformed_json: bool,
     /// Approving a pull request answers 422 "Can not approve your own pull request".
     pub github_own_pr: bool,
+    /// The refresh DAGs are the 2024 generation (`production_image_data_refresh`, ...), whose
+    /// long wait is the mapped `TemplatedConnectionHttpSensor` of `REINDEX_SENSOR_TASK`.
+    pub refresh_dags_2024: bool,
+    /// The first this-many reads of the waiting refresh run's task instances find its sensor
+    /// `running` (caught mid-poke), the later ones `up_for_reschedule`.
+    pub sensor_poking_reads: Option<usize>,
+    /// Publishing a draft release answers with this tag instead of the draft's (release-drafter
+    /// replaced the draft between the read and the publish).
+    pub published_tag: Option<String>,
     /// Sentry's largest page (real: 100), to force clients to follow `Link` pages.
     pub sentry_page_cap: Option<usize>,
     /// How many old unresolved issues the watched Sentry project has (default 3).
     pub sentry_old_issues: Option<usize>,
+    /// Every registry answer, the token endpoint's too, has this status (e.g. 500) and the
+    /// distribution API's `{errors: [{code: UNKNOWN}]}` body.
+    pub registry_status: Option<u16>,
 }
 
 /// One request a fake received, as the log keeps it. Never holds credentials.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// `airflow`, `sentry` or `github`.
+    /// `airflow`, `sentry`, `github` or `registry`.
     pub service: &'static str,
     pub method: String,
     /// As sent (percent-encoded), without the query.
@@ -254,6 +292,7 @@ enum Service {
     Airflow,
     Sentry,
     GitHub,
+    Registry,
 }
 
 impl Service {
@@ -262,6 +301,7 @@ impl Service {
             Service::Airflow => "airflow",
             Service::Sentry => "sentry",
             Service::GitHub => "github",
+            Service::Registry => "registry",
         }
     }
 }
@@ -290,11 +330,12 @@ impl Answer {
     }
 }
 
-/// The state of all three services; one lock, so that the log and the changes keep one order.
+/// The state of every service; one lock, so that the log and the changes keep one order.
 struct State {
     airflow: Airflow,
     sentry: Sentry,
     github: GitHub,
+    registry: Registry,
     changes: Vec<String>,
     log: Vec<Request>,
 }
@@ -328,7 +369,17 @@ impl Shared {
             Service::Airflow => state.airflow.handle(&ctx, req),
             Service::Sentry => state.sentry.handle(&ctx, req),
             Service::GitHub => state.github.handle(&ctx, req),
+            Service::Registry => {
+                let State {
+                    registry, github, ..
+                } = &mut *state;
+                registry.handle(&ctx, req, &|release| published(github, release))
+            }
         };
+        if let Some(release) = answer.change.as_deref().and_then(published_release) {
+            // The release workflow builds and pushes its image: the registry has it a while later.
+            state.registry.release_published(release, ctx.now);
+        }
         let reply = if self.faults.malformed_json {
             break_json(answer.reply)
         } else {
@@ -346,6 +397,18 @@ impl Shared {
         });
         Some(reply)
     }
+}
+
+/// The tag of the release that a change of the GitHub fake published (see `changes`).
+fn published_release(change: &str) -> Option<&str> {
+    change.strip_prefix("github: published release ")
+}
+
+/// Whether the GitHub fake has `release` published, which the registry's images are built from.
+fn published(github: &GitHub, release: &str) -> bool {
+    github
+        .release(release, "")
+        .is_some_and(|r| r["draft"] == Value::Bool(false))
 }
 
 /// Cuts a successful JSON body in half: valid HTTP, invalid JSON.
@@ -371,6 +434,7 @@ pub struct World {
     airflow_url: String,
     sentry: HttpServer,
     github: HttpServer,
+    registry: HttpServer,
 }
 
 impl World {
@@ -385,6 +449,7 @@ impl World {
             airflow: Airflow::new(scenario, &faults, now),
             sentry: Sentry::new(scenario, &faults, now),
             github: GitHub::new(&faults),
+            registry: Registry::new(scenario),
             changes: Vec::new(),
             log: Vec::new(),
         };
@@ -406,6 +471,7 @@ impl World {
             airflow_url,
             sentry: serve(Service::Sentry, &shared)?,
             github: serve(Service::GitHub, &shared)?,
+            registry: serve(Service::Registry, &shared)?,
             shared,
         })
     }
@@ -427,6 +493,26 @@ impl World {
     /// The API base, like `https://api.github.com`: releases are `{url}/repos/{o}/{r}/releases`.
     pub fn github_url(&self) -> String {
         self.github.url()
+    }
+
+    /// Like `https://ghcr.io`: manifests are `{url}/v2/{name}/manifests/{tag}`, tokens
+    /// `{url}/token`. It stands in for the registry host of every image (`[registry] url`).
+    pub fn registry_url(&self) -> String {
+        self.registry.url()
+    }
+
+    /// Whether the registry has `tag` of `image` now (`ghcr.io/wordpress/openverse-catalog`, or
+    /// without the host).
+    pub fn image_has_tag(&self, image: &str, tag: &str) -> bool {
+        let state = self.shared.lock();
+        let name = registry::repository(image);
+        let published = |release: &str| published(&state.github, release);
+        state.registry.has(name, tag, Utc::now(), &published)
+    }
+
+    /// Pushes `tag` of `image` to the registry now, whatever the scenario.
+    pub fn tag_image(&self, image: &str, tag: &str) {
+        self.shared.lock().registry.tag(image, tag);
     }
 
     pub fn sentry_org(&self) -> &str {
@@ -510,9 +596,10 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        // Signal all three first so their threads wind down together; each server's own drop
+        // Signal them all first so their threads wind down together; each server's own drop
         // (right after this) joins its threads and closes its port.
-        for server in self.airflow.iter().chain([&self.sentry, &self.github]) {
+        let others = [&self.sentry, &self.github, &self.registry];
+        for server in self.airflow.iter().chain(others) {
             server.signal_stop();
         }
     }
