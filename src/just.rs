@@ -63,12 +63,13 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
         r#"if just_started("apply prod catalog-airflow") { offer_rollback() }"#,
     )
     .register_into_engine(engine, move |command: &str| {
-        let wanted: Vec<&str> = command.split_whitespace().collect();
+        // Compared as text with single spaces, as a person writes the call.
+        let wanted = command.split_whitespace().collect::<Vec<_>>().join(" ");
         started
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .any(|words| words.iter().map(String::as_str).eq(wanted.iter().copied()))
+            .any(|words| words.join(" ") == wanted)
     });
 }
 

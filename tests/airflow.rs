@@ -675,3 +675,46 @@ fn a_user_without_a_password_names_the_missing_setting() {
     );
     assert!(target.world().requests().is_empty(), "nothing sent");
 }
+
+#[test]
+fn ten_thousand_running_runs_read_under_the_default_limits() {
+    let target = Target::fake_with(
+        Scenario::Calm,
+        Faults {
+            airflow_running_runs: Some(10_000),
+            ..Faults::default()
+        },
+    );
+    target
+        .run(
+            r#"
+            let runs = airflow.running_dags();
+            let flickr = runs.filter(|run| run.dag_id == "flickr_workflow");
+            print(`runs|${runs.len()}|${flickr.len()}`);
+            "#,
+        )
+        .success()
+        .stdout_has("runs|10000|2500");
+}
+
+#[test]
+fn a_script_that_grows_data_without_end_names_the_limit_to_raise() {
+    for (script, key) in [
+        ("let a = [1]; loop { a += a; }", "[limits] max_array_size"),
+        (
+            "let s = \"x\"; loop { s += s; }",
+            "[limits] max_string_size",
+        ),
+        (
+            "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
+            "[limits] max_",
+        ),
+    ] {
+        Test::new()
+            .script(script)
+            .run()
+            .code(1)
+            .stderr_has("raise ")
+            .stderr_has(key);
+    }
+}

@@ -530,3 +530,61 @@ fn git_errors_say_what_failed_and_what_to_do() {
         .stderr_has("not a git repository")
         .stderr_has("must be a clone of the infrastructure repository");
 }
+
+/// The infrastructure repository's `./ov` wrapper: `./ov just ARGS` runs just in its toolbox;
+/// here it notes that it was used, then runs the real just.
+const OV_WRAPPER: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+[ "$1" = just ] || { echo "ov: unknown command $1" >&2; exit 2; }
+shift
+echo "$*" >> ov-calls.txt
+exec just "$@"
+"#;
+
+#[test]
+fn recipes_run_through_the_configured_command_like_ov() {
+    let Some(test) = with_justfile(
+        r#"just("two", "a b", "c"); print(`started|${just_started("two a b c")}|${just_started("fail 1")}`);"#,
+    ) else {
+        return;
+    };
+    let test = test
+        .file("infra/ov", OV_WRAPPER)
+        .env("OVSCRIPT_INFRA_JUST", "./ov just");
+    std::fs::set_permissions(
+        test.path().join("infra/ov"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = test.run();
+    out.success().stdout_has("started|true|false");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("infra/two.txt")).unwrap(),
+        "a b c\n"
+    );
+    // The recipe check (--dump) and the recipe itself both went through ./ov.
+    let calls = std::fs::read_to_string(test.path().join("infra/ov-calls.txt")).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].ends_with("--dump --dump-format json"), "{calls:?}");
+    assert!(calls[1].ends_with("-- two a b c"), "{calls:?}");
+}
+
+#[test]
+fn a_configured_command_that_is_missing_or_malformed_is_named() {
+    let Some(test) = with_justfile(r#"just("two", "a", "b");"#) else {
+        return;
+    };
+    test.env("OVSCRIPT_INFRA_JUST", "./ov just")
+        .run()
+        .code(1)
+        .stderr_has("cannot start `")
+        .stderr_has("OVSCRIPT_INFRA_JUST");
+    let Some(test) = with_justfile(r#"just("two", "a", "b");"#) else {
+        return;
+    };
+    test.env("OVSCRIPT_INFRA_JUST", "\"./ov just")
+        .run()
+        .code(1)
+        .stderr_has("is not a command line");
+}

@@ -628,3 +628,25 @@ fn errors_since_can_ask_another_project() {
         .iter()
         .any(|r| r.query.contains("projectSlug=openverse-api")));
 }
+
+#[test]
+fn five_thousand_new_sentry_issues_read_under_the_default_limits() {
+    let world = world();
+    for i in 0..5_000 {
+        world.sentry_add_issue(issue_seen(
+            &format!("TypeError: broken number {i}"),
+            Span::minutes(2),
+        ));
+    }
+    against(
+        &world,
+        r#"
+        let errors = sentry.errors_since("1h");
+        let broken = errors.filter(|e| e.title.starts_with("TypeError: broken"));
+        print(`errors|${errors.len()}|${broken.len()}`);
+        "#,
+    )
+    .run()
+    .success()
+    .stdout_has("errors|5000|5000");
+}

@@ -105,8 +105,8 @@ http:
   addr: 127.0.0.1:$port
   secret: ovscript-test-registry
 EOF
-  # Its own session: a Ctrl-C at the terminal reaches CMD, and this script stops the registry.
-  setsid "$bin" serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
+  # A background job: a Ctrl-C at the terminal is CMD's to handle; this script stops the registry.
+  "$bin" serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
   registry_pid=$!
   url="http://127.0.0.1:$port"
   for _ in $(seq 200); do
