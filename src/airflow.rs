@@ -109,10 +109,11 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         r#"info(`Airflow ${airflow.version()}`)"#,
     )
     .register_into_engine(engine, |airflow: Airflow| airflow.version());
+    crate::airflow_guard::register(engine);
 }
 
 impl Airflow {
-    fn ctx(&self) -> &Ctx {
+    pub fn ctx(&self) -> &Ctx {
         &self.0.ctx
     }
 
@@ -179,7 +180,7 @@ impl Airflow {
             .collect())
     }
 
-    fn is_paused(&self, dag_id: &str) -> HostResult<bool> {
+    pub fn is_paused(&self, dag_id: &str) -> HostResult<bool> {
         let rest = self.rest()?;
         let what = format!("DAG {dag_id}");
         let dag = get_json(rest, &dag_path(dag_id), &what)?;
@@ -188,7 +189,7 @@ impl Airflow {
 
     /// Pauses or unpauses; the state Airflow answers with must be the one asked for, because a
     /// runbook goes on to deploy believing it.
-    fn set_paused(&self, dag_id: &str, paused: bool) -> HostResult<bool> {
+    pub fn set_paused(&self, dag_id: &str, paused: bool) -> HostResult<bool> {
         let rest = self.rest()?;
         let path = format!("{}?update_mask=is_paused", dag_path(dag_id));
         let what = format!("DAG {dag_id}");

@@ -68,6 +68,14 @@ pub struct RunArgs {
     /// Skip the steps that finished in this earlier run (see .ovscript/journal/).
     #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
+    /// With --resume: go on although the script changed since that run (its steps are matched
+    /// by order and title; those that no longer line up run again, and are named).
+    #[arg(long, requires = "resume")]
+    pub resume_changed: bool,
+    /// Remove the deploy lock another run left in the infrastructure repository's origin (after
+    /// showing who holds it and asking), then run.
+    #[arg(long)]
+    pub break_lock: bool,
     /// Run against a simulated world on this machine: calm (default), dag-running,
     /// sensor-waiting, apply-fails, sentry-errors, airflow-down, image-late, image-missing.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm")]

@@ -65,6 +65,9 @@ pub struct Infra {
     /// The command line that runs recipes in the checkout (default `just`; `./ov just` for the
     /// infrastructure repository's wrapper). Split like a shell would, never run by one.
     pub just: Option<String>,
+    /// The branch of the infrastructure repository's `origin` that is the deploy lock
+    /// (default `deploy-lock`).
+    pub lock_branch: Option<String>,
 }
 
 /// The container registry that `registry.has_tag` asks. Pulls are anonymous: no credentials.

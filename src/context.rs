@@ -29,6 +29,34 @@ pub struct Context {
     pub redactor: Redactor,
     /// Each step's outcome and what is left to do by hand, printed at the end of the run.
     pub summary: crate::summary::Summary,
+    /// Which runbook runs (`journal::runbook_id`), to find its earlier runs; empty in the REPL.
+    pub runbook: String,
+    /// A rehearsal: its journals are not those of real runs.
+    pub rehearsal: bool,
+    /// The run `--resume` goes on from.
+    pub resumed: Option<crate::journal::RunRecord>,
+    /// Run when the run ends, whatever its outcome (releasing the deploy lock).
+    pub at_end: AtEnd,
+}
+
+/// Actions for the end of a run, run once, newest first.
+#[derive(Default)]
+pub struct AtEnd(Mutex<Vec<Box<dyn FnOnce() + Send>>>);
+
+impl AtEnd {
+    pub fn push(&self, action: impl FnOnce() + Send + 'static) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(action));
+    }
+
+    pub fn run(&self) {
+        let actions = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for action in actions.into_iter().rev() {
+            action();
+        }
+    }
 }
 
 impl Context {
@@ -82,6 +110,27 @@ impl Context {
         } else {
             Ok(())
         }
+    }
+
+    /// A child process that ended on Ctrl-C (SIGINT, or the shell's 130), or any child while
+    /// Ctrl-C was pressed, is an interruption, never a failure: a failed apply would offer a
+    /// rollback, and a failed read would say something untrue.
+    pub fn interrupted_child(&self, status: &std::process::ExitStatus) -> HostResult<()> {
+        #[cfg(unix)]
+        let by_signal = {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal() == Some(2)
+        };
+        #[cfg(not(unix))]
+        let by_signal = false;
+        if by_signal || status.code() == Some(130) || self.cancel.was_triggered() {
+            return Err(rhai::EvalAltResult::ErrorTerminated(
+                "interrupted".into(),
+                rhai::Position::NONE,
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Sleeps `duration` of the run's clock, waking at once on Ctrl-C.

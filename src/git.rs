@@ -29,10 +29,14 @@ pub struct Git {
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     engine.register_type_with_name::<Git>("Git");
-    objects.insert("git", Dynamic::from(Git { ctx: ctx.clone() }));
+    let git = Git::new(ctx);
+    objects.insert("git", Dynamic::from(git.clone()));
     register_reads(engine);
     register_changes(engine);
+    crate::deploy_lock::register(engine, &git);
 }
+
+pub use crate::deploy_lock::break_lock;
 
 fn register_reads(engine: &mut Engine) {
     describe(
@@ -102,6 +106,40 @@ fn register_changes(engine: &mut Engine) {
 }
 
 impl Git {
+    pub fn new(ctx: &Ctx) -> Git {
+        Git { ctx: ctx.clone() }
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    /// Runs git in the checkout; any exit status is an answer for the caller to read.
+    pub fn run(&self, args: &[&str]) -> HostResult<Output> {
+        let output = self.git(args)?.1;
+        self.ctx.interrupted_child(&output.status)?;
+        Ok(output)
+    }
+
+    /// Who the operator is to git: `Name <email>` from the checkout's configuration.
+    pub fn identity(&self) -> String {
+        let config = |key: &str| {
+            self.read(&["config", "--get", key])
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let name = config("user.name");
+        let name = if name.is_empty() {
+            std::env::var("USER").unwrap_or_else(|_| "someone".into())
+        } else {
+            name
+        };
+        match config("user.email") {
+            email if email.is_empty() => name,
+            email => format!("{name} <{email}>"),
+        }
+    }
+
     fn branch(&self) -> HostResult<String> {
         let args = ["symbolic-ref", "--quiet", "--short", "HEAD"];
         let (dir, output) = self.git(&args)?;
@@ -148,6 +186,7 @@ impl Git {
         if self.would(&commit) {
             return Ok(());
         }
+        self.refuse_cleared_flags(&files)?;
         let status = self.read(&[STATUS_PORCELAIN, &["--"], files.as_slice()].concat())?;
         if status.is_empty() {
             return Err(host_error(format!(
@@ -185,6 +224,24 @@ impl Git {
         Ok(())
     }
 
+    /// No commit ovscript makes holds a clearance flag (`*_cleared`) set to `true`: it would
+    /// deploy with the safety off the next time anyone applies.
+    fn refuse_cleared_flags(&self, files: &[&str]) -> HostResult<()> {
+        let dir = self.ctx.infra_dir()?;
+        for file in files.iter().filter(|f| f.ends_with(".tf")) {
+            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+                continue;
+            };
+            if let Some(line) = text.lines().find(|line| is_cleared_true(line)) {
+                return Err(host_error(format!(
+                    "not committing {file}: it has `{}`; a clearance flag is committed only as false. Set it back to false first",
+                    line.trim()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `git check-ref-format --branch` is git's own rule, and it also refuses a name starting
     /// with `-` that `checkout -b` or `push` would take for an option.
     fn check_branch_name(&self, name: &str) -> HostResult<()> {
@@ -205,8 +262,9 @@ impl Git {
     }
 
     /// A read: git's stdout, or an error carrying its stderr.
-    fn read(&self, args: &[&str]) -> HostResult<String> {
+    pub fn read(&self, args: &[&str]) -> HostResult<String> {
         let (dir, output) = self.git(args)?;
+        self.ctx.interrupted_child(&output.status)?;
         if output.status.success() {
             Ok(stdout_text(&output))
         } else {
@@ -218,6 +276,7 @@ impl Git {
     fn change(&self, args: &[&str], hint: &str) -> HostResult<Output> {
         let started = Instant::now();
         let (dir, output) = self.git(args)?;
+        self.ctx.interrupted_child(&output.status)?;
         self.ctx.record(
             "git",
             json!({
@@ -250,6 +309,16 @@ impl Git {
                 }
             })?;
         Ok((dir, output))
+    }
+}
+
+/// `running_dags_cleared = true` and the like (comments aside).
+fn is_cleared_true(line: &str) -> bool {
+    let code = line.split(['#']).next().unwrap_or_default();
+    let code = code.split("//").next().unwrap_or_default();
+    match code.split_once('=') {
+        Some((key, value)) => key.trim().ends_with("_cleared") && value.trim() == "true",
+        None => false,
     }
 }
 
@@ -315,6 +384,17 @@ fn changed_paths(porcelain: &str, prefix: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cleared_flag_set_true_is_found() {
+        assert!(is_cleared_true("    running_dags_cleared = true"));
+        assert!(is_cleared_true(
+            "data_refresh_cleared=true # for the deploy"
+        ));
+        assert!(!is_cleared_true("  running_dags_cleared = false"));
+        assert!(!is_cleared_true("  # running_dags_cleared = true"));
+        assert!(!is_cleared_true("  docker_image_tag = \"true\""));
+    }
 
     #[test]
     fn porcelain_paths_become_checkout_paths() {

@@ -115,50 +115,128 @@ pub struct Mode {
     pub rehearsal: bool,
 }
 
-/// Reads the steps that finished successfully in an earlier run of the same kind.
-pub fn finished_steps(base: &Path, run_id: &str, mode: Mode) -> Result<Vec<FinishedStep>, String> {
-    if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
-        return Err(format!("`{run_id}` is not a run id"));
+/// An earlier run as its journal tells it: what `--resume` and the leftovers check need.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub run_id: String,
+    /// Which runbook it ran (see `runbook_id`); empty in journals older than this field.
+    pub runbook: String,
+    /// The script as given on the command line.
+    pub script: String,
+    pub sha256: String,
+    pub started: String,
+    pub dry_run: bool,
+    pub rehearsal: bool,
+    /// `ok`, `error`, `interrupted`, `usage`; `None` when the run never ended (killed).
+    pub outcome: Option<String>,
+    /// The run it resumed, if any.
+    pub resumed: Option<String>,
+    /// The title of the last step it started.
+    pub last_step: Option<String>,
+    pub finished: Vec<FinishedStep>,
+    /// DAGs it paused and did not unpause.
+    pub paused_dags: Vec<String>,
+    /// The deploy lock it took and did not release: the lock commit.
+    pub lock: Option<String>,
+    /// Whether it changed anything (a file, a DAG, a recipe, a release, a git ref, the lock):
+    /// a run that changed nothing left nothing behind.
+    pub changed: bool,
+}
+
+/// Journal events that record a change in the world.
+const CHANGES: &[&str] = &[
+    "file_change",
+    "airflow_pause",
+    "just_start",
+    "git",
+    "lock_taken",
+    "adopted",
+    "github_release_published",
+    "github_pr_approved",
+    "github_workflow_dispatched",
+    "github_pr_opened",
+];
+
+impl RunRecord {
+    /// Reads the journal of `run_id` under `base`. A line that is not JSON (a torn last line
+    /// after a crash) is skipped.
+    pub fn read(base: &Path, run_id: &str) -> Result<RunRecord, String> {
+        if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
+            return Err(format!("`{run_id}` is not a run id"));
+        }
+        let path = base.join(DIR).join(format!("{run_id}.jsonl"));
+        let file = File::open(&path).map_err(|e| {
+            format!(
+                "no journal for run {run_id} at {}: {e} (run ids are the file names in {DIR})",
+                path.display()
+            )
+        })?;
+        let mut record = RunRecord {
+            run_id: run_id.to_string(),
+            ..RunRecord::default()
+        };
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                record.take(&entry);
+            }
+        }
+        Ok(record)
     }
-    let path = base.join(DIR).join(format!("{run_id}.jsonl"));
-    let file = File::open(&path).map_err(|e| {
-        format!(
-            "no journal for run {run_id} at {}: {e} (run ids are the file names in {DIR})",
-            path.display()
-        )
-    })?;
-    let mut finished = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-            continue; // a torn last line after a crash
-        };
-        let mismatch = match entry["event"].as_str() {
-            Some("run_start") if entry["dry_run"] == true && !mode.dry_run => Some("a dry run"),
-            Some("rehearsal") if !mode.rehearsal => Some("a rehearsal"),
-            _ => None,
-        };
-        if let Some(kind) = mismatch {
-            return Err(format!(
-                "run {run_id} was {kind}: its steps changed nothing real, so none can be skipped here; run the script without --resume"
-            ));
+
+    fn take(&mut self, entry: &Value) {
+        let text = |key: &str| entry[key].as_str().map(str::to_string);
+        let event = entry["event"].as_str().unwrap_or_default();
+        if CHANGES.contains(&event) {
+            self.changed = true;
         }
-        if entry["event"] == "run_start" && entry["dry_run"] == false && mode.dry_run {
-            return Err(format!(
-                "run {run_id} was real: a dry run cannot go on from it; drop --dry-run or --resume"
-            ));
+        match event {
+            "run_start" => {
+                self.runbook = text("runbook").unwrap_or_default();
+                self.script = text("script").unwrap_or_default();
+                self.sha256 = text("sha256").unwrap_or_default();
+                self.started = text("ts").unwrap_or_default();
+                self.dry_run = entry["dry_run"] == true;
+                self.resumed = text("resumes");
+            }
+            "rehearsal" => self.rehearsal = true,
+            "run_end" => self.outcome = text("outcome"),
+            "step_start" => self.last_step = text("title"),
+            "step_end" if entry["outcome"] == "ok" => self.finish(entry),
+            "step_skipped" => self.finish(entry),
+            "airflow_pause" => {
+                let (Some(dag), Some(paused)) = (text("dag_id"), entry["is_paused"].as_bool())
+                else {
+                    return;
+                };
+                self.paused_dags.retain(|d| *d != dag);
+                if paused {
+                    self.paused_dags.push(dag);
+                }
+            }
+            // Inherited from the run it resumed, so that a second crash still knows them.
+            "adopted" => {
+                for dag in entry["paused_dags"].as_array().into_iter().flatten() {
+                    if let Some(dag) = dag
+                        .as_str()
+                        .filter(|d| !self.paused_dags.iter().any(|p| p == d))
+                    {
+                        self.paused_dags.push(dag.to_string());
+                    }
+                }
+                if let Some(lock) = text("lock") {
+                    self.lock = Some(lock);
+                }
+            }
+            "lock_taken" => self.lock = text("commit"),
+            "lock_released" => self.lock = None,
+            _ => {}
         }
-        let finished_ok = match entry["event"].as_str() {
-            Some("step_end") => entry["outcome"] == "ok",
-            Some("step_skipped") => true,
-            _ => false,
-        };
-        if let (true, Some(ordinal), Some(title)) = (
-            finished_ok,
-            entry["ordinal"].as_u64(),
-            entry["title"].as_str(),
-        ) {
-            finished.push(FinishedStep {
+    }
+
+    fn finish(&mut self, entry: &Value) {
+        if let (Some(ordinal), Some(title)) = (entry["ordinal"].as_u64(), entry["title"].as_str()) {
+            self.finished.push(FinishedStep {
                 ordinal,
                 last_ordinal: entry["last_ordinal"].as_u64().unwrap_or(ordinal),
                 title: title.to_string(),
@@ -166,7 +244,72 @@ pub fn finished_steps(base: &Path, run_id: &str, mode: Mode) -> Result<Vec<Finis
             });
         }
     }
-    Ok(finished)
+
+    /// Whether a run of `mode` may go on from this one.
+    pub fn check_mode(&self, mode: Mode) -> Result<(), String> {
+        let run_id = &self.run_id;
+        if self.dry_run && !mode.dry_run {
+            return Err(format!("run {run_id} was a dry run: its steps changed nothing real, so none can be skipped here; run the script without --resume"));
+        }
+        if self.rehearsal && !mode.rehearsal {
+            return Err(format!("run {run_id} was a rehearsal: its steps changed nothing real, so none can be skipped here; run the script without --resume"));
+        }
+        if !self.dry_run && mode.dry_run {
+            return Err(format!(
+                "run {run_id} was real: a dry run cannot go on from it; drop --dry-run or --resume"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the run ended well, or a later run finished it.
+    pub fn ended_ok(&self) -> bool {
+        self.outcome.as_deref() == Some("ok")
+    }
+
+    /// The newest run of `runbook` under `base`, of the same kind (real, rehearsal), that did
+    /// not end well and that no later run resumed: what a crashed or failed deploy left behind.
+    pub fn newest_unfinished(base: &Path, runbook: &str, rehearsal: bool) -> Option<RunRecord> {
+        let mut ids: Vec<String> = std::fs::read_dir(base.join(DIR))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".jsonl")
+                    .map(String::from)
+            })
+            .collect();
+        ids.sort();
+        let records: Vec<RunRecord> = ids
+            .iter()
+            .filter_map(|id| RunRecord::read(base, id).ok())
+            .filter(|r| r.runbook == runbook && !r.dry_run && r.rehearsal == rehearsal)
+            // A run that changed nothing (refused at a check, a usage error) left nothing.
+            .filter(|r| r.changed || r.ended_ok())
+            .collect();
+        let newest = records.last()?;
+        if newest.ended_ok() {
+            return None;
+        }
+        Some(newest.clone())
+    }
+}
+
+/// Reads the steps that finished successfully in an earlier run of the same kind.
+pub fn finished_steps(base: &Path, run_id: &str, mode: Mode) -> Result<Vec<FinishedStep>, String> {
+    let record = RunRecord::read(base, run_id)?;
+    record.check_mode(mode)?;
+    Ok(record.finished)
+}
+
+/// What identifies a runbook across runs: its script's absolute path (a justfile recipe's
+/// temporary file is named by the justfile and the recipe instead).
+pub fn runbook_id(script: &Path) -> String {
+    std::fs::canonicalize(script)
+        .unwrap_or_else(|_| script.to_path_buf())
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

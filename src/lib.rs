@@ -2,10 +2,12 @@
 //! systems a deployment touches. `run` is the whole program; `main.rs` only maps it to an exit code.
 
 pub mod airflow;
+pub mod airflow_guard;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod deploy_lock;
 pub mod diagnostic;
 pub mod doc;
 pub mod engine;

@@ -17,6 +17,8 @@ use crate::summary::StepOutcome;
 pub struct Resume {
     pub run_id: String,
     pub finished: Vec<FinishedStep>,
+    /// The script changed since that run (`--resume-changed`): say which steps no longer line up.
+    pub warn_mismatch: bool,
 }
 
 #[derive(Default)]
@@ -105,6 +107,24 @@ fn register_step(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     let steps = Arc::new(Mutex::new(Steps::default()));
     let resume = Arc::new(resume);
     let c = ctx.clone();
+    let (check_steps, check_resume) = (steps.clone(), resume.clone());
+    describe(
+        "check_step",
+        &["title: &str", "body: FnPtr", "?"],
+        "A step that runs on `--resume` too: a safety check that must look at the world as it is now (running DAGs, leftovers, the checkout), not as an earlier run saw it.",
+        r#"let to_pause = check_step("Check that no DAGs are running", || deploy::dags_to_pause());"#,
+    )
+    .register_into_engine(engine, move |call: NativeCallContext, title: &str, body: FnPtr| -> HostResult<Dynamic> {
+        let (ordinal, label) = check_steps.lock().unwrap_or_else(|e| e.into_inner()).enter();
+        let always = Resume {
+            run_id: check_resume.run_id.clone(),
+            ..Resume::default()
+        };
+        let result = run_step(&c, &always, &call, &check_steps, ordinal, &label, title, &body);
+        check_steps.lock().unwrap_or_else(|e| e.into_inner()).leave();
+        result
+    });
+    let c = ctx.clone();
     describe(
         "step",
         &["title: &str", "body: FnPtr", "?"],
@@ -130,6 +150,18 @@ fn run_step(
     title: &str,
     body: &FnPtr,
 ) -> HostResult<Dynamic> {
+    if resume.warn_mismatch {
+        if let Some(other) = resume
+            .finished
+            .iter()
+            .find(|s| s.ordinal == ordinal && s.title != title)
+        {
+            ctx.ui.warn(&format!(
+                "{label} does not line up with run {}: it was \"{}\" there, it is \"{title}\" now; it runs again",
+                resume.run_id, other.title
+            ));
+        }
+    }
     if let Some(done) = resume
         .finished
         .iter()
@@ -201,6 +233,16 @@ fn register_confirm(engine: &mut Engine, ctx: &Ctx) {
         c.record("confirm", json!({ "question": question, "answer": answer, "by": by }));
         Ok(answer)
     });
+}
+
+/// Asks `question` as `confirm` does (`--yes`, a terminal, never an assumed yes), journaled.
+pub fn ask_yes_no(ctx: &Ctx, question: &str) -> HostResult<bool> {
+    let (yes, by) = answer(ctx, question)?;
+    ctx.record(
+        "confirm",
+        json!({ "question": question, "answer": yes, "by": by }),
+    );
+    Ok(yes)
 }
 
 fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
@@ -497,6 +539,37 @@ fn register_run_facts(engine: &mut Engine, ctx: &Ctx) {
     .register_into_engine(engine, move |what: &str| {
         c.summary.by_hand(what);
         c.record("by_hand", json!({ "what": what }));
+    });
+    let c = ctx.clone();
+    describe(
+        "earlier_run",
+        &["?"],
+        "The earlier run of this runbook that is not finished: on `--resume RUN_ID` that run, otherwise the newest one that did not end well (killed, failed, interrupted) and that no later run finished; () when there is none. A map #{run_id, started, outcome, last_step, paused_dags, lock, resuming}: `outcome` is () for a run that was killed, `resuming` is true on --resume.",
+        r#"let earlier = earlier_run(); if earlier != () { info(`run ${earlier.run_id} stopped at ${earlier.last_step}`) }"#,
+    )
+    .register_into_engine(engine, move || -> Dynamic {
+        let (record, resuming) = match &c.resumed {
+            Some(record) => (Some(record.clone()), true),
+            None if c.runbook.is_empty() => (None, false),
+            None => (
+                crate::journal::RunRecord::newest_unfinished(&c.base_dir, &c.runbook, c.rehearsal)
+                    .filter(|r| r.run_id != c.journal.run_id()),
+                false,
+            ),
+        };
+        let Some(record) = record else {
+            return Dynamic::UNIT;
+        };
+        let value = json!({
+            "run_id": record.run_id,
+            "started": record.started,
+            "outcome": record.outcome,
+            "last_step": record.last_step,
+            "paused_dags": record.paused_dags,
+            "lock": record.lock,
+            "resuming": resuming,
+        });
+        rhai::serde::to_dynamic(&value).unwrap_or(Dynamic::UNIT)
     });
     let c = ctx.clone();
     describe(

@@ -28,7 +28,7 @@ use crate::rest::{segment, Auth, LazyRest, Reply, Rest, RestError, Service};
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 const URL_HINT: &str =
-    "OVSCRIPT_REGISTRY_URL (or `url` under [registry]) and the registry host of the image";
+    "the image's registry host (or OVSCRIPT_REGISTRY_URL, `url` under [registry], where a mirror stands in for it)";
 
 /// The script object `registry`; its HTTP clients are made on first use.
 #[derive(Clone)]
@@ -58,7 +58,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     describe(
         "has_tag",
         &["registry: Registry", "image: &str", "tag: &str", "bool"],
-        "Whether a container image (registry host, then name) has this tag: true or false as the registry says (OCI distribution API, anonymous pull token as ghcr.io gives; `[registry] url` replaces the image's host); throws when it cannot tell (refused, 5xx, no answer), never a false it does not know.",
+        "Whether an image (its registry host, then its name) has this tag: true or false as the registry answers (OCI distribution API, the anonymous token ghcr.io gives; `[registry] url` replaces the host); throws when it cannot tell (refused, 5xx, no answer).",
         r#"let built = registry.has_tag("ghcr.io/wordpress/openverse-catalog", "rel-2024.05.02.10.00.00");"#,
     )
     .register_into_engine(engine, |registry: Registry, image: &str, tag: &str| {

@@ -54,6 +54,9 @@ pub struct Settings {
     pub yes: bool,
     pub clock: Clock,
     pub journal: bool,
+    pub runbook: String,
+    pub rehearsal: bool,
+    pub resumed: Option<journal::RunRecord>,
 }
 
 pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
@@ -79,6 +82,10 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         base_dir,
         redactor,
         summary: Default::default(),
+        runbook: settings.runbook,
+        rehearsal: settings.rehearsal,
+        resumed: settings.resumed,
+        at_end: Default::default(),
     }))
 }
 
@@ -131,10 +138,23 @@ fn run(args: RunArgs) -> Result<(), Error> {
         dry_run: args.dry_run,
         rehearsal: args.rehearse.is_some(),
     };
-    let resume = match &args.resume {
-        Some(run_id) => Resume {
-            run_id: run_id.clone(),
-            finished: journal::finished_steps(&base_dir, run_id, mode).map_err(Error::usage)?,
+    let runbook = journal::runbook_id(&args.script);
+    let resumed = match &args.resume {
+        Some(run_id) => Some(resumable(
+            &base_dir,
+            run_id,
+            mode,
+            &runbook,
+            &sha256(&text),
+            args.resume_changed,
+        )?),
+        None => None,
+    };
+    let resume = match &resumed {
+        Some(record) => Resume {
+            run_id: record.run_id.clone(),
+            finished: record.finished.clone(),
+            warn_mismatch: args.resume_changed,
         },
         None => Resume::default(),
     };
@@ -146,8 +166,19 @@ fn run(args: RunArgs) -> Result<(), Error> {
         yes: args.yes,
         clock: clock_for(&rehearsal),
         journal: true,
+        runbook,
+        rehearsal: rehearsal.is_some(),
+        resumed,
     };
     let ctx = context(settings, base_dir)?;
+    if args.break_lock {
+        crate::git::break_lock(&ctx).map_err(|e| {
+            Error::Script(ctx.redact(&format!(
+                "error: --break-lock: {}",
+                crate::diagnostic::message_of(&e)
+            )))
+        })?;
+    }
     if let Some(rehearsal) = &rehearsal {
         ctx.ui.line(&format!(
             "rehearsal `{}`: a simulated world on this machine; nothing real is touched",
@@ -171,6 +202,38 @@ fn run(args: RunArgs) -> Result<(), Error> {
         ctx.ui.line(rehearsal.report().trim_end());
     }
     result
+}
+
+/// The earlier run `--resume RUN_ID` may go on from: of the same kind, of this runbook, and of
+/// this script unless `changed_ok` (`--resume-changed`). Anything else is a usage error.
+fn resumable(
+    base_dir: &Path,
+    run_id: &str,
+    mode: journal::Mode,
+    runbook: &str,
+    sha: &str,
+    changed_ok: bool,
+) -> Result<journal::RunRecord, Error> {
+    let record = journal::RunRecord::read(base_dir, run_id).map_err(Error::usage)?;
+    record.check_mode(mode).map_err(Error::usage)?;
+    if !record.runbook.is_empty() && record.runbook != runbook {
+        return Err(Error::usage(format!(
+            "run {run_id} ran {}, not {runbook}: --resume goes on only from a run of the same runbook; run this one without --resume",
+            record.runbook
+        )));
+    }
+    if record.ended_ok() {
+        return Err(Error::usage(format!(
+            "run {run_id} finished: there is nothing to go on with; run the script without --resume"
+        )));
+    }
+    if record.sha256 != sha && !changed_ok {
+        return Err(Error::usage(format!(
+            "{} changed since run {run_id}: its finished steps may no longer be the script's; check the change, then go on with --resume {run_id} --resume-changed (steps that no longer line up run again, and are named)",
+            record.script
+        )));
+    }
+    Ok(record)
 }
 
 /// Starts the simulated world of `--rehearse=SCENARIO` and points `config` at it.
@@ -220,10 +283,22 @@ pub fn execute(
     })?;
     ctx.record(
         "run_start",
-        json!({ "script": name, "sha256": sha256(text), "args": args, "dry_run": ctx.dry_run, "run_id": ctx.journal.run_id() }),
+        json!({
+            "script": name, "runbook": ctx.runbook, "sha256": sha256(text), "args": args,
+            "dry_run": ctx.dry_run, "run_id": ctx.journal.run_id(),
+            "resumes": ctx.resumed.as_ref().map(|r| r.run_id.clone()),
+        }),
     );
+    if let Some(resumed) = &ctx.resumed {
+        // What the resumed run left is this run's to put back, even if this one crashes too.
+        ctx.record(
+            "adopted",
+            json!({ "from": resumed.run_id, "paused_dags": resumed.paused_dags, "lock": resumed.lock }),
+        );
+    }
     let started = Instant::now();
     let result = runtime.run(&ast);
+    ctx.at_end.run();
     let took = started.elapsed();
     let summary = ctx.summary.render();
     if !summary.is_empty() {
@@ -295,6 +370,9 @@ pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runt
         yes: false,
         clock: Clock::default(),
         journal: false,
+        runbook: String::new(),
+        rehearsal: false,
+        resumed: None,
     };
     let ctx = context(settings, working_dir()?)?;
     Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
@@ -311,6 +389,9 @@ fn repl(dry_run: bool, yes: bool, rehearse: Option<&str>, common: &Common) -> Re
         yes,
         clock: clock_for(&rehearsal),
         journal: true,
+        runbook: String::new(),
+        rehearsal: rehearsal.is_some(),
+        resumed: None,
     };
     let ctx = context(settings, base_dir.clone())?;
     if let Some(rehearsal) = &rehearsal {

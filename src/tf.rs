@@ -106,14 +106,28 @@ impl Tf {
         let file = self.locate(file)?;
         let new_value = hcl_literal(value).map_err(host_error)?;
         let original = file.parse()?;
-        let change = original.change(key, &new_value, &file)?;
+        let mut change = original.change(key, &new_value, &file)?;
+        let mut safe_text = original.text.clone();
+        // A flag already at the value (left by a killed run) is not "nothing to undo": the
+        // script's safe value is the other one, and that is what goes back.
+        if let (true, Some(safe)) = (change.is_noop(), opposite_bool(&new_value)) {
+            let safe_change = original.change(key, safe, &file)?;
+            let warning = format!(
+                "{} was already {new_value} in {} (an earlier run left it): it will be {safe} when this block ends",
+                change.path, file.shown
+            );
+            self.ctx.ui.warn(&warning);
+            self.ctx.record("warning", json!({ "message": warning }));
+            safe_text = safe_change.text;
+            change.before = safe.to_string();
+        }
         self.apply(&file, &change)?;
-        let _exit_restore = self.restore_on_exit(&file, &original.text, &change);
+        let _exit_restore = self.restore_on_exit(&file, &safe_text, &change);
         let result = body.call_within_context::<Dynamic>(call, ());
         let restored = {
             // Ctrl-C must not cut the restore short: the flag would stay set in production.
             let _hold = self.ctx.cancel.hold();
-            self.restore(&file, &original.text, &change)
+            self.restore(&file, &safe_text, &change)
         };
         match (result, restored) {
             (Err(error), Err(restore_error)) => {
@@ -670,6 +684,15 @@ struct Change {
 impl Change {
     fn is_noop(&self) -> bool {
         self.before == self.after
+    }
+}
+
+/// `false` for `true` and back: the safe value of a flag a block sets.
+fn opposite_bool(literal: &str) -> Option<&'static str> {
+    match literal {
+        "true" => Some("false"),
+        "false" => Some("true"),
+        _ => None,
     }
 }
 

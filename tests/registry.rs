@@ -248,7 +248,7 @@ fn a_registry_that_does_not_answer_is_an_error() {
         .stderr_has(&format!(
             "cannot reach registry at http://127.0.0.1:{port}/v2/wordpress/openverse-catalog/manifests/latest"
         ))
-        .stderr_has("check OVSCRIPT_REGISTRY_URL");
+        .stderr_has("OVSCRIPT_REGISTRY_URL");
 }
 
 #[test]

@@ -441,7 +441,7 @@ fn ingestion_dry_run_changes_nothing() {
 #[test]
 fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
     // The first run stops at the apply; the resumed run, in a world where a DAG now runs,
-    // skips the finished steps but checks again before setting the flag.
+    // skips the finished steps but runs the safety checks again (check_step) before anything.
     let Some(path) = crate::test::tools_bin().map(|b| crate::test::path_with(&b)) else {
         return;
     };
@@ -460,7 +460,8 @@ fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
     ]);
     second
         .code(1)
-        .stdout_has("Check that no DAGs are running: skipped")
+        .stdout_has("Note when the deploy begins: skipped")
+        .stdout_lacks("Check that no DAGs are running: skipped")
         .stderr_has("flickr_workflow");
     let newest = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
         .unwrap()
@@ -769,7 +770,7 @@ fn a_run_ends_with_a_summary_of_its_steps() {
     r.out
         .success()
         .stdout_has("summary:\n  [1] Note when the deploy begins")
-        .stdout_has("[6] Wait for the release's image in the registry")
+        .stdout_has("[7] Wait for the release's image in the registry")
         .stdout_has("left to do by hand:\n  - get the infrastructure PR");
     let end = r
         .out

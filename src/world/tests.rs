@@ -110,7 +110,9 @@ fn scenario_names_are_the_contract() {
             "sensor-waiting",
             "apply-fails",
             "sentry-errors",
-            "airflow-down"
+            "airflow-down",
+            "image-late",
+            "image-missing"
         ]
     );
     for scenario in Scenario::ALL {

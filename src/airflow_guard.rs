@@ -1,0 +1,140 @@
+//! `airflow.while_paused(dags, body)`: what the host paused, the host unpauses. Script-level
+//! clean-up cannot run when a second Ctrl-C or SIGTERM ends the process at once; this guard's
+//! undo is a last resort of the host, so the DAGs are unpaused then too. A run resumed after a
+//! crash adopts the DAGs the dead run paused, and unpauses them at its end.
+
+use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+use crate::airflow::Airflow;
+use crate::engine::describe;
+use crate::error::{host_error, HostResult};
+
+pub fn register(engine: &mut Engine) {
+    describe(
+        "while_paused",
+        &["airflow: Airflow", "dags: Array", "body: FnPtr", "Dynamic"],
+        "Pauses these DAGs (those not paused already), runs `body`, then unpauses the DAGs it paused whatever happens: an error, Ctrl-C, even a second Ctrl-C or SIGTERM. On `--resume` it also unpauses the DAGs the resumed run paused. Returns what `body` returns.",
+        r#"airflow.while_paused(["image_data_refresh"], || just("apply", "prod", "catalog-airflow"));"#,
+    )
+    .register_into_engine(
+        engine,
+        |call: NativeCallContext, airflow: Airflow, dags: Array, body: FnPtr| {
+            while_paused(&call, &airflow, dags, &body)
+        },
+    );
+}
+
+fn while_paused(
+    call: &NativeCallContext,
+    airflow: &Airflow,
+    dags: Array,
+    body: &FnPtr,
+) -> HostResult<Dynamic> {
+    let ctx = airflow.ctx().clone();
+    let dags: Vec<String> = dags
+        .into_iter()
+        .map(|dag| {
+            dag.into_immutable_string()
+                .map(|d| d.to_string())
+                .map_err(|kind| {
+                    host_error(format!(
+                        "airflow.while_paused: the DAGs are ids (strings), not {kind}"
+                    ))
+                })
+        })
+        .collect::<HostResult<_>>()?;
+    // Ours to unpause: what the resumed run paused and is still paused, then what we pause.
+    let paused_here: Arc<Mutex<Vec<String>>> = Arc::default();
+    if let Some(resumed) = &ctx.resumed {
+        for dag in &resumed.paused_dags {
+            if airflow.is_paused(dag)? {
+                ctx.ui.info(&format!(
+                    "{dag} was paused by run {}: it will be unpaused at the end",
+                    resumed.run_id
+                ));
+                paused_here
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dag.clone());
+            }
+        }
+    }
+    let undo = {
+        let (airflow, paused) = (airflow.clone(), paused_here.clone());
+        ctx.cancel.last_resort(move || {
+            // The process is about to exit: the unpause must not be cut short by Ctrl-C.
+            let _hold = airflow.ctx().cancel.hold();
+            for dag in paused.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let line = match airflow.set_paused(dag, false) {
+                    Ok(_) => format!("unpaused {dag}"),
+                    Err(e) => format!(
+                        "NOT DONE: {dag} is STILL PAUSED: unpause it in Airflow ({})",
+                        crate::diagnostic::message_of(&e)
+                    ),
+                };
+                eprintln!("{}", airflow.ctx().redact(&line));
+            }
+        })
+    };
+    let result = (|| {
+        for dag in &dags {
+            if paused_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(dag)
+                || airflow.is_paused(dag)?
+            {
+                continue;
+            }
+            // Journaled and noted before the PATCH: a crash right after Airflow applied it
+            // still leaves a trace for the next run, and the undo still covers it.
+            if !ctx.dry_run {
+                ctx.record(
+                    "airflow_pause",
+                    json!({ "dag_id": dag, "is_paused": true, "intent": true }),
+                );
+            }
+            paused_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dag.clone());
+            airflow.set_paused(dag, true)?;
+        }
+        body.call_within_context::<Dynamic>(call, ())
+    })();
+    let unpaused = {
+        let _hold = ctx.cancel.hold();
+        let mut failed = Vec::new();
+        let paused: Vec<String> = paused_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for dag in paused {
+            if let Err(e) = airflow.set_paused(&dag, false) {
+                let message = crate::diagnostic::message_of(&e);
+                ctx.ui.warn(&format!(
+                    "{dag} is STILL PAUSED: unpause it in Airflow's UI ({message})"
+                ));
+                ctx.summary.by_hand(&format!(
+                    "unpause the DAG {dag} in Airflow (it is still paused)"
+                ));
+                failed.push(dag);
+            }
+        }
+        failed
+    };
+    drop(undo);
+    match result {
+        Ok(value) if unpaused.is_empty() => {
+            ctx.check_cancelled()?;
+            Ok(value)
+        }
+        Ok(_) => Err(host_error(format!(
+            "could not unpause {}: unpause it in Airflow's UI",
+            unpaused.join(", ")
+        ))),
+        Err(e) => Err(e),
+    }
+}
