@@ -34,8 +34,8 @@ pub struct Holder {
 impl Holder {
     fn message(&self) -> String {
         format!(
-            "deploy lock held by {} on {}\n\nrunbook: {}\nrun: {}\nsince: {}\n",
-            self.who, self.host, self.runbook, self.run_id, self.since
+            "deploy lock held by {} on {}\n\nwho: {}\nhost: {}\nrunbook: {}\nrun: {}\nsince: {}\n",
+            self.who, self.host, self.who, self.host, self.runbook, self.run_id, self.since
         )
     }
 
@@ -45,14 +45,13 @@ impl Holder {
             commit: commit.to_string(),
             ..Holder::default()
         };
-        for line in message.lines() {
-            if let Some(rest) = line.strip_prefix("deploy lock held by ") {
-                let (who, host) = rest.rsplit_once(" on ").unwrap_or((rest, ""));
-                holder.who = who.to_string();
-                holder.host = host.to_string();
-            } else if let Some((key, value)) = line.split_once(": ") {
+        // The first line is for people; the fields are one per line.
+        for line in message.lines().skip(1) {
+            if let Some((key, value)) = line.split_once(": ") {
                 let value = value.trim().to_string();
                 match key {
+                    "who" => holder.who = value,
+                    "host" => holder.host = value,
                     "runbook" => holder.runbook = value,
                     "run" => holder.run_id = value,
                     "since" => holder.since = value,

@@ -1210,13 +1210,7 @@ mod tests {
         )
         .unwrap();
         let ctx = crate::run::context(
-            crate::run::Settings {
-                config: crate::config::Config::default(),
-                dry_run: true,
-                yes: false,
-                clock: crate::context::Clock::default(),
-                journal: false,
-            },
+            crate::run::Settings::offline(crate::config::Config::default()),
             dir.path().to_path_buf(),
         )
         .unwrap();

@@ -59,6 +59,22 @@ pub struct Settings {
     pub resumed: Option<journal::RunRecord>,
 }
 
+impl Settings {
+    /// Nothing live, nothing journaled: for `check`, `doc`, completion.
+    pub fn offline(config: Config) -> Settings {
+        Settings {
+            config,
+            dry_run: true,
+            yes: false,
+            clock: Clock::default(),
+            journal: false,
+            runbook: String::new(),
+            rehearsal: false,
+            resumed: None,
+        }
+    }
+}
+
 pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
     let redactor = Redactor::new(settings.config.secrets());
     let journal = if settings.journal {
@@ -364,16 +380,7 @@ fn sha256(text: &str) -> String {
 
 /// A runtime that runs nothing live: for `check`, `doc`, completion.
 pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runtime, Error> {
-    let settings = Settings {
-        config,
-        dry_run: true,
-        yes: false,
-        clock: Clock::default(),
-        journal: false,
-        runbook: String::new(),
-        rehearsal: false,
-        resumed: None,
-    };
+    let settings = Settings::offline(config);
     let ctx = context(settings, working_dir()?)?;
     Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
 }

@@ -362,7 +362,7 @@ fn with_git_repo(script: &str) -> Test {
     let mut test = Test::new()
         .file(
             &format!("infra/{TF_FILE}"),
-            "module \"catalog-airflow\" {\n    running_dags_cleared = false\n}\n",
+            "module \"catalog-airflow\" {\n    docker_image_tag = \"rel-1\"\n    running_dags_cleared = false\n}\n",
         )
         .script(script)
         .env("OVSCRIPT_INFRA_DIR", "infra");
@@ -385,11 +385,11 @@ fn with_git_repo(script: &str) -> Test {
     test
 }
 
-/// The flag flipped in the .tf file and an untracked note that must not be committed.
+/// A bump in the .tf file and an untracked note that must not be committed.
 fn change_the_checkout(infra: &Path) {
     std::fs::write(
         infra.join(TF_FILE),
-        "module \"catalog-airflow\" {\n    running_dags_cleared = true\n}\n",
+        "module \"catalog-airflow\" {\n    docker_image_tag = \"rel-2\"\n    running_dags_cleared = false\n}\n",
     )
     .unwrap();
     std::fs::write(infra.join("notes.txt"), "scratch\n").unwrap();
@@ -402,7 +402,7 @@ fn a_branch_is_created_committed_and_pushed_to_origin() {
         print("before: " + git.branch());
         git.create_branch("deploy/catalog");
         print("changed: " + git.changed_files());
-        print("diff shows the flag: " + git.diff().contains("+    running_dags_cleared = true"));
+        print("diff shows the bump: " + git.diff().contains("+    docker_image_tag = \"rel-2\""));
         git.commit("Deploy catalog", ["environments/prod/catalog-airflow.tf"]);
         git.push("deploy/catalog");
         print("after: " + git.branch());
@@ -416,7 +416,7 @@ fn a_branch_is_created_committed_and_pushed_to_origin() {
     out.success()
         .stdout_has("before: main")
         .stdout_has(r#"changed: ["environments/prod/catalog-airflow.tf", "notes.txt"]"#)
-        .stdout_has("diff shows the flag: true")
+        .stdout_has("diff shows the bump: true")
         .stdout_has("after: deploy/catalog")
         .stdout_has("status: ?? notes.txt");
 
@@ -587,4 +587,25 @@ fn a_configured_command_that_is_missing_or_malformed_is_named() {
         .run()
         .code(1)
         .stderr_has("is not a command line");
+}
+
+#[test]
+fn a_clearance_flag_set_true_is_never_committed() {
+    let test =
+        with_git_repo(r#"git.commit("Deploy catalog", ["environments/prod/catalog-airflow.tf"]);"#);
+    let infra = test.path().join("infra");
+    std::fs::write(
+        infra.join(TF_FILE),
+        "module \"catalog-airflow\" {\n    docker_image_tag = \"rel-2\"\n    running_dags_cleared = true\n}\n",
+    )
+    .unwrap();
+    let head = git(&infra, &["rev-parse", "HEAD"]);
+    test.run().code(1).stderr_has(
+        "not committing environments/prod/catalog-airflow.tf: it has `running_dags_cleared = true`",
+    );
+    assert_eq!(
+        git(&infra, &["rev-parse", "HEAD"]),
+        head,
+        "a commit was made"
+    );
 }
