@@ -32,6 +32,13 @@ pub fn check_file(runtime: &Runtime, path: &Path) -> Vec<String> {
         Ok(ast) => ast,
         Err(e) => return vec![one_line(&crate::diagnostic::parse_report(&e, &name))],
     };
+    check_compiled(runtime, path, &name, &ast)
+}
+
+/// Checks a compiled script (`name` as its errors show it) and the modules it imports: calls to
+/// unknown functions, and host functions called with a number of arguments, or a literal of a
+/// type, that none of their signatures takes. `run` does this before its first step.
+pub fn check_compiled(runtime: &Runtime, path: &Path, name: &str, ast: &AST) -> Vec<String> {
     let resolver = StdlibResolver::new(
         search_dirs(path.parent(), &runtime.ctx.base_dir),
         runtime.objects.clone(),
@@ -40,12 +47,96 @@ pub fn check_file(runtime: &Runtime, path: &Path) -> Vec<String> {
         engine: &runtime.engine,
         resolver: &resolver,
         known: known_functions(&runtime.engine),
+        host: host_signatures(&runtime.engine),
         objects: runtime.objects.names().map(str::to_string).collect(),
         checked: HashSet::new(),
         problems: Vec::new(),
     };
-    checker.check_ast(&name, &ast);
+    checker.check_ast(name, ast);
     checker.problems
+}
+
+/// One signature of a host function: its parameters' types (`this` first for a method).
+#[derive(Debug, Clone)]
+struct Signature {
+    text: String,
+    params: Vec<String>,
+}
+
+impl Signature {
+    /// `pause(airflow: Airflow, dag_id: String) -> bool`.
+    fn parse(text: &str) -> Option<(String, Signature)> {
+        let (name, rest) = text.split_once('(')?;
+        let inside = &rest[..rest.rfind(')')?];
+        let params = if inside.trim().is_empty() {
+            Vec::new()
+        } else {
+            inside
+                .split(", ")
+                // An untyped parameter (`timeout`) takes anything.
+                .map(|p| {
+                    p.rsplit_once(": ")
+                        .map_or("", |(_, t)| t)
+                        .trim()
+                        .to_string()
+                })
+                .collect()
+        };
+        Some((
+            name.trim().to_string(),
+            Signature {
+                text: text.to_string(),
+                params,
+            },
+        ))
+    }
+
+    /// Whether a literal of `kind` may be passed where this signature has parameter `i`.
+    fn takes(&self, i: usize, kind: &str) -> bool {
+        let param = self.params[i].to_ascii_lowercase();
+        match param.as_str() {
+            "dynamic" | "?" | "" => true,
+            "string" | "&str" | "immutablestring" => kind == "string",
+            "i64" | "int" => kind == "int",
+            "f64" | "float" => kind == "float" || kind == "int",
+            "bool" => kind == "bool",
+            "array" => kind == "array",
+            "map" => kind == "map",
+            "fn" | "fnptr" => kind == "closure",
+            // A host type (Airflow, Git...) is never a literal.
+            _ => false,
+        }
+    }
+}
+
+/// The functions ovscript registers (not Rhai's own), by name, with all their overloads.
+/// The functions ovscript registers, and the names Rhai's own packages also define (`push` of
+/// arrays beside `git.push`): those are checked only on a host object (`git.push(...)`), whose
+/// type is known before the run.
+struct HostFunctions {
+    signatures: HashMap<String, Vec<Signature>>,
+    shared_names: HashSet<String>,
+}
+
+fn host_signatures(engine: &Engine) -> HostFunctions {
+    let all = engine.gen_fn_signatures(true);
+    let ours = engine.gen_fn_signatures(false);
+    let shared_names: HashSet<String> = all
+        .iter()
+        .filter(|s| !ours.contains(s))
+        .filter_map(|s| s.split('(').next())
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut signatures: HashMap<String, Vec<Signature>> = HashMap::new();
+    for text in &ours {
+        if let Some((name, signature)) = Signature::parse(text) {
+            signatures.entry(name).or_default().push(signature);
+        }
+    }
+    HostFunctions {
+        signatures,
+        shared_names,
+    }
 }
 
 /// The first line of a report (`error: file:line:col: message`), without the `error: ` prefix.
@@ -73,6 +164,7 @@ struct Checker<'a> {
     engine: &'a Engine,
     resolver: &'a StdlibResolver,
     known: HashSet<String>,
+    host: HostFunctions,
     objects: HashSet<String>,
     checked: HashSet<PathBuf>,
     problems: Vec<String>,
@@ -83,6 +175,13 @@ struct Call {
     name: String,
     line: usize,
     col: usize,
+    /// How many arguments it passes, the object of a method call included.
+    arity: usize,
+    /// The kind of each argument that is a literal (`string`, `int`, ...), else None.
+    literals: Vec<Option<&'static str>>,
+    method: bool,
+    /// The variable a method is called on (`tf` in `tf.set(...)`).
+    object: Option<String>,
 }
 
 impl Checker<'_> {
@@ -92,7 +191,13 @@ impl Checker<'_> {
         let mut variables: HashSet<String> = self.objects.clone();
         ast.walk(&mut |path: &[ASTNode]| {
             if let Some(node) = path.last() {
-                collect(node, &mut calls, &mut imports, &mut variables);
+                collect(
+                    node,
+                    object_of(path),
+                    &mut calls,
+                    &mut imports,
+                    &mut variables,
+                );
             }
             true
         });
@@ -106,6 +211,17 @@ impl Checker<'_> {
             local.extend(functions.iter().cloned());
             if let Some(alias) = alias {
                 modules.insert(alias, functions);
+            }
+        }
+        for call in &calls {
+            if call.namespace.is_empty()
+                && !local.contains(&call.name)
+                && !variables.contains(&call.name)
+            {
+                if let Some(problem) = self.signature_problem(call) {
+                    self.problems
+                        .push(format!("{file}:{}:{}: {problem}", call.line, call.col));
+                }
             }
         }
         for call in calls {
@@ -146,6 +262,62 @@ impl Checker<'_> {
                 ));
             }
         }
+    }
+
+    /// A host function called with a number of arguments, or a literal of a type, that none of
+    /// its signatures takes: what is wrong and how it can be called.
+    fn signature_problem(&self, call: &Call) -> Option<String> {
+        let on_host_object = call
+            .object
+            .as_ref()
+            .is_some_and(|o| self.objects.contains(o) && o != "args");
+        if self.host.shared_names.contains(&call.name) && !on_host_object {
+            return None;
+        }
+        let signatures = self.host.signatures.get(&call.name)?;
+        let shown = |s: &Signature| crate::diagnostic::as_method(&s.text);
+        let written = if call.method {
+            format!(
+                "{}.{}(...)",
+                call.object.as_deref().unwrap_or(""),
+                call.name
+            )
+        } else {
+            format!("{}(...)", call.name)
+        };
+        let fitting: Vec<&Signature> = signatures
+            .iter()
+            .filter(|s| s.params.len() == call.arity)
+            .collect();
+        if fitting.is_empty() {
+            let given = if call.method {
+                call.arity - 1
+            } else {
+                call.arity
+            };
+            let ways: Vec<String> = signatures.iter().map(shown).collect();
+            return Some(format!(
+                "{written} with {given} argument(s) matches no signature; it can be called as {}",
+                ways.join(" or ")
+            ));
+        }
+        for (i, kind) in call.literals.iter().enumerate() {
+            let Some(kind) = kind else { continue };
+            if !fitting.iter().any(|s| s.takes(i, kind)) {
+                let position = if call.method { i } else { i + 1 };
+                let ways: Vec<String> = fitting.iter().map(|s| shown(s)).collect();
+                let article = if kind.starts_with(['a', 'i']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                return Some(format!(
+                    "{written}: argument {position} is {article} {kind}, which it does not take; it can be called as {}",
+                    ways.join(" or ")
+                ));
+            }
+        }
+        None
     }
 
     /// Checks an imported module once; returns the functions it defines.
@@ -196,17 +368,29 @@ fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 type Import = (String, Option<String>, usize, usize);
 
+/// For a method call, the variable it is called on: `tf` in `tf.set(...)`.
+fn object_of(path: &[ASTNode]) -> Option<String> {
+    let [.., ASTNode::Expr(Expr::Dot(dot, ..)), ASTNode::Expr(Expr::MethodCall(..))] = path else {
+        return None;
+    };
+    match &dot.lhs {
+        Expr::Variable(variable, ..) if variable.2.is_empty() => Some(variable.1.to_string()),
+        _ => None,
+    }
+}
+
 fn collect(
     node: &ASTNode,
+    object: Option<String>,
     calls: &mut Vec<Call>,
     imports: &mut Vec<Import>,
     variables: &mut HashSet<String>,
 ) {
-    let (call, pos) = match node {
+    let (call, pos, method) = match node {
         ASTNode::Expr(Expr::FnCall(call, pos)) | ASTNode::Stmt(Stmt::FnCall(call, pos)) => {
-            (call, pos)
+            (call, pos, false)
         }
-        ASTNode::Expr(Expr::MethodCall(call, pos)) => (call, pos),
+        ASTNode::Expr(Expr::MethodCall(call, pos)) => (call, pos, true),
         ASTNode::Stmt(Stmt::Var(var, _, _)) => {
             variables.insert(var.0.name.to_string());
             return;
@@ -232,7 +416,16 @@ fn collect(
     {
         return; // operators
     }
+    let mut literals: Vec<Option<&'static str>> = Vec::new();
+    if method {
+        literals.push(None); // the object
+    }
+    literals.extend(call.args.iter().map(literal_kind));
     calls.push(Call {
+        arity: literals.len(),
+        literals,
+        method,
+        object,
         namespace: call
             .namespace
             .path
@@ -244,4 +437,17 @@ fn collect(
         line: pos.line().unwrap_or(0),
         col: pos.position().unwrap_or(1),
     });
+}
+
+/// The kind of a literal argument, as the check compares it with a parameter's type.
+fn literal_kind(expr: &Expr) -> Option<&'static str> {
+    match expr {
+        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Some("string"),
+        Expr::IntegerConstant(..) => Some("int"),
+        Expr::FloatConstant(..) => Some("float"),
+        Expr::BoolConstant(..) => Some("bool"),
+        Expr::Array(..) => Some("array"),
+        Expr::Map(..) => Some("map"),
+        _ => None,
+    }
 }

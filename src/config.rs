@@ -26,6 +26,10 @@ pub struct Config {
     pub registry: Registry,
     #[serde(default)]
     pub limits: Limits,
+    /// Secrets this configuration no longer uses but that must stay redacted: the operator's
+    /// real tokens while a rehearsal points the configuration at its own world.
+    #[serde(skip)]
+    pub kept_secrets: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -220,18 +224,29 @@ impl Config {
         Ok(())
     }
 
-    /// Every secret value, so that output paths can redact them.
+    /// Every secret value, so that output paths can redact them: as configured, trimmed as it
+    /// is used, and as it is sent (Airflow's basic-auth header).
     pub fn secrets(&self) -> Vec<String> {
-        [
+        use base64::Engine as _;
+        let mut secrets: Vec<String> = [
             &self.airflow.password,
             &self.sentry.token,
             &self.github.token,
         ]
         .into_iter()
         .flatten()
+        .chain(&self.kept_secrets)
+        .flat_map(|s| [s.clone(), s.trim().to_string()])
         .filter(|s| !s.is_empty())
-        .cloned()
-        .collect()
+        .collect();
+        if let (Some(user), Some(password)) =
+            (given(&self.airflow.user), given(&self.airflow.password))
+        {
+            let header = format!("{user}:{password}");
+            secrets.push(base64::engine::general_purpose::STANDARD.encode(header));
+        }
+        secrets.dedup();
+        secrets
     }
 }
 

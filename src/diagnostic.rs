@@ -184,7 +184,7 @@ fn signature_hint(not_found: &str, engine: &Engine) -> String {
 
 /// `pause(airflow: Airflow, dag_id: string) -> bool` as scripts write it:
 /// `airflow.pause(dag_id: string) -> bool` (a host object's method takes it first).
-fn as_method(signature: &str) -> String {
+pub fn as_method(signature: &str) -> String {
     let Some((name, rest)) = signature.split_once('(') else {
         return signature.to_string();
     };

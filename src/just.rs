@@ -175,10 +175,11 @@ impl Just {
             .stdout_capture()
             .stderr_capture();
         let outcome = self.execute(&call, command, true)?;
+        // What a recipe printed may hold a secret (a token in a plan): redacted like any output.
         Ok(captured(
             exit_code(outcome.status),
-            &String::from_utf8_lossy(&outcome.stdout),
-            &String::from_utf8_lossy(&outcome.stderr),
+            &self.ctx.redact(&String::from_utf8_lossy(&outcome.stdout)),
+            &self.ctx.redact(&String::from_utf8_lossy(&outcome.stderr)),
         ))
     }
 
@@ -201,12 +202,17 @@ impl Just {
                 .chain(call.args.clone())
                 .collect(),
         );
-        let outcome = child
-            .wait()
-            .map_err(|e| spawn_error(&call.program, &e))?
-            .clone();
+        let Some(outcome) = crate::child::wait(&self.ctx, &call.to_string(), child) else {
+            self.journal_interrupted(call, started, captured);
+            return Err(interrupted(call));
+        };
+        let outcome = outcome.map_err(|e| spawn_error(&call.program, &e))?;
         self.journal(call, exit_code(outcome.status), started, captured);
-        self.ctx.check_cancelled()?;
+        // A recipe that ended on the terminal's Ctrl-C is an interruption, never a failure: a
+        // failed apply would offer a rollback.
+        self.ctx
+            .interrupted_child(&outcome.status)
+            .map_err(|_| interrupted(call))?;
         Ok(outcome)
     }
 
@@ -221,7 +227,7 @@ impl Just {
             recipe: recipe.to_string(),
             args,
         };
-        let recipes = call.read_recipes()?;
+        let recipes = call.read_recipes(&self.ctx)?;
         check_call(&recipes, &call.recipe, &call.args).map_err(|problem| {
             host_error(format!(
                 "{call}: {problem}\ncheck the call against {}",
@@ -254,6 +260,20 @@ impl Just {
         Instant::now()
     }
 
+    fn journal_interrupted(&self, call: &Call, started: Instant, captured: bool) {
+        self.ctx.record(
+            "just",
+            json!({
+                "recipe": call.recipe,
+                "args": call.args,
+                "code": null,
+                "interrupted": true,
+                "duration_ms": started.elapsed().as_millis() as u64,
+                "captured": captured,
+            }),
+        );
+    }
+
     fn journal(&self, call: &Call, code: i64, started: Instant, captured: bool) {
         self.ctx.record(
             "just",
@@ -266,6 +286,15 @@ impl Just {
             }),
         );
     }
+}
+
+/// Ctrl-C stopped the recipe: exit 130 and "interrupted", whatever the recipe's own code was.
+fn interrupted(call: &Call) -> Box<rhai::EvalAltResult> {
+    rhai::EvalAltResult::ErrorTerminated(
+        format!("while `{call}` ran (it has stopped)").into(),
+        rhai::Position::NONE,
+    )
+    .into()
 }
 
 fn captured(code: i64, stdout: &str, stderr: &str) -> Map {
@@ -329,7 +358,7 @@ impl Call {
     }
 
     /// The justfile as data (`just --dump --dump-format json`).
-    fn read_recipes(&self) -> HostResult<Value> {
+    fn read_recipes(&self, ctx: &Ctx) -> HostResult<Value> {
         let argv = ["--justfile".into(), self.justfile.clone().into()]
             .into_iter()
             .chain(["--dump", "--dump-format", "json"].map(OsString::from))
@@ -342,6 +371,7 @@ impl Call {
             .unchecked()
             .run()
             .map_err(|e| spawn_error(&self.program, &e))?;
+        ctx.interrupted_child(&dump.status)?;
         if !dump.status.success() {
             return Err(host_error(format!(
                 "cannot read the recipes of {}: {}",

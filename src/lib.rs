@@ -4,6 +4,7 @@
 pub mod airflow;
 pub mod airflow_guard;
 pub mod check;
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod context;

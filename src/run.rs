@@ -262,6 +262,9 @@ fn start_rehearsal(
         return Ok(None);
     };
     let scenario = crate::rehearse::parse_scenario(name)?;
+    // The operator's real secrets stay redacted although the world's replace them.
+    let real_secrets = config.secrets();
+    config.kept_secrets.extend(real_secrets);
     let id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
@@ -297,6 +300,24 @@ pub fn execute(
         );
         Error::Compile(ctx.redact(&crate::diagnostic::parse_report(&e, &name)))
     })?;
+    // The whole script is checked before its first step: a typo late in it must not stop a
+    // deploy half-way, with a flag set.
+    let problems = crate::check::check_compiled(&runtime, script, &name, &ast);
+    if !problems.is_empty() {
+        ctx.record(
+            "compile_error",
+            json!({ "script": name, "error": problems.join("\n") }),
+        );
+        return Err(Error::Compile(ctx.redact(&format!(
+            "{}\n{} problem(s) found: nothing was run",
+            problems
+                .iter()
+                .map(|p| format!("error: {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            problems.len()
+        ))));
+    }
     ctx.record(
         "run_start",
         json!({

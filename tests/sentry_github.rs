@@ -527,16 +527,21 @@ fn wrong_arguments_show_what_the_function_takes() {
     let world = world();
     against(&world, r#"github.approve_pr("4240");"#)
         .run()
+        .code(2)
+        .stderr_has("argument 1 is a string, which it does not take; it can be called as")
+        .stderr_has("github.approve_pr(number: i64)");
+    against(&world, r#"let n = "4240"; github.approve_pr(n);"#)
+        .run()
         .code(1)
         .stderr_has("it can be called as:")
         .stderr_has("github.approve_pr(number: i64)");
     against(&world, "sentry.errors_since();")
         .run()
-        .code(1)
+        .code(2)
         .stderr_has("sentry.errors_since(since: string)");
     against(&world, r#"github.draft_release("catalog-", "extra");"#)
         .run()
-        .code(1)
+        .code(2)
         .stderr_has("github.draft_release(prefix: string)");
     against(&world, "github.publish_release(());")
         .run()

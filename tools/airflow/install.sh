@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Install Apache Airflow 2.10.5 (exact set of tools/airflow/requirements.txt) into a venv.
+# Install Apache Airflow 2.10.5 (exact set of tools/airflow/requirements.txt) into a venv; with
+# `--airflow3`, Apache Airflow 3.3.2 (tools/airflow3/requirements.txt; tools/airflow3/install.sh).
 #
-# Usage: tools/airflow/install.sh [VENV_DIR]
+# Usage: tools/airflow/install.sh [--airflow3] [VENV_DIR]
 #   VENV_DIR  default: $OVSCRIPT_AIRFLOW_VENV, else <repo>/.tools/airflow-venv
-# Environment: OVSCRIPT_AIRFLOW_PYTHON  the interpreter for the venv (default python3; 3.8-3.12)
+#             (--airflow3: $OVSCRIPT_AIRFLOW3_VENV, else <repo>/.tools/airflow3-venv)
+# Environment: OVSCRIPT_AIRFLOW_PYTHON  the interpreter for the venv (default python3;
+#              Airflow 2.10: 3.8-3.12, Airflow 3.3: 3.10-3.14)
 #
 # Idempotent: a stamp file in the venv holds the sha256 of requirements.txt and the Python
 # version; when it matches, this exits at once. When a venv made by this script is out of date
@@ -13,18 +16,26 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-venv="${1:-${OVSCRIPT_AIRFLOW_VENV:-$repo/.tools/airflow-venv}}"
+if [ "${1:-}" = "--airflow3" ]; then
+  shift
+  name="Airflow 3" want_version="3.3.2" pythons="3.10 3.11 3.12 3.13 3.14"
+  req="$repo/tools/airflow3/requirements.txt"
+  venv="${1:-${OVSCRIPT_AIRFLOW3_VENV:-$repo/.tools/airflow3-venv}}"
+else
+  name="Airflow 2" want_version="2.10.5" pythons="3.8 3.9 3.10 3.11 3.12"
+  req="$here/requirements.txt"
+  venv="${1:-${OVSCRIPT_AIRFLOW_VENV:-$repo/.tools/airflow-venv}}"
+fi
 python="${OVSCRIPT_AIRFLOW_PYTHON:-python3}"
-req="$here/requirements.txt"
 
 log() { printf '[airflow/install] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 command -v "$python" >/dev/null || die "no $python on PATH (set OVSCRIPT_AIRFLOW_PYTHON)"
 pyver="$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
-case "$pyver" in
-  3.8.* | 3.9.* | 3.10.* | 3.11.* | 3.12.*) ;;
-  *) die "Airflow 2.10 needs Python 3.8-3.12; $python is $pyver (set OVSCRIPT_AIRFLOW_PYTHON)" ;;
+case " $pythons " in
+  *" ${pyver%.*} "*) ;;
+  *) die "$name needs Python ${pythons// /, }; $python is $pyver (set OVSCRIPT_AIRFLOW_PYTHON)" ;;
 esac
 
 want="$( { sha256sum "$req" | cut -d' ' -f1; echo "python $pyver"; } | sha256sum | cut -d' ' -f1)"
@@ -54,7 +65,7 @@ elif [ -d "$venv" ] && [ -n "$(ls -A "$venv")" ] && [ ! -f "$venv/pyvenv.cfg" ];
   die "$venv exists and is not a venv: refusing to touch it"
 fi
 
-log "installing Airflow into $venv (Python $pyver; pip log: $venv/ovscript-install.log)"
+log "installing $name into $venv (Python $pyver; pip log: $venv/ovscript-install.log)"
 "$python" -m venv "$venv" || die "python -m venv failed (on Debian: apt-get install python3-venv)"
 instlog="$venv/ovscript-install.log"
 if ! "$venv/bin/python" -m pip install --no-input --disable-pip-version-check --progress-bar off \
@@ -66,7 +77,7 @@ fi
 tmphome="$(mktemp -d)"
 version="$(AIRFLOW_HOME="$tmphome" "$venv/bin/airflow" version 2>>"$instlog" | tail -n 1)" || true
 rm -rf "$tmphome"
-[ "$version" = "2.10.5" ] || { tail -n 20 "$instlog" >&2; die "airflow version says '$version', not 2.10.5"; }
+[ "$version" = "$want_version" ] || { tail -n 20 "$instlog" >&2; die "airflow version says '$version', not $want_version"; }
 
 echo "$want" >"$stamp"
 log "installed Airflow $version in $(($(date +%s) - t0))s"
