@@ -40,9 +40,7 @@ pub fn wait(
     let handle = Arc::new(handle);
     let _stop_on_exit = stop_on_exit(ctx, what, &handle);
     let waiter = handle.clone();
-    let outcome = ctx
-        .cancel
-        .interruptible(move || waiter.wait().map(|output| output.clone()));
+    let outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
     if outcome.is_none() {
         stop(ctx, what, &handle, ON_CTRL_C);
     }
