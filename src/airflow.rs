@@ -1,21 +1,25 @@
-//! `airflow`: what a runbook asks Airflow 2 before and during a deploy (which DAGs run, what
+//! `airflow`: what a runbook asks Airflow before and during a deploy (which DAGs run, what
 //! their tasks are doing), pausing and unpausing a DAG, and whether Airflow is healthy
-//! afterwards. Spoken over the stable REST API (`/api/v1`) with HTTP basic auth.
+//! afterwards. The same calls, with the same answers, against Airflow 2 (`/api/v1`, basic auth)
+//! and Airflow 3 (`/api/v2`, a JWT): `api` finds which one the server is, and follows it when a
+//! deploy upgrades it.
+
+mod api;
 
 use reqwest::Method;
 use rhai::{Array, Dynamic, Engine, Map};
 use serde_json::{json, Value};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
-use crate::config::{given, DEFAULT_TIMEOUT_SECS};
+use self::api::{Connection, Resource};
 use crate::context::Ctx;
 use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::rest::{display_url, segment, server_root, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::segment;
 
-/// Items asked for per page. Airflow caps a page at `maximum_page_limit` (100 by default) and
-/// may send fewer than asked, so the reading advances by what arrived, never by this.
+/// Items asked for per page (Airflow 2's default page is 100 items, Airflow 3's 50). Airflow
+/// caps a page at `maximum_page_limit` (100 by default) and may send fewer than asked, so the
+/// reading advances by what arrived, never by this.
 const PAGE_LIMIT: u64 = 100;
 
 /// How many times a collection is read again when it changed while being read.
@@ -26,14 +30,14 @@ const READ_ATTEMPTS: usize = 3;
 /// checks for active work must not miss work it does not know.
 const FINISHED_STATES: &[&str] = &["success", "failed", "skipped", "upstream_failed", "removed"];
 
-/// The script object `airflow`; the HTTP client is built on first use, so a script that never
+/// The script object `airflow`; the connection is made on first use, so a script that never
 /// calls Airflow needs no Airflow settings.
 #[derive(Clone)]
 pub struct Airflow(Arc<AirflowClient>);
 
 struct AirflowClient {
     ctx: Ctx,
-    rest: LazyRest,
+    connection: OnceLock<Connection>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -42,7 +46,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "airflow",
         Dynamic::from(Airflow(Arc::new(AirflowClient {
             ctx: ctx.clone(),
-            rest: LazyRest::default(),
+            connection: OnceLock::new(),
         }))),
     );
     describe(
@@ -105,7 +109,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     describe(
         "version",
         &["airflow: Airflow", "String"],
-        "The version Airflow reports, e.g. \"2.10.5\".",
+        "The version Airflow reports, e.g. \"2.10.5\" or \"3.3.2\".",
         r#"info(`Airflow ${airflow.version()}`)"#,
     )
     .register_into_engine(engine, |airflow: Airflow| airflow.version());
@@ -117,35 +121,22 @@ impl Airflow {
         &self.0.ctx
     }
 
-    fn rest(&self) -> HostResult<&Rest> {
-        self.0.rest.get(self.ctx(), || self.service())
+    fn connection(&self) -> HostResult<&Connection> {
+        if let Some(connection) = self.0.connection.get() {
+            return Ok(connection);
+        }
+        let connection = Connection::new(self.ctx())?;
+        Ok(self.0.connection.get_or_init(|| connection))
     }
 
-    fn service(&self) -> HostResult<Service> {
-        let config = &self.ctx().config.airflow;
-        let url = given(&config.url).ok_or_else(|| not_configured(&["url"]))?;
-        let auth = match (given(&config.user), given(&config.password)) {
-            (Some(user), Some(password)) => Auth::Basic { user, password },
-            // An Airflow without authentication (a local one) needs neither; one without the
-            // other is a mistake to name now rather than a 401 later.
-            (None, None) => Auth::None,
-            (Some(_), None) => return Err(not_configured(&["password"])),
-            (None, Some(_)) => return Err(not_configured(&["user"])),
-        };
-        Ok(Service {
-            name: "airflow",
-            base_url: server_root(&url, "/api/v1"),
-            auth,
-            credentials_hint: "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])",
-            url_hint: "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])",
-            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
-            headers: vec![("Accept", "application/json")],
-        })
+    fn get(&self, path: &str, what: &str) -> HostResult<api::Answer> {
+        self.connection()?
+            .json(Method::GET, &Resource::Api(path), None, what)
     }
 
     fn running_dags(&self) -> HostResult<Array> {
         let runs = self.collection(
-            "/api/v1/dags/~/dagRuns?state=running",
+            "/dags/~/dagRuns?state=running",
             "dag_runs",
             "the running DAG runs",
         )?;
@@ -156,11 +147,7 @@ impl Airflow {
     }
 
     fn active_tasks(&self, dag_id: &str, run_id: &str) -> HostResult<Array> {
-        let run_path = format!(
-            "/api/v1/dags/{}/dagRuns/{}",
-            segment(dag_id),
-            segment(run_id)
-        );
+        let run_path = format!("/dags/{}/dagRuns/{}", segment(dag_id), segment(run_id));
         let what = format!("DAG run {run_id} of DAG {dag_id}");
         let tasks = self.collection(
             &format!("{run_path}/taskInstances"),
@@ -168,10 +155,10 @@ impl Airflow {
             &what,
         )?;
         if tasks.is_empty() {
-            // Airflow answers an unknown run with an empty list, not a 404: ask for the run
-            // itself, so that a wrong id is an error that names it rather than "nothing active".
-            let rest = self.rest()?;
-            rest.get(&run_path).map_err(|e| rest.explain(e, &what))?;
+            // Airflow 2 answers an unknown run with an empty list, not a 404 (Airflow 3 with a
+            // 404): ask for the run itself, so that a wrong id is an error that names it rather
+            // than "nothing active".
+            self.get(&run_path, &what)?;
         }
         Ok(tasks
             .iter()
@@ -181,31 +168,30 @@ impl Airflow {
     }
 
     pub fn is_paused(&self, dag_id: &str) -> HostResult<bool> {
-        let rest = self.rest()?;
         let what = format!("DAG {dag_id}");
-        let dag = get_json(rest, &dag_path(dag_id), &what)?;
-        paused_state(rest, &dag, &dag_path(dag_id), &what)
+        let dag = self.get(&dag_path(dag_id), &what)?;
+        self.paused_state(&dag, &what)
     }
 
     /// Pauses or unpauses; the state Airflow answers with must be the one asked for, because a
     /// runbook goes on to deploy believing it.
     pub fn set_paused(&self, dag_id: &str, paused: bool) -> HostResult<bool> {
-        let rest = self.rest()?;
+        let connection = self.connection()?;
         let path = format!("{}?update_mask=is_paused", dag_path(dag_id));
+        let resource = Resource::Api(&path);
         let what = format!("DAG {dag_id}");
-        let would = format!("PATCH {} is_paused={paused}", display_url(&rest.url(&path)));
         if self.ctx().dry_run {
             // A read, so that a wrong DAG id fails in the dry run and not in the real one.
             self.is_paused(dag_id)?;
         }
+        let would = format!("PATCH {} is_paused={paused}", connection.url(&resource)?);
         if self.ctx().would(&would) {
             return Ok(paused);
         }
-        let dag = rest
-            .send(Method::PATCH, &path, Some(&json!({ "is_paused": paused })))
-            .and_then(|reply| reply.json())
-            .map_err(|e| rest.explain(e, &what))?;
-        let confirmed = paused_state(rest, &dag, &path, &what)?;
+        // Only `is_paused`: Airflow 3 rejects a body with any other field.
+        let body = json!({ "is_paused": paused });
+        let dag = connection.json(Method::PATCH, &resource, Some(&body), &what)?;
+        let confirmed = self.paused_state(&dag, &what)?;
         self.ctx().record(
             "airflow_pause",
             json!({ "dag_id": dag_id, "is_paused": confirmed }),
@@ -222,7 +208,7 @@ impl Airflow {
     }
 
     fn dags(&self, tag: &str) -> HostResult<Array> {
-        let path = format!("/api/v1/dags?tags={}", segment(tag));
+        let path = format!("/dags?tags={}", segment(tag));
         let dags = self.collection(&path, "dags", &format!("the DAGs tagged {tag}"))?;
         Ok(dags
             .iter()
@@ -231,34 +217,35 @@ impl Airflow {
     }
 
     fn health(&self) -> HostResult<Map> {
-        let (rest, path, what) = (self.rest()?, "/api/v1/health", "the health check");
-        let health = get_json(rest, path, what)?;
-        let healthy = is_healthy(&health);
-        let mut map = rhai::serde::to_dynamic(&health)?
+        let connection = self.connection()?;
+        let what = "the health check";
+        let health = connection.json(Method::GET, &Resource::Health, None, what)?;
+        let healthy = is_healthy(&health.value);
+        let mut map = rhai::serde::to_dynamic(&health.value)?
             .try_cast::<Map>()
-            .ok_or_else(|| unreadable(rest, path, what, "expected a JSON object"))?;
+            .ok_or_else(|| self.unreadable(&health, what, "expected a JSON object"))?;
         map.insert("healthy".into(), healthy.into());
         Ok(map)
     }
 
     fn version(&self) -> HostResult<String> {
-        let (rest, path, what) = (self.rest()?, "/api/v1/version", "the version");
-        let answer = get_json(rest, path, what)?;
-        answer["version"]
+        let what = "the version";
+        let answer = self.get("/version", what)?;
+        answer.value["version"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| unreadable(rest, path, what, "no `version` in the answer"))
+            .ok_or_else(|| self.unreadable(&answer, what, "no `version` in the answer"))
     }
 
-    /// Every item of an Airflow collection (`key`: "dag_runs", "task_instances", "dags").
+    /// Every item of an Airflow collection (`key`: "dag_runs", "task_instances", "dags"); `path`
+    /// is under the API's root.
     fn collection(&self, path: &str, key: &str, what: &str) -> HostResult<Vec<Value>> {
-        let rest = self.rest()?;
         let separator = if path.contains('?') { '&' } else { '?' };
         let read = read_all(|offset| {
             self.ctx().check_cancelled()?;
             let page_path = format!("{path}{separator}limit={PAGE_LIMIT}&offset={offset}");
-            let answer = get_json(rest, &page_path, what)?;
-            Page::read(&answer, key).map_err(|reason| unreadable(rest, &page_path, what, &reason))
+            let answer = self.get(&page_path, what)?;
+            Page::read(&answer.value, key).map_err(|reason| self.unreadable(&answer, what, &reason))
         })?;
         if !read.complete {
             self.ctx().ui.warn(&format!(
@@ -269,33 +256,30 @@ impl Airflow {
         }
         Ok(read.items)
     }
+
+    fn paused_state(&self, dag: &api::Answer, what: &str) -> HostResult<bool> {
+        dag.value["is_paused"]
+            .as_bool()
+            .ok_or_else(|| self.unreadable(dag, what, "no boolean `is_paused` in the DAG"))
+    }
+
+    /// An answer that arrived but is not the shape Airflow's API documents.
+    fn unreadable(
+        &self,
+        answer: &api::Answer,
+        what: &str,
+        reason: &str,
+    ) -> Box<rhai::EvalAltResult> {
+        match self.connection() {
+            Ok(connection) => connection.unreadable(&answer.url, what, reason),
+            Err(error) => error,
+        }
+    }
 }
 
-fn get_json(rest: &Rest, path: &str, what: &str) -> HostResult<Value> {
-    rest.get(path)
-        .and_then(|reply| reply.json())
-        .map_err(|e| rest.explain(e, what))
-}
-
-/// An answer that arrived but is not the shape Airflow's API documents.
-fn unreadable(rest: &Rest, path: &str, what: &str, reason: &str) -> Box<rhai::EvalAltResult> {
-    let url = display_url(&rest.url(path));
-    let reason = reason.to_string();
-    rest.explain(RestError::Body { url, reason }, what)
-}
-
-fn paused_state(rest: &Rest, dag: &Value, path: &str, what: &str) -> HostResult<bool> {
-    dag["is_paused"]
-        .as_bool()
-        .ok_or_else(|| unreadable(rest, path, what, "no boolean `is_paused` in the DAG"))
-}
-
-fn not_configured(keys: &[&str]) -> Box<rhai::EvalAltResult> {
-    host_error(crate::config::not_configured("Airflow", "airflow", keys))
-}
-
+/// A DAG's path under the API's root.
 fn dag_path(dag_id: &str) -> String {
-    format!("/api/v1/dags/{}", segment(dag_id))
+    format!("/dags/{}", segment(dag_id))
 }
 
 /// One page of a collection: its items and the `total_entries` it reported.
@@ -537,6 +521,7 @@ mod tests {
 
     #[test]
     fn the_url_may_name_the_api_root() {
+        use crate::rest::server_root;
         assert_eq!(
             server_root("http://af:8080/api/v1/", "/api/v1"),
             "http://af:8080"

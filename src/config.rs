@@ -40,6 +40,21 @@ pub struct Airflow {
     pub password: Option<String>,
     /// Seconds for one request.
     pub timeout: Option<u64>,
+    /// Which REST API to speak; by default (`auto`) the server is asked.
+    pub api: Option<AirflowApi>,
+}
+
+/// `[airflow] api`: `auto` asks the server which API it has (and asks again when it changes
+/// under a run, e.g. a deploy that upgrades Airflow); `v1` (Airflow 2) or `v2` (Airflow 3)
+/// forces one, for a server that cannot be asked. Any other value is refused when the
+/// configuration is read, naming the key and the values it takes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AirflowApi {
+    #[default]
+    Auto,
+    V1,
+    V2,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -236,7 +251,8 @@ impl Config {
         .into_iter()
         .flatten()
         .chain(&self.kept_secrets)
-        .flat_map(|s| [s.clone(), s.trim().to_string()])
+        // As used: trimmed (the whitespace around a pasted token is not the secret).
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
         if let (Some(user), Some(password)) =
@@ -455,6 +471,33 @@ mod tests {
             Config::load(None, empty.path(), env(&[("OVSCRIPT_SENTRY_TOKN", "x")])).unwrap_err();
         assert!(err.to_string().contains("unknown field `tokn`"), "{err}");
         assert!(err.to_string().contains("OVSCRIPT_SENTRY_TOKN"), "{err}");
+    }
+
+    #[test]
+    fn the_airflow_api_is_auto_v1_or_v2_and_nothing_else() {
+        let empty = tempfile::tempdir().unwrap();
+        let api = |value: &str| {
+            Config::load(None, empty.path(), env(&[("OVSCRIPT_AIRFLOW_API", value)]))
+                .map(|config| config.airflow.api)
+        };
+        assert_eq!(api("auto").unwrap(), Some(AirflowApi::Auto));
+        assert_eq!(api("v1").unwrap(), Some(AirflowApi::V1));
+        assert_eq!(api("v2").unwrap(), Some(AirflowApi::V2));
+        let err = api("v3").unwrap_err().to_string();
+        assert!(err.contains("[airflow] api"), "{err}");
+        assert!(
+            err.contains("unknown variant `v3`, expected one of `auto`, `v1`, `v2`"),
+            "{err}"
+        );
+        assert!(err.contains("OVSCRIPT_AIRFLOW_API"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ovscript.toml"), "[airflow]\napi = \"3\"\n").unwrap();
+        let err = Config::load(None, dir.path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[airflow] api: unknown variant `3`"), "{err}");
+        let config = Config::load(None, empty.path(), env(&[])).unwrap();
+        assert_eq!(config.airflow.api, None, "auto when not set");
     }
 
     #[test]

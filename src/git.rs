@@ -121,22 +121,17 @@ impl Git {
         Ok(output)
     }
 
-    /// Who the operator is to git: `Name <email>` from the checkout's configuration.
+    /// Who the operator is to git: `Name <email>`, as git would sign a commit (its
+    /// configuration and GIT_AUTHOR_* variables), else the login name.
     pub fn identity(&self) -> String {
-        let config = |key: &str| {
-            self.read(&["config", "--get", key])
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        let name = config("user.name");
-        let name = if name.is_empty() {
+        // `Name <email> 1700000000 +0000`: the time is not the identity.
+        let ident = self.read(&["var", "GIT_AUTHOR_IDENT"]).unwrap_or_default();
+        let mut words: Vec<&str> = ident.split_whitespace().collect();
+        words.truncate(words.len().saturating_sub(2));
+        if words.is_empty() {
             std::env::var("USER").unwrap_or_else(|_| "someone".into())
         } else {
-            name
-        };
-        match config("user.email") {
-            email if email.is_empty() => name,
-            email => format!("{name} <{email}>"),
+            words.join(" ")
         }
     }
 

@@ -369,7 +369,9 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// The server's own words about a failure, from the JSON error shapes of Airflow, Sentry, GitHub.
+/// The server's own words about a failure, from the JSON error shapes of Airflow 2 (RFC 7807),
+/// Airflow 3 (FastAPI's `detail`, a string or a list of validation errors, and `error` for a
+/// route it does not have), Sentry and GitHub.
 fn detail_of(text: &str) -> String {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
         return text
@@ -379,15 +381,42 @@ fn detail_of(text: &str) -> String {
             .trim()
             .to_string();
     };
-    let mut parts: Vec<String> = ["detail", "message", "title"]
+    let mut parts: Vec<String> = ["detail", "message", "title", "error"]
         .iter()
         .find_map(|k| value.get(*k).and_then(Value::as_str))
         .map(|s| vec![s.to_string()])
         .unwrap_or_default();
+    if let Some(invalid) = value.get("detail").and_then(Value::as_array) {
+        parts.extend(invalid.iter().filter_map(validation_error));
+    }
     if let Some(errors) = value.get("errors").and_then(Value::as_array) {
         parts.extend(errors.iter().filter_map(error_text));
     }
     parts.join("; ")
+}
+
+/// One of FastAPI's validation errors, `{loc: ["body", "is_paused"], msg: "Field required"}`,
+/// as `body.is_paused: Field required`: where the request was wrong, and how.
+fn validation_error(error: &Value) -> Option<String> {
+    if let Some(text) = error.as_str() {
+        return Some(text.to_string());
+    }
+    let msg = error.get("msg").and_then(Value::as_str)?;
+    let loc: Vec<String> = error
+        .get("loc")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|part| match part {
+            Value::String(name) => name.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    Some(if loc.is_empty() {
+        msg.to_string()
+    } else {
+        format!("{}: {msg}", loc.join("."))
+    })
 }
 
 /// One entry of an `errors` list: a string, `{message}`, or GitHub's `{field, code}`.
@@ -504,6 +533,35 @@ mod tests {
                 r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}]}"#
             ),
             "Validation Failed; base invalid"
+        );
+    }
+
+    #[test]
+    fn details_come_from_airflow_3s_fastapi_errors() {
+        assert_eq!(
+            detail_of(r#"{"detail":"Dag with id: no_such_dag was not found"}"#),
+            "Dag with id: no_such_dag was not found"
+        );
+        assert_eq!(
+            detail_of(
+                r#"{"detail":[{"type":"extra_forbidden","loc":["body","x"],"msg":"Extra inputs are not permitted","input":1},{"type":"missing","loc":["body","is_paused"],"msg":"Field required","input":{}}]}"#
+            ),
+            "body.x: Extra inputs are not permitted; body.is_paused: Field required"
+        );
+        assert_eq!(
+            detail_of(r#"{"detail":[{"loc":["query","limit",0],"msg":"bad"},{"msg":"no place"}]}"#),
+            "query.limit.0: bad; no place"
+        );
+        assert_eq!(
+            detail_of(r#"{"error":"/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."}"#),
+            "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
+        );
+        // Airflow 2's 401 has a null detail: its title speaks.
+        assert_eq!(
+            detail_of(
+                r#"{"detail":null,"status":401,"title":"Unauthorized","type":"about:blank"}"#
+            ),
+            "Unauthorized"
         );
     }
 

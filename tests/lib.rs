@@ -8,5 +8,6 @@ mod just_git;
 mod registry;
 mod repl;
 mod runbooks;
+mod safety;
 mod sentry_github;
 mod tf;

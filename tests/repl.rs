@@ -346,3 +346,26 @@ fn ctrl_c_stops_a_request_that_hangs() {
     repl.evaluate("6 * 7", "42");
     repl.leave();
 }
+
+#[test]
+fn a_rehearsal_session_keeps_the_operators_real_tokens_out_of_history_and_output() {
+    let test = Test::new().env("OVSCRIPT_GITHUB_TOKEN", "ghp_RealOperatorToken ");
+    let mut repl = Repl::start(&test, &["--rehearse"]);
+    repl.evaluate(r#"env("OVSCRIPT_GITHUB_TOKEN")"#, "***");
+    repl.last_line(r#"let mine = "ghp_RealOperatorToken";"#);
+    repl.evaluate("6 * 7", "42");
+    assert!(!repl_transcript_has(&repl, "ghp_RealOperatorToken\""));
+    repl.leave();
+    let saved = std::fs::read_to_string(test.path().join("state/ovscript/history"))
+        .expect("the history file in $XDG_STATE_HOME/ovscript");
+    assert!(saved.contains("6 * 7"), "{saved}");
+    assert!(!saved.contains("ghp_RealOperatorToken"), "{saved}");
+}
+
+/// Whether the REPL ever printed `text` (its echo of typed input aside, which is the terminal's).
+fn repl_transcript_has(repl: &Repl, text: &str) -> bool {
+    repl.transcript
+        .lines()
+        .filter(|l| !l.contains(PROMPT))
+        .any(|l| l.contains(text))
+}

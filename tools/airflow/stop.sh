@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Stop an Airflow started by tools/airflow/start.sh, leaving no process behind.
+# Stop an Airflow started by tools/airflow/start.sh (Airflow 2) or tools/airflow3/start.sh
+# (Airflow 3), leaving no process behind.
 #
 # Usage: tools/airflow/stop.sh [AIRFLOW_HOME | --all]
 #   AIRFLOW_HOME  the home start.sh printed (default: $OVSCRIPT_TEST_AIRFLOW_HOME)
-#   --all         every <repo>/.tools/airflow-home-* (e.g. after a crashed run)
+#   --all         every <repo>/.tools/airflow-home-* of either version (e.g. after a crashed run)
 # Environment: OVSCRIPT_TEST_AIRFLOW_KEEP_HOME=1 keeps the home (logs, database); by default it
 # is removed once nothing runs in it.
 #
-# How: start.sh runs the scheduler and the webserver each as the leader of its own session
-# (setsid). SIGTERM goes to every process of those sessions (gunicorn master and workers, the
-# DAG processor, task processes: Airflow moves some into new process groups, never into new
-# sessions); after a grace period SIGKILL. Last, any process whose environment still has
-# AIRFLOW_HOME=<this home> is killed too. Exit 1 if something could not be stopped.
+# How: start.sh runs each daemon (Airflow 2: scheduler, webserver; Airflow 3: api-server,
+# scheduler, dag-processor) as the leader of its own session (setsid). SIGTERM goes to every
+# process of those sessions (gunicorn or uvicorn workers, the DAG processor, executor workers,
+# task processes: Airflow moves some into new process groups, never into new sessions); after a
+# grace period SIGKILL: Airflow 3's scheduler can hang in its shutdown, waiting for its log
+# server child. Last, any process whose environment still has AIRFLOW_HOME=<this home> is killed
+# too. A zombie (dead, not yet reaped by its parent) counts as stopped. Exit 1 if something could
+# not be stopped.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,9 +37,9 @@ while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
 done
 not_self() { while read -r p; do [[ "$self_chain" == *" $p "* ]] || echo "$p"; done; }
 
-# PIDs of processes in session $1 (sid), excluding ourselves.
+# PIDs of the live processes in session $1 (sid); zombies have exited already.
 session_pids() {
-  ps -e -o pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'
+  ps -e -o pid=,sid=,stat= | awk -v sid="$1" '$2 == sid && $3 !~ /^Z/ { print $1 }'
 }
 
 # PIDs of processes whose environment has AIRFLOW_HOME=$1 exactly.

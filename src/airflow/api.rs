@@ -1,0 +1,337 @@
+//! How `airflow` reaches an Airflow: which REST API the server has (Airflow 2's `/api/v1`, or
+//! Airflow 3's `/api/v2`), found by asking it, and how a call is authenticated there (basic auth
+//! on `/api/v1`; on `/api/v2` a JWT from `POST /auth/token`, sent as a bearer token).
+//!
+//! A run keeps what it found until the server changes under it: a deploy that upgrades Airflow
+//! makes the next call's path vanish (404), so a 404 has the API asked for again, and the call is
+//! made again on the new one. The token is fetched once per run; a 401 (it expired) has it
+//! fetched again, once per call.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::{given, AirflowApi, DEFAULT_TIMEOUT_SECS};
+use crate::context::Ctx;
+use crate::error::{host_error, HostResult};
+use crate::rest::{display_url, server_root, Auth, Rest, RestError, Service};
+
+const CREDENTIALS_HINT: &str =
+    "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])";
+const URL_HINT: &str = "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])";
+
+/// The REST API of an Airflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Airflow 2's stable REST API, with basic auth.
+    V1,
+    /// Airflow 3's, with a JWT.
+    V2,
+}
+
+impl Api {
+    pub fn root(self) -> &'static str {
+        match self {
+            Api::V1 => "/api/v1",
+            Api::V2 => "/api/v2",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Api::V1 => "v1",
+            Api::V2 => "v2",
+        }
+    }
+
+    fn airflow(self) -> &'static str {
+        match self {
+            Api::V1 => "Airflow 2",
+            Api::V2 => "Airflow 3",
+        }
+    }
+}
+
+/// What a call asks for, in terms both APIs have, so that it can be made again on the other.
+pub enum Resource<'a> {
+    /// A path under the API's root, e.g. `/dags/~/dagRuns?state=running`: the same on both.
+    Api(&'a str),
+    /// The health check, which Airflow 3 moved to `/monitor/health`.
+    Health,
+}
+
+impl Resource<'_> {
+    pub fn path(&self, api: Api) -> String {
+        match (self, api) {
+            (Resource::Api(path), api) => format!("{}{path}", api.root()),
+            (Resource::Health, Api::V1) => "/api/v1/health".into(),
+            (Resource::Health, Api::V2) => "/api/v2/monitor/health".into(),
+        }
+    }
+}
+
+/// A JSON answer and the URL it came from (for a message about its content).
+pub struct Answer {
+    pub value: Value,
+    pub url: String,
+}
+
+/// The `[airflow]` settings a connection needs, checked before anything is sent.
+struct Settings {
+    root: String,
+    credentials: Option<(String, String)>,
+    forced: Option<Api>,
+    timeout: Duration,
+}
+
+impl Settings {
+    fn read(ctx: &Ctx) -> HostResult<Settings> {
+        let config = &ctx.config.airflow;
+        let url = given(&config.url).ok_or_else(|| not_configured(&["url"]))?;
+        let credentials = match (given(&config.user), given(&config.password)) {
+            (Some(user), Some(password)) => Some((user, password)),
+            // An Airflow without authentication (a local one) needs neither; one without the
+            // other is a mistake to name now rather than a 401 later.
+            (None, None) => None,
+            (Some(_), None) => return Err(not_configured(&["password"])),
+            (None, Some(_)) => return Err(not_configured(&["user"])),
+        };
+        let forced = match config.api.unwrap_or_default() {
+            AirflowApi::Auto => None,
+            AirflowApi::V1 => Some(Api::V1),
+            AirflowApi::V2 => Some(Api::V2),
+        };
+        // The setting may name an API's root; the server's root is what both APIs hang from.
+        let root = server_root(&server_root(&url, "/api/v1"), "/api/v2");
+        Ok(Settings {
+            root,
+            credentials,
+            forced,
+            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+        })
+    }
+
+    fn service(&self, auth: Auth) -> Service {
+        Service {
+            name: "airflow",
+            base_url: self.root.clone(),
+            auth,
+            credentials_hint: CREDENTIALS_HINT,
+            url_hint: URL_HINT,
+            timeout: self.timeout,
+            headers: vec![("Accept", "application/json")],
+        }
+    }
+}
+
+fn not_configured(keys: &[&str]) -> Box<rhai::EvalAltResult> {
+    host_error(crate::config::not_configured("Airflow", "airflow", keys))
+}
+
+/// The API in use and a client authenticated for it; replaced, never changed.
+struct Session {
+    api: Api,
+    rest: Rest,
+    /// Found by asking the server (so it may be asked again), not forced by `[airflow] api`.
+    detected: bool,
+    /// Authenticated by a token, which a 401 renews.
+    bearer: bool,
+}
+
+/// One Airflow for a run: its settings, a client without credentials (asking for the API and
+/// for a token need none), and the session in use.
+pub struct Connection {
+    ctx: Ctx,
+    settings: Settings,
+    anonymous: Rest,
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+impl Connection {
+    /// Reads the settings; sends nothing yet.
+    pub fn new(ctx: &Ctx) -> HostResult<Connection> {
+        let settings = Settings::read(ctx)?;
+        let anonymous = Rest::new(ctx.clone(), settings.service(Auth::None))?;
+        Ok(Connection {
+            ctx: ctx.clone(),
+            settings,
+            anonymous,
+            session: Mutex::new(None),
+        })
+    }
+
+    /// Sends one call and reads its JSON answer. A 401 of a token renews the token, a 404 has the
+    /// server asked which API it speaks; either happens once per call, then the call is made
+    /// again. Any other failure is explained, naming `what` was asked for.
+    pub fn json(
+        &self,
+        method: Method,
+        resource: &Resource,
+        body: Option<&Value>,
+        what: &str,
+    ) -> HostResult<Answer> {
+        let mut session = self.session()?;
+        let (mut renewed, mut asked_again) = (false, false);
+        loop {
+            let error = match session
+                .rest
+                .send(method.clone(), &resource.path(session.api), body)
+            {
+                Ok(reply) => {
+                    let value = reply.json().map_err(|e| session.rest.explain(e, what))?;
+                    return Ok(Answer {
+                        value,
+                        url: reply.url,
+                    });
+                }
+                Err(error) => error,
+            };
+            let status = match &error {
+                RestError::Status { status, .. } => *status,
+                _ => 0,
+            };
+            if status == 401 && session.bearer && !renewed {
+                renewed = true;
+                session = self.replace(&session, session.api)?;
+            } else if status == 404 && session.detected && !asked_again {
+                asked_again = true;
+                let api = self.detect()?;
+                if api == session.api {
+                    return Err(session.rest.explain(error, what));
+                }
+                self.ctx.ui.info(&format!(
+                    "Airflow now answers as {} ({}): it changed during the run; going on with it",
+                    api.airflow(),
+                    api.root()
+                ));
+                session = self.replace(&session, api)?;
+            } else {
+                return Err(session.rest.explain(error, what));
+            }
+        }
+    }
+
+    /// The URL a call would go to, as it may be shown (a dry run's "would").
+    pub fn url(&self, resource: &Resource) -> HostResult<String> {
+        let session = self.session()?;
+        Ok(display_url(&session.rest.url(&resource.path(session.api))))
+    }
+
+    /// The error for an answer that arrived but is not the shape Airflow's API documents.
+    pub fn unreadable(&self, url: &str, what: &str, reason: &str) -> Box<rhai::EvalAltResult> {
+        let error = RestError::Body {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        self.anonymous.explain(error, what)
+    }
+
+    fn session(&self) -> HostResult<Arc<Session>> {
+        let mut current = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = current.as_ref() {
+            return Ok(session.clone());
+        }
+        let (api, detected) = match self.settings.forced {
+            Some(api) => (api, false),
+            None => (self.detect()?, true),
+        };
+        let session = Arc::new(self.open(api, detected)?);
+        *current = Some(session.clone());
+        Ok(session)
+    }
+
+    /// A new session on `api` in place of `old`, unless another thread replaced `old` already.
+    fn replace(&self, old: &Arc<Session>, api: Api) -> HostResult<Arc<Session>> {
+        let mut current = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = current.as_ref().filter(|s| !Arc::ptr_eq(s, old)) {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(self.open(api, old.detected)?);
+        *current = Some(session.clone());
+        Ok(session)
+    }
+
+    fn open(&self, api: Api, detected: bool) -> HostResult<Session> {
+        let (auth, bearer) = match (&self.settings.credentials, api) {
+            (None, _) => (Auth::None, false),
+            (Some((user, password)), Api::V1) => (
+                Auth::Basic {
+                    user: user.clone(),
+                    password: password.clone(),
+                },
+                false,
+            ),
+            (Some((user, password)), Api::V2) => (Auth::Bearer(self.token(user, password)?), true),
+        };
+        self.ctx.record(
+            "airflow_api",
+            json!({ "api": api.name(), "detected": detected }),
+        );
+        Ok(Session {
+            api,
+            rest: Rest::new(self.ctx.clone(), self.settings.service(auth))?,
+            detected,
+            bearer,
+        })
+    }
+
+    /// Asks the server which API it has: Airflow 3's `/api/v2/version`, then Airflow 2's
+    /// `/api/v1/version` (both answer without credentials). A 404 means "not this one"; a 401 or
+    /// 403 means it is there but guarded.
+    fn detect(&self) -> HostResult<Api> {
+        let what = "asking which API it speaks";
+        for api in [Api::V2, Api::V1] {
+            match self.anonymous.get(&format!("{}/version", api.root())) {
+                Ok(_)
+                | Err(RestError::Status {
+                    status: 401 | 403, ..
+                }) => return Ok(api),
+                Err(RestError::Status { status: 404, .. }) => continue,
+                Err(error) => return Err(self.anonymous.explain(error, what)),
+            }
+        }
+        let root = display_url(&self.settings.root);
+        let root = root.trim_end_matches('/');
+        Err(host_error(format!(
+            "{root} is not an Airflow API server: it answers 404 for both {root}/api/v2/version (Airflow 3) and {root}/api/v1/version (Airflow 2); check {URL_HINT}"
+        )))
+    }
+
+    /// A JWT for the configured user from Airflow 3's `POST /auth/token`. It is a secret from
+    /// the moment it arrives: the run's redactor hides it before anything could show it.
+    fn token(&self, user: &str, password: &str) -> HostResult<String> {
+        let what = format!("a token for user {user}");
+        let body = json!({ "username": user, "password": password });
+        let reply = self
+            .anonymous
+            .send(Method::POST, "/auth/token", Some(&body))
+            .map_err(|e| self.anonymous.explain(e, &what))?;
+        let answer = reply.json().map_err(|e| self.anonymous.explain(e, &what))?;
+        let token = answer["access_token"]
+            .as_str()
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| self.unreadable(&reply.url, &what, "no `access_token` in the answer"))?;
+        self.ctx.redactor.add(token);
+        Ok(token.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_has_its_paths() {
+        assert_eq!(
+            Resource::Api("/dags/~/dagRuns?state=running").path(Api::V1),
+            "/api/v1/dags/~/dagRuns?state=running"
+        );
+        assert_eq!(
+            Resource::Api("/dags/~/dagRuns?state=running").path(Api::V2),
+            "/api/v2/dags/~/dagRuns?state=running"
+        );
+        assert_eq!(Resource::Health.path(Api::V1), "/api/v1/health");
+        assert_eq!(Resource::Health.path(Api::V2), "/api/v2/monitor/health");
+    }
+}

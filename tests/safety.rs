@@ -1,0 +1,665 @@
+//! The safety invariants under a crash, a resume and a second operator, run by the real binary
+//! against the simulated world (started here, so that it outlives a killed run) and a scratch
+//! infrastructure repository with a bare origin, made from templates/infra: kill -9, resume,
+//! two checkouts deploying at once, Ctrl-C and SIGTERM, and secrets.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ovscript::world::{Credentials, Faults, Scenario, World};
+
+use crate::test::{journal_lines_lenient, journal_text, path_with, tools_bin, Output, Test};
+
+const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
+
+fn repo_file(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Copies templates/infra into `dir` and makes it a clone of a bare `origin` at `origin`.
+fn lay_out_infra(dir: &Path, origin: &Path) {
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/infra");
+    copy_dir(&template, dir);
+    git(dir, &["init", "--quiet", "--initial-branch=main"]);
+    git(dir, &["add", "--all"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "--quiet",
+            "-m",
+            "infra",
+        ],
+    );
+    git(
+        dir.parent().unwrap(),
+        &["init", "--quiet", "--bare", origin.to_str().unwrap()],
+    );
+    git(dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    git(dir, &["push", "--quiet", "origin", "main"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A world, an origin and a checkout of it in a working directory: what an operator has.
+struct Deploy {
+    world: World,
+    test: Test,
+    origin: PathBuf,
+}
+
+impl Deploy {
+    fn new(scenario: Scenario) -> Option<Deploy> {
+        Deploy::with(scenario, Faults::default())
+    }
+
+    fn with(scenario: Scenario, faults: Faults) -> Option<Deploy> {
+        let bin = tools_bin()?;
+        let world = World::start_with(scenario, faults, Credentials::default()).expect("world");
+        let test = Test::new();
+        let origin = test.path().join("origin.git");
+        lay_out_infra(&test.path().join("infra"), &origin);
+        let test = configured(test, &world, "infra").env("PATH", &path_with(&bin));
+        Some(Deploy {
+            world,
+            test,
+            origin,
+        })
+    }
+
+    fn infra(&self) -> PathBuf {
+        self.test.path().join("infra")
+    }
+
+    fn tf(&self) -> String {
+        std::fs::read_to_string(self.infra().join(CATALOG_TF)).unwrap()
+    }
+
+    /// The catalog runbook with `--yes` and `extra` flags.
+    fn catalog(&self, extra: &[&str]) -> Output {
+        let mut argv = vec!["run".to_string(), repo_file("scripts/catalog.rhai")];
+        argv.push("--yes".into());
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        self.test.command(&argv)
+    }
+
+    /// The catalog runbook started in its own process group, for signals.
+    fn spawn_catalog(&self, env: &[(&str, &str)]) -> Child {
+        let script = repo_file("scripts/catalog.rhai");
+        let mut command = self.test.prepare(&["run", &script, "--yes"]);
+        command.stdin(Stdio::null()).process_group(0);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.spawn().expect("spawn ovscript")
+    }
+
+    /// The branches of origin and, for each, whether its catalog .tf holds a flag set true.
+    fn origin_branches(&self) -> Vec<String> {
+        git(
+            &self.origin,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// No commit on any branch of origin holds a clearance flag set to true.
+    fn origin_never_holds_true(&self) {
+        let log = git(&self.origin, &["log", "--all", "-p", "--format=%H"]);
+        assert!(
+            !log.lines().any(|l| {
+                let Some((key, value)) = l.strip_prefix('+').and_then(|l| l.split_once('=')) else {
+                    return false;
+                };
+                key.trim().ends_with("_cleared") && value.trim() == "true"
+            }),
+            "origin holds a flag set true:\n{log}"
+        );
+    }
+
+    fn recipes(&self) -> Vec<serde_json::Value> {
+        recipes_of(&self.infra())
+    }
+}
+
+fn recipes_of(infra: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(infra.join(".rehearsal/recipes.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `test` with its configuration pointed at `world` and the checkout `infra` (relative).
+fn configured(test: Test, world: &World, infra: &str) -> Test {
+    let creds = world.credentials();
+    test.env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
+        .env("OVSCRIPT_AIRFLOW_USER", &creds.airflow_user)
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", &creds.airflow_password)
+        .env("OVSCRIPT_SENTRY_URL", &world.sentry_url())
+        .env("OVSCRIPT_SENTRY_ORG", world.sentry_org())
+        .env("OVSCRIPT_SENTRY_PROJECT", world.sentry_project())
+        .env("OVSCRIPT_SENTRY_TOKEN", &creds.sentry_token)
+        .env("OVSCRIPT_GITHUB_URL", &world.github_url())
+        .env("OVSCRIPT_GITHUB_REPO", world.github_repo())
+        .env("OVSCRIPT_GITHUB_INFRA_REPO", world.github_infra_repo())
+        .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token)
+        .env("OVSCRIPT_REGISTRY_URL", &world.registry_url())
+        .env("OVSCRIPT_INFRA_DIR", infra)
+        .env("GIT_AUTHOR_NAME", "Ada Operator")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+        .env("GIT_COMMITTER_NAME", "Ada Operator")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.org")
+}
+
+/// Waits until the journals in `dir` show `event` (with `field` = `value`, if given).
+fn wait_for_event(dir: &Path, event: &str, field: Option<(&str, &str)>) {
+    let started = Instant::now();
+    loop {
+        let seen = journal_lines_lenient(dir).iter().any(|line| {
+            line["event"] == event && field.is_none_or(|(key, value)| line[key] == value)
+        });
+        if seen {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {event} in the journal after 60s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The run id of the newest journal in `dir` (by time written: run ids of one second do not
+/// sort by time).
+fn newest_run(dir: &Path) -> String {
+    crate::test::journal_files(dir)
+        .into_iter()
+        .max_by_key(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .expect("a journal")
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn signal(child: &Child, signal: &str, group: bool) {
+    let target = if group {
+        format!("-{}", child.id())
+    } else {
+        child.id().to_string()
+    };
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &target])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {target}");
+}
+
+fn finish(child: Child) -> (Option<i32>, String, String) {
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Kills the whole process group of a run once its production apply started.
+fn kill_during_apply(deploy: &Deploy) {
+    let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")]);
+    wait_for_event(deploy.test.path(), "just_start", Some(("recipe", "apply")));
+    signal(&child, "KILL", true);
+    let (code, _, _) = finish(child);
+    assert_eq!(code, None, "killed by a signal");
+}
+
+#[test]
+fn after_kill_9_a_fresh_run_refuses_and_resume_finishes_with_the_flag_false() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    kill_during_apply(&deploy);
+    assert!(
+        deploy.tf().contains("running_dags_cleared = true"),
+        "the kill left the flag"
+    );
+    let killed = newest_run(deploy.test.path());
+
+    // A fresh run: stops before any change, naming the flag and the killed run.
+    let before = deploy.world.changes().len();
+    deploy
+        .catalog(&[])
+        .code(1)
+        .stderr_has("not deploying: run ")
+        .stderr_has(&killed)
+        .stderr_has("running_dags_cleared = true in environments/prod/catalog-airflow.tf")
+        .stderr_has(&format!("--resume {killed}"));
+    assert_eq!(
+        deploy.world.changes().len(),
+        before,
+        "the refused run changed the world"
+    );
+    assert_eq!(
+        deploy
+            .recipes()
+            .iter()
+            .filter(|r| r["recipe"] == "apply")
+            .count(),
+        0
+    );
+
+    // --resume finishes it: the flag is true only while its apply runs, false after.
+    deploy
+        .catalog(&["--resume", &killed])
+        .success()
+        .stdout_has(&format!("going on with run {killed}"))
+        .stdout_has("took over the deploy lock");
+    let applies: Vec<_> = deploy
+        .recipes()
+        .into_iter()
+        .filter(|r| r["recipe"] == "apply")
+        .collect();
+    assert_eq!(applies.len(), 1, "{applies:?}");
+    assert_eq!(applies[0]["flag"], true);
+    assert!(
+        deploy.tf().contains("running_dags_cleared = false"),
+        "{}",
+        deploy.tf()
+    );
+    deploy.origin_never_holds_true();
+    assert!(
+        !deploy
+            .origin_branches()
+            .contains(&"deploy-lock".to_string()),
+        "the lock is released: {:?}",
+        deploy.origin_branches()
+    );
+    assert_eq!(
+        deploy.world.opened_prs().len(),
+        1,
+        "the infrastructure PR was opened"
+    );
+}
+
+#[test]
+fn two_checkouts_of_one_origin_deploy_one_at_a_time() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    // A second operator's checkout of the same origin, in another working directory.
+    let other = Test::new();
+    git(
+        other.path(),
+        &["clone", "--quiet", deploy.origin.to_str().unwrap(), "infra"],
+    );
+    let other =
+        configured(other, &deploy.world, "infra").env("PATH", &path_with(&tools_bin().unwrap()));
+
+    let first = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "5")]);
+    wait_for_event(deploy.test.path(), "lock_taken", None);
+    let first_run = newest_run(deploy.test.path());
+    for runbook in ["catalog", "ingestion"] {
+        other
+            .command(&[
+                "run",
+                &repo_file(&format!("scripts/{runbook}.rhai")),
+                "--yes",
+            ])
+            .code(1)
+            .stderr_has("another deploy holds the lock: run ")
+            .stderr_has(&first_run)
+            .stderr_has("Ada Operator");
+    }
+    assert!(recipes_of(&other.path().join("infra")).is_empty());
+    let (code, stdout, stderr) = finish(first);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
+}
+
+#[test]
+fn the_lock_is_released_after_success_failure_ctrl_c_and_sigterm() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    let lock_free = |what: &str| {
+        assert!(
+            !deploy
+                .origin_branches()
+                .contains(&"deploy-lock".to_string()),
+            "the lock is held after {what}"
+        );
+    };
+    // Failure first: the draft is still there to publish.
+    deploy
+        .test
+        .command(&[
+            "run",
+            &repo_file("scripts/catalog.rhai"),
+            "--yes",
+            "--",
+            "--watch=later",
+        ])
+        .code(2);
+    lock_free("a usage error");
+    let failing = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_FAILS", "1")]);
+    let (code, _, stderr) = finish(failing);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("just apply prod catalog-airflow failed"),
+        "{stderr}"
+    );
+    lock_free("a failed apply");
+    // That failure offered the rollback (--yes took it); an interruption must not.
+    let dispatched = deploy.world.dispatches().len();
+    assert_eq!(dispatched, 1);
+    for (name, code) in [("INT", 130), ("TERM", 130)] {
+        // --resume the failed run each time: it holds no leftovers but its bump.
+        let journals_before = crate::test::journal_files(deploy.test.path()).len();
+        let child = {
+            let script = repo_file("scripts/catalog.rhai");
+            let last = newest_run(deploy.test.path());
+            let mut command = deploy
+                .test
+                .prepare(&["run", &script, "--yes", "--resume", &last]);
+            command
+                .stdin(Stdio::null())
+                .process_group(0)
+                .env("OVSCRIPT_REHEARSE_APPLY_SLEEP", "20");
+            command.spawn().unwrap()
+        };
+        let started = Instant::now();
+        loop {
+            let files = crate::test::journal_files(deploy.test.path());
+            let newest = files
+                .iter()
+                .max_by_key(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                .cloned();
+            let applying = files.len() > journals_before
+                && newest.is_some_and(|f| {
+                    std::fs::read_to_string(f)
+                        .unwrap_or_default()
+                        .contains(r#""event":"just_start","recipe":"apply""#)
+                });
+            if applying {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "no apply");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        signal(&child, name, false);
+        let (got, stdout, stderr) = finish(child);
+        assert_eq!(got, Some(code), "SIG{name}\n{stdout}\n{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(
+            !stdout.contains("Roll back"),
+            "a rollback was offered: {stdout}"
+        );
+        assert!(deploy.tf().contains("running_dags_cleared = false"));
+        lock_free(&format!("SIG{name}"));
+    }
+    assert_eq!(
+        deploy.world.dispatches().len(),
+        dispatched,
+        "an interruption offered a rollback"
+    );
+    // And success: the last interrupted run, resumed, finishes and lets go.
+    deploy
+        .catalog(&["--resume", &newest_run(deploy.test.path())])
+        .success();
+    lock_free("success");
+    deploy.origin_never_holds_true();
+}
+
+#[test]
+fn a_double_ctrl_c_in_a_sensor_waiting_deploy_unpauses_the_dag_and_restores_the_flag() {
+    let Some(deploy) = Deploy::new(Scenario::SensorWaiting) else {
+        return;
+    };
+    let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "37")]);
+    wait_for_event(deploy.test.path(), "just_start", Some(("recipe", "apply")));
+    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(true));
+    signal(&child, "INT", false);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "INT", false);
+    let (code, _, stderr) = finish(child);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(
+        deploy.world.dag_paused("image_data_refresh"),
+        Some(false),
+        "{stderr}"
+    );
+    assert!(
+        deploy.tf().contains("running_dags_cleared = false"),
+        "{stderr}"
+    );
+    assert!(
+        !deploy
+            .origin_branches()
+            .contains(&"deploy-lock".to_string()),
+        "{stderr}"
+    );
+    // Nothing of the apply is left running.
+    let left = Command::new("pgrep")
+        .args(["-f", "sleep 37"])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the apply still runs");
+}
+
+#[test]
+fn resume_refuses_another_runbooks_journal_and_a_changed_script() {
+    let Some(deploy) = Deploy::new(Scenario::DagRunning) else {
+        return;
+    };
+    deploy.catalog(&[]).code(1).stderr_has("flickr_workflow");
+    let run_id = newest_run(deploy.test.path());
+    deploy
+        .test
+        .command(&[
+            "run",
+            &repo_file("scripts/ingestion.rhai"),
+            "--yes",
+            "--resume",
+            &run_id,
+        ])
+        .code(2)
+        .stderr_has(&format!("run {run_id} ran "))
+        .stderr_has("catalog.rhai, not ")
+        .stderr_has("ingestion.rhai");
+    // The same runbook, changed since: refused unless --resume-changed.
+    let copy = deploy.test.path().join("catalog.rhai");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
+        &deploy.test.path().join("stdlib"),
+    );
+    std::fs::write(
+        &copy,
+        std::fs::read_to_string(repo_file("scripts/catalog.rhai")).unwrap(),
+    )
+    .unwrap();
+    let copy_run = deploy
+        .test
+        .command(&["run", copy.to_str().unwrap(), "--yes"]);
+    copy_run.code(1);
+    let copy_id = newest_run(deploy.test.path());
+    std::fs::write(
+        &copy,
+        std::fs::read_to_string(&copy).unwrap() + "\n// changed\n",
+    )
+    .unwrap();
+    deploy
+        .test
+        .command(&["run", copy.to_str().unwrap(), "--yes", "--resume", &copy_id])
+        .code(2)
+        .stderr_has("changed since run")
+        .stderr_has("--resume-changed");
+    assert!(
+        deploy.world.changes().is_empty(),
+        "{:?}",
+        deploy.world.changes()
+    );
+}
+
+#[test]
+fn a_late_typo_stops_the_run_before_anything_changes() {
+    let test = Test::new()
+        .file(
+            "x.tf",
+            "module \"m\" {\n  running_dags_cleared = false\n}\n",
+        )
+        .script(
+            r#"
+            tf.set("x.tf", "running_dags_cleared", true);
+            step("later", || airflow.pausee("image_data_refresh"));
+            "#,
+        );
+    test.run()
+        .code(2)
+        .stderr_has("script.rhai:3:38: unknown function pausee")
+        .stderr_has("nothing was run");
+    assert!(std::fs::read_to_string(test.path().join("x.tf"))
+        .unwrap()
+        .contains("running_dags_cleared = false"));
+    Test::new()
+        .script("airflow.pause();\ntf.set(\"a.tf\", \"b\");\nstep(\"x\");\nairflow.pause(42);\n")
+        .command(&["check", "script.rhai"])
+        .code(2)
+        .stderr_has("script.rhai:1:9: airflow.pause(...) with 0 argument(s) matches no signature")
+        .stderr_has("script.rhai:2:4: tf.set(...) with 2 argument(s) matches no signature; it can be called as tf.set(file: string, key: string, value: Dynamic)")
+        .stderr_has("script.rhai:3:1: step(...) with 1 argument(s) matches no signature")
+        .stderr_has("script.rhai:4:9: airflow.pause(...): argument 1 is an int")
+        .stderr_has("4 problem(s) found");
+}
+
+#[test]
+fn real_tokens_never_show_in_a_rehearsal_nor_trimmed_anywhere() {
+    let real = "ghp_Operators0wnRealToken";
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    let test = Test::new()
+        .flag("--rehearse")
+        .env("PATH", &path_with(&bin))
+        .env("OVSCRIPT_GITHUB_TOKEN", &format!("{real} "))
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", "hunter2-airflow")
+        .script(&format!(
+            r#"
+            print(`env: ${{env("OVSCRIPT_GITHUB_TOKEN")}} ${{env("OVSCRIPT_AIRFLOW_PASSWORD")}}`);
+            print("literal: {real} hunter2-airflow rehearsal-github-token");
+            warn("{real}");
+            "#
+        ));
+    let out = test.run();
+    out.success()
+        .stdout_has("env: ***  ***")
+        .stdout_has("literal: *** *** ***");
+    out.lacks(real)
+        .lacks("hunter2-airflow")
+        .lacks("rehearsal-github-token");
+    let journal = journal_text(test.path());
+    assert!(
+        !journal.contains(real) && !journal.contains("hunter2"),
+        "{journal}"
+    );
+    // The basic-auth header as sent is redacted too.
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::STANDARD.encode("deploy:hunter2-airflow");
+    Test::new()
+        .env("OVSCRIPT_AIRFLOW_USER", "deploy")
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", " hunter2-airflow")
+        .script(&format!(
+            r#"print("sent: Basic {header} and hunter2-airflow");"#
+        ))
+        .run()
+        .success()
+        .stdout_has("sent: Basic *** and ***");
+}
+
+#[test]
+fn break_lock_removes_a_dead_runs_lock_and_a_dry_run_only_says_so() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    deploy
+        .catalog(&["--dry-run"])
+        .success()
+        .stdout_has("would: take the deploy lock (deploy-lock in origin); it is free now");
+    assert!(
+        deploy.origin_branches() == ["main"],
+        "{:?}",
+        deploy.origin_branches()
+    );
+    kill_during_apply(&deploy);
+    assert!(deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
+    // --break-lock removes the lock after asking; the other leftovers still stop the run.
+    deploy
+        .catalog(&["--break-lock"])
+        .code(1)
+        .stderr_has("the deploy lock is held: run ")
+        .stdout_has("removed the deploy lock")
+        .stderr_has("running_dags_cleared = true");
+    assert!(!deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
+}
+
+#[test]
+fn settings_that_would_switch_a_safety_off_are_refused() {
+    for (file, key) in [
+        (
+            "[limits]\nmax_operations = 0\n",
+            "[limits] max_operations = 0",
+        ),
+        ("[limits]\nmax_map_size = 0\n", "[limits] max_map_size = 0"),
+        ("[airflow]\ntimeout = 0\n", "[airflow] timeout = 0"),
+    ] {
+        Test::new()
+            .file("ovscript.toml", file)
+            .script("print(1);")
+            .run()
+            .code(2)
+            .stderr_has(key);
+    }
+}
