@@ -219,8 +219,10 @@ impl Checker<'_> {
                 && !variables.contains(&call.name)
             {
                 if let Some(problem) = self.signature_problem(call) {
-                    self.problems
-                        .push(format!("{file}:{}:{}: {problem}", call.line, call.col));
+                    self.problems.push(format!(
+                        "{}: {problem}",
+                        crate::diagnostic::place(file, call.line, call.col)
+                    ));
                 }
             }
         }
@@ -257,8 +259,8 @@ impl Checker<'_> {
                     format!("{}::{}", call.namespace, call.name)
                 };
                 self.problems.push(format!(
-                    "{file}:{}:{}: unknown function {name}{hint}",
-                    call.line, call.col
+                    "{}: unknown function {name}{hint}",
+                    crate::diagnostic::place(file, call.line, call.col)
                 ));
             }
         }

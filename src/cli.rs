@@ -1,6 +1,7 @@
 //! Command-line flags, parsed by clap and nothing else: the commands validate and act on them.
 
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -53,6 +54,10 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+    /// `ovscript SCRIPT ARGS...`: runs a script file as `run` does (so that `#!/usr/bin/env
+    /// ovscript` and just's `[script("ovscript")]` work).
+    #[command(external_subcommand)]
+    Script(Vec<OsString>),
 }
 
 #[derive(Debug, Args)]
@@ -60,13 +65,13 @@ pub struct RunArgs {
     /// The runbook script.
     pub script: PathBuf,
     /// Say every side effect instead of making it; reads still happen.
-    #[arg(long)]
+    #[arg(long, env = "OVSCRIPT_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
     /// Answer yes to every confirmation.
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', env = "OVSCRIPT_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
     /// Skip the steps that finished in this earlier run (see .ovscript/journal/).
-    #[arg(long, value_name = "RUN_ID")]
+    #[arg(long, value_name = "RUN_ID", env = "OVSCRIPT_RESUME")]
     pub resume: Option<String>,
     /// With --resume: go on although the script changed since that run (its steps are matched
     /// by order and title; those that no longer line up run again, and are named).
@@ -78,12 +83,14 @@ pub struct RunArgs {
     pub break_lock: bool,
     /// Run against a simulated world on this machine: calm (default), dag-running,
     /// sensor-waiting, apply-fails, sentry-errors, airflow-down, image-late, image-missing.
-    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm")]
+    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm", env = "OVSCRIPT_REHEARSE")]
     pub rehearse: Option<String>,
     #[command(flatten)]
     pub common: Common,
-    /// Arguments for the script, after `--`; it sees them as `args`.
-    #[arg(last = true)]
+    /// Everything after the script is the script's, as `args` (`--watch=5m` included), as
+    /// interpreters do; ovscript's own flags go before the script. A `--` right after the script
+    /// is dropped.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 

@@ -11,6 +11,15 @@ const ENV_PREFIX: &str = "OVSCRIPT_";
 /// Variables with the prefix that are not configuration keys.
 const ENV_NOT_CONFIG: &[&str] = &["OVSCRIPT_TEST_", "OVSCRIPT_REHEARSE_"];
 
+/// The variables of `run`'s own options (`OVSCRIPT_DRY_RUN=1 just deploy-catalog`): not
+/// configuration keys.
+const RUN_OPTION_VARS: &[&str] = &[
+    "OVSCRIPT_DRY_RUN",
+    "OVSCRIPT_YES",
+    "OVSCRIPT_REHEARSE",
+    "OVSCRIPT_RESUME",
+];
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -354,6 +363,7 @@ fn apply_env(
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .filter(|(k, _)| !ENV_NOT_CONFIG.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| !RUN_OPTION_VARS.contains(&k.as_str()))
         .collect();
     vars.sort();
     for (name, value) in vars {

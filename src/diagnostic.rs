@@ -100,6 +100,30 @@ fn frames(
     }
 }
 
+/// What follows `FILE:LINE:COL` for a source: ` (recipe hello)` for a runbook in a justfile.
+static SOURCE_LABELS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, String>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Labels the places of `source` in messages (see `place`).
+pub fn label_source(source: &str, label: &str) {
+    SOURCE_LABELS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(source.to_string(), label.to_string());
+}
+
+/// `FILE:LINE:COL` as the operator reads it, with the source's label: `justfile:4:5 (recipe hello)`.
+pub fn place(file: &str, line: usize, col: usize) -> String {
+    let label = SOURCE_LABELS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(file)
+        .cloned()
+        .unwrap_or_default();
+    format!("{file}:{line}:{col}{label}")
+}
+
 /// Where each closure (`anon$...`) was written, by file; filled as scripts and modules compile.
 static CLOSURE_SOURCES: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -135,7 +159,7 @@ pub fn report(error: &EvalAltResult, source: &str, engine: Option<&Engine>) -> S
     match (pos.line(), pos.position()) {
         (Some(line), col) => {
             let col = col.unwrap_or(1);
-            out.push_str(&format!("error: {file}:{line}:{col}: {message}\n"));
+            out.push_str(&format!("error: {}: {message}\n", place(&file, line, col)));
             if let Some(text) = source_line(&file, line) {
                 let number = line.to_string();
                 out.push_str(&format!(
@@ -156,8 +180,8 @@ pub fn report(error: &EvalAltResult, source: &str, engine: Option<&Engine>) -> S
     for (src, pos, what) in frames.iter().rev() {
         if let Some(line) = pos.line() {
             out.push_str(&format!(
-                "  in {what}, called at {src}:{line}:{}\n",
-                pos.position().unwrap_or(1)
+                "  in {what}, called at {}\n",
+                place(src, line, pos.position().unwrap_or(1))
             ));
         }
     }

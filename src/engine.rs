@@ -105,9 +105,11 @@ impl Runtime {
 
     /// Compiles with strict variables, the host objects known by name.
     pub fn compile(&self, source_name: &str, text: &str) -> Result<AST, Box<EvalAltResult>> {
+        // A `#!` line (a shebang, just's) is blanked: the line numbers stay the file's.
+        let text = crate::embedded::strip_shebang(text);
         let mut ast = self
             .engine
-            .compile_with_scope(&self.objects.scope(), text)?;
+            .compile_with_scope(&self.objects.scope(), text.as_ref())?;
         ast.set_source(source_name);
         crate::diagnostic::remember_closures(&ast);
         let resolver = StdlibResolver::new(self.module_dirs.clone(), self.objects.clone());

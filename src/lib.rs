@@ -11,6 +11,7 @@ pub mod context;
 pub mod deploy_lock;
 pub mod diagnostic;
 pub mod doc;
+pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod git;

@@ -92,6 +92,16 @@ impl Rehearsal {
             // Read by the template justfile's `apply` recipe.
             std::env::set_var("OVSCRIPT_REHEARSE_APPLY_FAILS", "1");
         }
+        if scenario == Scenario::AirflowUpgrade {
+            // The deploy that upgrades Airflow is `just apply prod catalog-airflow`, which runs
+            // here, in the scratch repository, not in the world. Its recipe records every apply
+            // in .rehearsal/recipes.jsonl (the report reads it too); the world reads the same
+            // record before each Airflow request, so the first call after a successful
+            // production apply meets Airflow 3: no watcher thread, and no call from the recipe
+            // back to the world.
+            let record = infra.join(RECIPES);
+            world.upgrade_airflow_when(move || production_airflow_applied(&record));
+        }
         Ok(Rehearsal {
             scenario,
             world,
@@ -161,11 +171,7 @@ impl Rehearsal {
     }
 
     fn recipes(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.infra.join(".rehearsal/recipes.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        recipes(&self.infra.join(RECIPES))
     }
 
     /// `path: +line / -line` for every file whose content differs from the initial commit.
@@ -190,6 +196,30 @@ impl Rehearsal {
         }
         files
     }
+}
+
+/// Where the template justfile records each recipe run, one JSON line each, in the scratch
+/// repository.
+const RECIPES: &str = ".rehearsal/recipes.jsonl";
+
+/// The recipe runs recorded so far.
+fn recipes(record: &Path) -> Vec<Value> {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Whether `just apply prod catalog-airflow` has succeeded: the deploy that, in scenario
+/// `airflow-upgrade`, brings Airflow 3.
+fn production_airflow_applied(record: &Path) -> bool {
+    recipes(record).iter().any(|r| {
+        r["recipe"] == "apply"
+            && r["env"] == "prod"
+            && r["service"] == "catalog-airflow"
+            && r["code"] == 0
+    })
 }
 
 /// The variable through which scenario tests give a rehearsal's world faults, as JSON.

@@ -371,9 +371,13 @@ pub fn next_link(header: &str) -> Option<String> {
 
 /// The server's own words about a failure, from the JSON error shapes of Airflow 2 (RFC 7807),
 /// Airflow 3 (FastAPI's `detail`, a string or a list of validation errors, and `error` for a
-/// route it does not have), Sentry and GitHub.
+/// route it does not have), Sentry and GitHub; of an HTML page (a webserver's own error page),
+/// its title.
 fn detail_of(text: &str) -> String {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
+        if let Some(title) = html_title(text) {
+            return title;
+        }
         return text
             .chars()
             .take(200)
@@ -393,6 +397,14 @@ fn detail_of(text: &str) -> String {
         parts.extend(errors.iter().filter_map(error_text));
     }
     parts.join("; ")
+}
+
+/// The `<title>` of an HTML page, e.g. "Airflow 404".
+fn html_title(text: &str) -> Option<String> {
+    let start = text.find("<title>")? + "<title>".len();
+    let length = text[start..].find("</title>")?;
+    let title = text[start..start + length].trim();
+    (!title.is_empty()).then(|| title.to_string())
 }
 
 /// One of FastAPI's validation errors, `{loc: ["body", "is_paused"], msg: "Field required"}`,
@@ -555,6 +567,13 @@ mod tests {
         assert_eq!(
             detail_of(r#"{"error":"/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."}"#),
             "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
+        );
+        // Airflow 2's webserver answers a path outside its API with a page.
+        assert_eq!(
+            detail_of(
+                "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <title>Airflow 404</title>\n"
+            ),
+            "Airflow 404"
         );
         // Airflow 2's 401 has a null detail: its title speaks.
         assert_eq!(

@@ -1,6 +1,6 @@
 //! The commands: turn validated flags into a runtime and do the work.
 
-use clap::CommandFactory;
+use clap::{CommandFactory, Parser};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::cli::{Cli, Command, Common, RunArgs};
 use crate::config::Config;
 use crate::context::{Cancel, Clock, Context, Ctx, Redactor};
+use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
 use crate::journal::{self, Journal};
@@ -18,6 +19,7 @@ use crate::ui::Ui;
 pub fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Script(words) => script(words),
         Command::Check { scripts, common } => check(&scripts, &common),
         Command::Doc {
             name,
@@ -146,15 +148,68 @@ fn read_script(path: &Path) -> Result<String, Error> {
         .map_err(|e| Error::usage(format!("cannot read script {}: {e}", path.display())))
 }
 
-fn run(args: RunArgs) -> Result<(), Error> {
+/// `ovscript SCRIPT ARGS...`: a script file run as `ovscript run SCRIPT ARGS...` (a shebang, a
+/// just `[script("ovscript")]` recipe); any other first word is a usage error.
+fn script(words: Vec<std::ffi::OsString>) -> Result<(), Error> {
+    let first = words.first().cloned().unwrap_or_default();
+    if !Path::new(&first).is_file() {
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        return Err(Error::usage(format!(
+            "error: `{}` is neither a command nor a script file; the commands are {} (ovscript --help)",
+            first.to_string_lossy(),
+            names.join(", ")
+        )));
+    }
+    let argv = ["ovscript".into(), "run".into()].into_iter().chain(words);
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            command: Command::Run(args),
+        }) => run(args),
+        Ok(_) => Err(Error::usage("error: cannot run the script")),
+        Err(e) => Err(Error::usage(e.to_string())),
+    }
+}
+
+fn run(mut args: RunArgs) -> Result<(), Error> {
+    // `ovscript run SCRIPT -- ARGS` still works: the `--` is not the script's.
+    if args.args.first().is_some_and(|a| a == "--") {
+        args.args.remove(0);
+    }
     let base_dir = working_dir()?;
     let text = read_script(&args.script)?;
     let config = load_config(&args.common, &base_dir)?;
+    // A recipe's body that just wrote to a temporary file is named by its justfile and recipe.
+    let embedded = Embedded::detect(&args.script, &base_dir);
+    let source = match &embedded {
+        Some(e) => {
+            crate::diagnostic::label_source(&e.source_name(), &e.label());
+            Source {
+                name: e.source_name(),
+                dir: base_dir.clone(),
+                runbook: e.runbook_id(&base_dir),
+                text: e.reindent(&text, &base_dir),
+            }
+        }
+        None => Source {
+            name: args.script.display().to_string(),
+            dir: args
+                .script
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            runbook: journal::runbook_id(&args.script),
+            text,
+        },
+    };
+    let text = source.text.clone();
     let mode = journal::Mode {
         dry_run: args.dry_run,
         rehearsal: args.rehearse.is_some(),
     };
-    let runbook = journal::runbook_id(&args.script);
+    let runbook = source.runbook.clone();
     let resumed = match &args.resume {
         Some(run_id) => Some(resumable(
             &base_dir,
@@ -205,15 +260,8 @@ fn run(args: RunArgs) -> Result<(), Error> {
             json!({ "scenario": rehearsal.scenario.to_string(), "dir": rehearsal.dir }),
         );
     }
-    // The same kind of run can go on from a failure: a rehearsal from a rehearsal, and so on.
-    let mut again = String::new();
-    if let Some(scenario) = &args.rehearse {
-        again.push_str(&format!("--rehearse={scenario} "));
-    }
-    if args.dry_run {
-        again.push_str("--dry-run ");
-    }
-    let result = execute(ctx.clone(), resume, &args.script, &text, args.args, &again);
+    let again = go_on_command(&args, embedded.as_ref());
+    let result = execute(ctx.clone(), resume, &source, args.args, &again);
     if let Some(rehearsal) = rehearsal {
         ctx.ui.line(rehearsal.report().trim_end());
     }
@@ -282,17 +330,53 @@ fn clock_for(rehearsal: &Option<crate::rehearse::Rehearsal>) -> Clock {
     }
 }
 
+/// The script a run runs: its text, the name errors and the journal give it, the folder its
+/// imports are found from, and the runbook it is.
+pub struct Source {
+    pub name: String,
+    pub dir: PathBuf,
+    pub runbook: String,
+    pub text: String,
+}
+
+/// The command that goes on from a failed run, `{}` standing for the run id: the same kind of
+/// run (a rehearsal from a rehearsal...), in the form it was started in.
+fn go_on_command(args: &RunArgs, embedded: Option<&Embedded>) -> String {
+    if let Some(e) = embedded {
+        let mut vars = String::new();
+        if let Some(scenario) = &args.rehearse {
+            vars.push_str(&format!("OVSCRIPT_REHEARSE={scenario} "));
+        }
+        if args.dry_run {
+            vars.push_str("OVSCRIPT_DRY_RUN=1 ");
+        }
+        return format!("{vars}OVSCRIPT_RESUME={{}} just {}", e.recipe);
+    }
+    let mut flags = String::new();
+    if let Some(scenario) = &args.rehearse {
+        flags.push_str(&format!("--rehearse={scenario} "));
+    }
+    if args.dry_run {
+        flags.push_str("--dry-run ");
+    }
+    format!(
+        "ovscript run {flags}--resume {{}} {}",
+        args.script.display()
+    )
+}
+
 /// Compiles and runs one script in `ctx`, journaling the run and mapping failures to exit codes.
 pub fn execute(
     ctx: Ctx,
     resume: Resume,
-    script: &Path,
-    text: &str,
+    source: &Source,
     args: Vec<String>,
     again: &str,
 ) -> Result<(), Error> {
-    let name = script.display().to_string();
-    let runtime = Runtime::new(ctx.clone(), resume, script.parent(), args.clone());
+    let name = source.name.clone();
+    let text = source.text.as_str();
+    let script = Path::new(&name);
+    let runtime = Runtime::new(ctx.clone(), resume, Some(&source.dir), args.clone());
     let ast = runtime.compile(&name, text).map_err(|e| {
         ctx.record(
             "compile_error",
@@ -374,8 +458,8 @@ pub fn execute(
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 Some(_) if ctx.journal.steps_done() > 0 => format!(
-                    "\nto go on from here: ovscript run {again}--resume {} {name}",
-                    ctx.journal.run_id()
+                    "\nto go on from here: {}",
+                    again.replace("{}", ctx.journal.run_id())
                 ),
                 _ => String::new(),
             };
@@ -438,12 +522,20 @@ fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
     let base_dir = working_dir()?;
     let config = load_config(common, &base_dir)?;
     let mut problems = Vec::new();
+    let mut checked = 0;
     for script in scripts {
+        if let Some(justfile) = justfile_of(script) {
+            let (count, found) = check_justfile(&config, &justfile)?;
+            checked += count;
+            problems.extend(found);
+            continue;
+        }
         let runtime = offline_runtime(config.clone(), script.parent())?;
         problems.extend(crate::check::check_file(&runtime, script));
+        checked += 1;
     }
     if problems.is_empty() {
-        crate::ui::out(&format!("ok: {} script(s) checked\n", scripts.len()));
+        crate::ui::out(&format!("ok: {checked} script(s) checked\n"));
         Ok(())
     } else {
         Err(Error::Compile(format!(
@@ -452,6 +544,49 @@ fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
             problems.len()
         )))
     }
+}
+
+/// The justfile `path` is, or holds (a folder).
+fn justfile_of(path: &Path) -> Option<PathBuf> {
+    let named = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| crate::embedded::JUSTFILE_NAMES.contains(&n))
+    };
+    if path.is_dir() {
+        return crate::embedded::JUSTFILE_NAMES
+            .iter()
+            .map(|n| path.join(n))
+            .find(|p| p.is_file());
+    }
+    named(path).then(|| path.to_path_buf())
+}
+
+/// Checks each recipe of `justfile` that ovscript runs, at its justfile lines; recipes in other
+/// languages are left alone. Returns how many were checked and the problems.
+fn check_justfile(config: &Config, justfile: &Path) -> Result<(usize, Vec<String>), Error> {
+    let recipes = crate::embedded::recipes_to_check(justfile).map_err(Error::usage)?;
+    let name = justfile.display().to_string();
+    let dir = justfile.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut problems = Vec::new();
+    for (recipe, text) in &recipes {
+        crate::diagnostic::label_source(&name, &format!(" (recipe {recipe})"));
+        let runtime = offline_runtime(config.clone(), Some(&dir))?;
+        match runtime.compile(&name, text) {
+            Ok(ast) => problems.extend(crate::check::check_compiled(
+                &runtime, justfile, &name, &ast,
+            )),
+            Err(e) => problems.push(
+                crate::diagnostic::parse_report(&e, &name)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            ),
+        }
+    }
+    Ok((recipes.len(), problems))
 }
 
 fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<(), Error> {

@@ -1,22 +1,59 @@
 //! `airflow.*` as a runbook uses it. Every shared check runs against the simulated Airflow
-//! (`ovscript::world::World`) and, under `tools/with-airflow.sh`, against a real Airflow 2.10.5
-//! with the test DAGs of `tools/airflow/dags/`. The fake alone also plays the faults a real
-//! Airflow cannot be made to show on demand: many runs behind a page cap, a 500, a slow answer,
-//! a refused connection, broken JSON.
+//! (`ovscript::world::World`) in both of its versions, 2.10.5 (`/api/v1`) and 3.3.2 (`/api/v2`),
+//! and, under `tools/with-airflow.sh`, against a real Airflow 2.10.5 and a real Airflow 3.3.2
+//! with the test DAGs of `tools/airflow/dags/` and `tools/airflow3/dags/`. The fake alone also
+//! plays what a real Airflow cannot be made to show on demand: many runs behind a page cap, a
+//! 500, a slow answer, a refused connection, broken JSON, an expiring token, an upgrade during
+//! a run.
 
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ovscript::world::{Credentials, Faults, Scenario, World};
+use ovscript::world::{AirflowVersion, Credentials, Faults, Scenario, World};
 
 use crate::test::{journal_text, Output, Test};
 
 /// How long a real Airflow may take to start the triggered run and let its sensor poke once.
 const REAL_WAIT: Duration = Duration::from_secs(240);
 
+/// Which Airflow a target is: its API and what it reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Version {
+    /// 2.10.5: `/api/v1`, basic auth.
+    Airflow2,
+    /// 3.3.2: `/api/v2`, a JWT from `/auth/token`.
+    Airflow3,
+}
+
+impl Version {
+    fn api_root(self) -> &'static str {
+        match self {
+            Version::Airflow2 => "/api/v1",
+            Version::Airflow3 => "/api/v2",
+        }
+    }
+
+    fn number(self) -> &'static str {
+        match self {
+            Version::Airflow2 => "2.10.5",
+            Version::Airflow3 => "3.3.2",
+        }
+    }
+
+    /// The variables `tools/with-airflow.sh` exports for the real one: `{prefix}_URL`, ...
+    fn variables(self) -> &'static str {
+        match self {
+            Version::Airflow2 => "OVSCRIPT_TEST_AIRFLOW",
+            Version::Airflow3 => "OVSCRIPT_TEST_AIRFLOW3",
+        }
+    }
+}
+
 /// One Airflow to run the checks against, and the DAGs in it that play each part.
 struct Target {
+    version: Version,
     url: String,
     user: String,
     password: String,
@@ -36,10 +73,28 @@ impl Target {
         Target::fake_with(scenario, Faults::default())
     }
 
+    /// The fake Airflow 3.3.2.
+    fn fake3(scenario: Scenario) -> Target {
+        Target::fake3_with(scenario, Faults::default())
+    }
+
+    fn fake3_with(scenario: Scenario, faults: Faults) -> Target {
+        let faults = Faults {
+            airflow_version: Some(AirflowVersion::Airflow3),
+            ..faults
+        };
+        Target::fake_with(scenario, faults)
+    }
+
     fn fake_with(scenario: Scenario, faults: Faults) -> Target {
+        let version = match faults.airflow_version.unwrap_or_default() {
+            AirflowVersion::Airflow2 => Version::Airflow2,
+            AirflowVersion::Airflow3 => Version::Airflow3,
+        };
         let world = World::start_with(scenario, faults, Credentials::default()).expect("world");
         let creds = world.credentials().clone();
         Target {
+            version,
             url: world.airflow_url(),
             user: creds.airflow_user,
             password: creds.airflow_password,
@@ -51,24 +106,29 @@ impl Target {
         }
     }
 
-    /// The real Airflow of `tools/with-airflow.sh`; without it the test is skipped with a
-    /// message, except in CI, where these tests must run.
-    fn real() -> Option<Target> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let found = (
-            var("OVSCRIPT_TEST_AIRFLOW_URL"),
-            var("OVSCRIPT_TEST_AIRFLOW_USER"),
-            var("OVSCRIPT_TEST_AIRFLOW_PASSWORD"),
-        );
-        let (Some(url), Some(user), Some(password)) = found else {
+    /// The real Airflow of `tools/with-airflow.sh` of this version; without it the test is
+    /// skipped with a message, except in CI, where these tests must run.
+    fn real(version: Version) -> Option<Target> {
+        let prefix = version.variables();
+        let var = |name: &str| {
+            std::env::var(format!("{prefix}_{name}"))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let (Some(url), Some(user), Some(password)) = (var("URL"), var("USER"), var("PASSWORD"))
+        else {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "OVSCRIPT_TEST_AIRFLOW_URL/_USER/_PASSWORD are not set: in CI the real-Airflow tests must run under tools/with-airflow.sh"
+                "{prefix}_URL/_USER/_PASSWORD are not set: in CI the real-Airflow tests must run under tools/with-airflow.sh"
             );
-            eprintln!("skipped: run under tools/with-airflow.sh to test against a real Airflow");
+            eprintln!(
+                "skipped: run under tools/with-airflow.sh to test against a real Airflow {}",
+                version.number()
+            );
             return None;
         };
         Some(Target {
+            version,
             url,
             user,
             password,
@@ -82,6 +142,11 @@ impl Target {
 
     fn world(&self) -> &World {
         self.world.as_ref().expect("a check for the fake only")
+    }
+
+    /// `{url}/api/vN{path}`.
+    fn api_url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.url, self.version.api_root())
     }
 
     /// A run of `script` configured for this Airflow.
@@ -99,16 +164,48 @@ impl Target {
 }
 
 /// The real Airflow's HTTP API, for what the tests set up there (ovscript has no trigger).
-struct RealApi<'a>(&'a Target);
+struct RealApi<'a> {
+    target: &'a Target,
+    client: reqwest::blocking::Client,
+    /// Airflow 3's token for the tests' own calls.
+    token: Option<String>,
+}
 
-impl RealApi<'_> {
+impl<'a> RealApi<'a> {
+    fn new(target: &'a Target) -> RealApi<'a> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let token = (target.version == Version::Airflow3).then(|| {
+            let body = json!({"username": target.user, "password": target.password});
+            let url = format!("{}/auth/token", target.url);
+            let answer: Value = client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            answer["access_token"]
+                .as_str()
+                .expect("a token")
+                .to_string()
+        });
+        RealApi {
+            target,
+            client,
+            token,
+        }
+    }
+
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let client = reqwest::blocking::Client::new();
-        let url = format!("{}/api/v1/{path}", self.0.url);
-        let mut request = client
-            .request(method, &url)
-            .basic_auth(&self.0.user, Some(&self.0.password))
-            .timeout(Duration::from_secs(30));
+        let url = self.target.api_url(&format!("/{path}"));
+        let mut request = self.client.request(method, &url);
+        request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request.basic_auth(&self.target.user, Some(&self.target.password)),
+        };
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -129,28 +226,38 @@ impl RealApi<'_> {
 
     /// A run of the refresh DAG that is or will be running: the one already running, or a new
     /// one (the DAG allows one active run, so a second would stay queued). Triggered once per
-    /// test process.
+    /// test process and Airflow.
     fn refresh_run(&self) -> String {
-        static RUN: OnceLock<String> = OnceLock::new();
-        RUN.get_or_init(|| {
-            let dag = self.0.refresh_dag;
-            self.unpause(dag);
-            let running = self.call(
-                reqwest::Method::GET,
-                &format!("dags/{dag}/dagRuns?state=running"),
-                None,
-            );
-            if let Some(run) = running["dag_runs"].as_array().and_then(|r| r.first()) {
-                return run["dag_run_id"].as_str().unwrap().to_string();
+        static RUNS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+        let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(run) = runs.get(&self.target.url) {
+            return run.clone();
+        }
+        let dag = self.target.refresh_dag;
+        self.unpause(dag);
+        let running = self.call(
+            reqwest::Method::GET,
+            &format!("dags/{dag}/dagRuns?state=running"),
+            None,
+        );
+        let run = match running["dag_runs"].as_array().and_then(|r| r.first()) {
+            Some(run) => run["dag_run_id"].as_str().unwrap().to_string(),
+            None => {
+                // Airflow 3 wants the logical date said, even when there is none.
+                let body = match self.target.version {
+                    Version::Airflow2 => json!({}),
+                    Version::Airflow3 => json!({"logical_date": null}),
+                };
+                let run = self.call(
+                    reqwest::Method::POST,
+                    &format!("dags/{dag}/dagRuns"),
+                    Some(body),
+                );
+                run["dag_run_id"].as_str().unwrap().to_string()
             }
-            let run = self.call(
-                reqwest::Method::POST,
-                &format!("dags/{dag}/dagRuns"),
-                Some(json!({})),
-            );
-            run["dag_run_id"].as_str().unwrap().to_string()
-        })
-        .clone()
+        };
+        runs.insert(self.target.url.clone(), run.clone());
+        run
     }
 }
 
@@ -175,6 +282,22 @@ fn rows(out: &Output, kind: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The requests a fake received, as `METHOD path` (with `?query` when it has one).
+fn requests(world: &World) -> Vec<String> {
+    world
+        .requests()
+        .iter()
+        .map(|r| {
+            let query = if r.query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", r.query)
+            };
+            format!("{} {}{query} {}", r.method, r.path, r.status)
+        })
+        .collect()
+}
+
 const SHOW_RUNS_AND_TASKS: &str = r#"
 for run in airflow.running_dags() {
     print(`run|${run.dag_id}|${run.run_id}|${run.state}|${run.start_date}`);
@@ -186,7 +309,7 @@ for run in airflow.running_dags() {
 }
 "#;
 
-// ---- Shared checks: the fake and the real Airflow must both pass them. ----
+// ---- Shared checks: the fakes and the real Airflows must all pass them. ----
 
 /// A refresh DAG waiting on its sensor: running_dags shows the run, active_tasks (with the run
 /// id's `:` and `+` in the path) shows the sensor up_for_reschedule, and no unstarted task.
@@ -265,10 +388,10 @@ fn check_pause_round_trip(target: &Target) {
         .filter(|l| l["event"] == "http" && l["method"] == "PATCH")
         .collect();
     assert_eq!(patches.len(), 2, "{journal:?}");
-    let url = format!(
-        "{}/api/v1/dags/{}?update_mask=is_paused",
-        target.url, target.pausable_dag
-    );
+    let url = target.api_url(&format!(
+        "/dags/{}?update_mask=is_paused",
+        target.pausable_dag
+    ));
     for patch in patches {
         assert_eq!(patch["url"], url);
         assert_eq!(patch["status"], 200);
@@ -299,7 +422,16 @@ fn check_health_and_version(target: &Target) {
     assert_eq!(rows(&out, "healthy"), vec![vec!["true"]], "{}", out.stdout);
     assert_eq!(rows(&out, "metadatabase"), vec![vec!["healthy"]]);
     assert_eq!(rows(&out, "scheduler"), vec![vec!["healthy"]]);
-    assert_eq!(rows(&out, "version"), vec![vec!["2.10.5"]]);
+    assert_eq!(rows(&out, "version"), vec![vec![target.version.number()]]);
+    let api: Vec<Value> = out
+        .journal()
+        .into_iter()
+        .filter(|l| l["event"] == "airflow_api")
+        .collect();
+    let expected = target.version.api_root().trim_start_matches("/api/");
+    assert_eq!(api.len(), 1, "asked once per run: {api:?}");
+    assert_eq!(api[0]["api"], expected);
+    assert_eq!(api[0]["detected"], true);
 }
 
 fn check_dags_by_tag(target: &Target) {
@@ -329,16 +461,28 @@ fn check_dags_by_tag(target: &Target) {
     );
 }
 
+/// The 401 names the variables that hold the user and the password: on Airflow 2 the first
+/// call's, on Airflow 3 the token request's.
 fn check_wrong_password(target: &Target) {
     let wrong = "not-the-password-x7";
     let out = target
         .test("print(airflow.running_dags());")
         .env("OVSCRIPT_AIRFLOW_PASSWORD", wrong)
         .run();
+    let refused = match target.version {
+        Version::Airflow2 => format!(
+            "airflow refused the credentials (HTTP 401 for GET {})",
+            target.api_url("/dags/~/dagRuns?state=running&limit=100&offset=0")
+        ),
+        Version::Airflow3 => format!(
+            "airflow refused the credentials (HTTP 401 for POST {}/auth/token): Invalid credentials",
+            target.url
+        ),
+    };
     out.code(1)
         .stderr_has("script.rhai:1:")
-        .stderr_has("airflow refused the credentials (HTTP 401 for GET")
-        .stderr_has("check OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD")
+        .stderr_has(&refused)
+        .stderr_has("check OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])")
         .lacks(wrong);
     assert!(!journal_text(&out.dir).contains(wrong));
 }
@@ -356,123 +500,156 @@ fn check_unknown_things_are_named(target: &Target) {
         .run(r#"airflow.pause("no_such_dag");"#)
         .code(1)
         .stderr_has("DAG no_such_dag not found: airflow answered 404 for PATCH")
-        .stderr_has("no_such_dag?update_mask=is_paused");
+        .stderr_has(&target.api_url("/dags/no_such_dag?update_mask=is_paused"));
 }
 
-// ---- The shared checks against the fake ----
+// ---- The shared checks against the fakes (Airflow 2.10.5 and 3.3.2) ----
 
-#[test]
-fn fake_a_waiting_sensor_is_seen_in_its_running_dag() {
-    check_sensor_waiting(&Target::fake(Scenario::SensorWaiting));
-}
+/// The shared checks as tests against one fake; `$target` makes a target of a scenario.
+macro_rules! fake_airflow_tests {
+    ($module:ident, $target:path) => {
+        mod $module {
+            use super::*;
 
-#[test]
-fn fake_pause_and_unpause_round_trip() {
-    let target = Target::fake(Scenario::Calm);
-    check_pause_round_trip(&target);
-    let world = target.world();
-    assert_eq!(world.dag_paused(target.pausable_dag), Some(false));
-    let bodies: Vec<Value> = world
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PATCH")
-        .map(|r| {
-            assert_eq!(r.path, "/api/v1/dags/flickr_workflow");
-            assert_eq!(r.query, "update_mask=is_paused");
-            r.body.unwrap()
-        })
-        .collect();
-    assert_eq!(
-        bodies,
-        vec![json!({"is_paused": true}), json!({"is_paused": false})]
-    );
-}
+            #[test]
+            fn a_waiting_sensor_is_seen_in_its_running_dag() {
+                check_sensor_waiting(&$target(Scenario::SensorWaiting));
+            }
 
-#[test]
-fn fake_health_and_version() {
-    check_health_and_version(&Target::fake(Scenario::Calm));
-}
+            #[test]
+            fn pause_and_unpause_round_trip() {
+                let target = $target(Scenario::Calm);
+                check_pause_round_trip(&target);
+                let world = target.world();
+                assert_eq!(world.dag_paused(target.pausable_dag), Some(false));
+                let path = format!("{}/dags/flickr_workflow", target.version.api_root());
+                let bodies: Vec<Value> = world
+                    .requests()
+                    .into_iter()
+                    .filter(|r| r.method == "PATCH")
+                    .map(|r| {
+                        assert_eq!(r.path, path);
+                        assert_eq!(r.query, "update_mask=is_paused");
+                        r.body.unwrap()
+                    })
+                    .collect();
+                assert_eq!(
+                    bodies,
+                    vec![json!({"is_paused": true}), json!({"is_paused": false})]
+                );
+            }
 
-#[test]
-fn fake_dags_by_tag() {
-    check_dags_by_tag(&Target::fake(Scenario::Calm));
-}
+            #[test]
+            fn health_and_version() {
+                check_health_and_version(&$target(Scenario::Calm));
+            }
 
-#[test]
-fn fake_a_wrong_password_names_the_variables() {
-    check_wrong_password(&Target::fake(Scenario::Calm));
-}
+            #[test]
+            fn dags_by_tag() {
+                check_dags_by_tag(&$target(Scenario::Calm));
+            }
 
-#[test]
-fn fake_an_unknown_run_or_dag_is_named() {
-    check_unknown_things_are_named(&Target::fake(Scenario::SensorWaiting));
-}
+            #[test]
+            fn a_wrong_password_names_the_variables() {
+                check_wrong_password(&$target(Scenario::Calm));
+            }
 
-// ---- The same checks against a real Airflow 2.10.5 ----
-
-#[test]
-fn real_a_triggered_sensor_run_is_seen_waiting() {
-    let Some(mut target) = Target::real() else {
-        return;
+            #[test]
+            fn an_unknown_run_or_dag_is_named() {
+                check_unknown_things_are_named(&$target(Scenario::SensorWaiting));
+            }
+        }
     };
-    target.expected_run = Some(RealApi(&target).refresh_run());
-    check_sensor_waiting(&target);
 }
 
-#[test]
-fn real_pause_and_unpause_round_trip() {
-    let Some(target) = Target::real() else {
-        return;
+fake_airflow_tests!(fake_airflow2, Target::fake);
+fake_airflow_tests!(fake_airflow3, Target::fake3);
+
+// ---- The same checks against a real Airflow 2.10.5 and a real Airflow 3.3.2 ----
+
+/// The shared checks as tests against the real Airflow of one version.
+macro_rules! real_airflow_tests {
+    ($module:ident, $version:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn a_triggered_sensor_run_is_seen_waiting() {
+                let Some(mut target) = Target::real($version) else {
+                    return;
+                };
+                target.expected_run = Some(RealApi::new(&target).refresh_run());
+                check_sensor_waiting(&target);
+            }
+
+            #[test]
+            fn pause_and_unpause_round_trip() {
+                let Some(target) = Target::real($version) else {
+                    return;
+                };
+                RealApi::new(&target).unpause(target.pausable_dag);
+                check_pause_round_trip(&target);
+            }
+
+            #[test]
+            fn health_and_version() {
+                let Some(target) = Target::real($version) else {
+                    return;
+                };
+                // Right after start the scheduler may not have beaten yet.
+                let healthy = target.test(r#"if !airflow.health().healthy { throw "not yet" }"#);
+                eventually(&healthy, target.wait, |out| out.code == Some(0));
+                check_health_and_version(&target);
+            }
+
+            #[test]
+            fn dags_by_tag() {
+                let Some(target) = Target::real($version) else {
+                    return;
+                };
+                check_dags_by_tag(&target);
+            }
+
+            #[test]
+            fn a_wrong_password_names_the_variables() {
+                let Some(target) = Target::real($version) else {
+                    return;
+                };
+                check_wrong_password(&target);
+            }
+
+            #[test]
+            fn an_unknown_run_or_dag_is_named() {
+                let Some(target) = Target::real($version) else {
+                    return;
+                };
+                check_unknown_things_are_named(&target);
+            }
+        }
     };
-    RealApi(&target).unpause(target.pausable_dag);
-    check_pause_round_trip(&target);
 }
 
-#[test]
-fn real_health_and_version() {
-    let Some(target) = Target::real() else {
-        return;
-    };
-    // Right after start the scheduler may not have beaten yet.
-    let healthy = target.test(r#"if !airflow.health().healthy { throw "not yet" }"#);
-    eventually(&healthy, target.wait, |out| out.code == Some(0));
-    check_health_and_version(&target);
-}
-
-#[test]
-fn real_dags_by_tag() {
-    let Some(target) = Target::real() else {
-        return;
-    };
-    check_dags_by_tag(&target);
-}
-
-#[test]
-fn real_a_wrong_password_names_the_variables() {
-    let Some(target) = Target::real() else {
-        return;
-    };
-    check_wrong_password(&target);
-}
-
-#[test]
-fn real_an_unknown_run_or_dag_is_named() {
-    let Some(target) = Target::real() else {
-        return;
-    };
-    check_unknown_things_are_named(&target);
-}
+real_airflow_tests!(real_airflow2, Version::Airflow2);
+real_airflow_tests!(real_airflow3, Version::Airflow3);
 
 // ---- What only the fake can play ----
 
+/// Pages are read by what arrived: Airflow 2's and 3's caps, and Airflow 3's runs without a
+/// logical date.
 #[test]
 fn every_running_run_is_read_across_capped_pages() {
-    for cap in [100, 40] {
+    for (version, cap) in [
+        (AirflowVersion::Airflow2, 100),
+        (AirflowVersion::Airflow2, 40),
+        (AirflowVersion::Airflow3, 100),
+        (AirflowVersion::Airflow3, 40),
+    ] {
         let target = Target::fake_with(
             Scenario::Calm,
             Faults {
                 airflow_running_runs: Some(300),
                 airflow_page_cap: Some(cap),
+                airflow_version: Some(version),
                 ..Faults::default()
             },
         );
@@ -486,11 +663,12 @@ fn every_running_run_is_read_across_capped_pages() {
         );
         out.success();
         assert_eq!(rows(&out, "count"), vec![vec!["300", "300"]], "cap {cap}");
+        let path = format!("{}/dags/~/dagRuns", target.version.api_root());
         let offsets: Vec<usize> = target
             .world()
             .requests()
             .iter()
-            .filter(|r| r.path == "/api/v1/dags/~/dagRuns")
+            .filter(|r| r.path == path)
             .map(|r| {
                 assert!(
                     r.query.starts_with("state=running&limit=100&offset="),
@@ -501,8 +679,222 @@ fn every_running_run_is_read_across_capped_pages() {
             })
             .collect();
         let expected: Vec<usize> = (0..300).step_by(cap).collect();
-        assert_eq!(offsets, expected, "cap {cap}");
+        assert_eq!(offsets, expected, "{version:?} cap {cap}");
     }
+}
+
+/// Airflow 3's token: fetched once per run with the configured user and password, sent as a
+/// bearer token, and never shown: not in the output, not in the journal.
+#[test]
+fn airflow3_a_token_is_fetched_once_and_never_shown() {
+    let target = Target::fake3(Scenario::SensorWaiting);
+    let out = target
+        .test(
+            r#"
+            let runs = airflow.running_dags();
+            for run in runs { print(`tasks|${airflow.active_tasks(run.dag_id, run.run_id).len()}`); }
+            print(`dags|${airflow.dags("data_refresh").len()}`);
+            print(`paused|${airflow.is_paused("flickr_workflow")}`);
+            print(`healthy|${airflow.health().healthy}`);
+            print(`version|${airflow.version()}`);
+            print(airflow);
+        "#,
+        )
+        // The setting may name the API's root, as it did for Airflow 2.
+        .env("OVSCRIPT_AIRFLOW_URL", &format!("{}/api/v1/", target.url))
+        .run();
+    out.success();
+    assert_eq!(rows(&out, "tasks"), vec![vec!["1"]]);
+    assert_eq!(rows(&out, "dags"), vec![vec!["2"]]);
+    assert_eq!(rows(&out, "version"), vec![vec!["3.3.2"]]);
+    let world = target.world();
+    let tokens = world.airflow_tokens();
+    assert_eq!(tokens.len(), 1, "one token for the run");
+    let sent = requests(world);
+    assert_eq!(
+        sent[..2],
+        ["GET /api/v2/version 200", "POST /auth/token 201"]
+    );
+    assert_eq!(sent.iter().filter(|r| r.contains("/auth/token")).count(), 1);
+    assert!(world.requests().iter().skip(2).all(|r| r.authorized
+        || r.path == "/api/v2/version"
+        || r.path == "/api/v2/monitor/health"));
+    for text in [&out.stdout, &out.stderr, &journal_text(&out.dir)] {
+        assert!(!text.contains(&tokens[0]), "the token shows in:\n{text}");
+        assert!(!text.contains(&target.password));
+    }
+}
+
+/// An expired token (401) is renewed once, and the call made again.
+#[test]
+fn airflow3_an_expired_token_is_renewed_and_the_call_made_again() {
+    let target = Target::fake3_with(
+        Scenario::Calm,
+        Faults {
+            airflow_token_lifetime: Some(Duration::from_millis(500)),
+            ..Faults::default()
+        },
+    );
+    let out = target.run(
+        r#"
+        print(`before|${airflow.is_paused("flickr_workflow")}`);
+        let polls = 0;
+        wait_until("the token to expire", 30, 1, || { polls += 1; polls > 1 });
+        print(`after|${airflow.is_paused("flickr_workflow")}`);
+    "#,
+    );
+    out.success();
+    assert_eq!(rows(&out, "after"), vec![vec!["false"]], "{}", out.stderr);
+    assert_eq!(
+        requests(target.world()),
+        vec![
+            "GET /api/v2/version 200",
+            "POST /auth/token 201",
+            "GET /api/v2/dags/flickr_workflow 200",
+            "GET /api/v2/dags/flickr_workflow 401",
+            "POST /auth/token 201",
+            "GET /api/v2/dags/flickr_workflow 200",
+        ]
+    );
+    for token in target.world().airflow_tokens() {
+        assert!(!journal_text(&out.dir).contains(&token));
+    }
+}
+
+/// A deploy that upgrades Airflow mid-run: the next call's path is gone (404), the server is
+/// asked again, and the call is made on Airflow 3's API, with a token; what the host paused
+/// before the upgrade it unpauses after it.
+#[test]
+fn an_upgrade_during_the_run_is_followed() {
+    let Some(tools) = crate::test::tools_bin() else {
+        return;
+    };
+    let out = Test::new()
+        .env("PATH", &crate::test::path_with(&tools))
+        .script(
+            r#"
+            airflow.pause("flickr_workflow");
+            print(`before|${airflow.version()}`);
+            just("apply", "prod", "catalog-airflow");
+            print(`paused|${airflow.is_paused("flickr_workflow")}`);
+            print(`unpause|${airflow.unpause("flickr_workflow")}`);
+            print(`after|${airflow.version()}`);
+        "#,
+        )
+        .flag("--rehearse=airflow-upgrade")
+        .run();
+    out.success()
+        .stdout_has("Airflow now answers as Airflow 3 (/api/v2): it changed during the run; going on with it")
+        .stdout_has("airflow: upgraded from 2.10.5 to 3.3.2 (API /api/v2 only)")
+        .lacks("eyJ");
+    for (kind, value) in [
+        ("before", "2.10.5"),
+        ("paused", "true"),
+        ("unpause", "false"),
+        ("after", "3.3.2"),
+    ] {
+        assert_eq!(
+            rows(&out, kind),
+            vec![vec![value]],
+            "{kind}\n{}",
+            out.stdout
+        );
+    }
+    let rehearsal = std::fs::read_dir(out.dir.join(".ovscript/rehearsals"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let world: Value =
+        serde_json::from_str(&std::fs::read_to_string(rehearsal.join("world.json")).unwrap())
+            .unwrap();
+    let airflow: Vec<String> = world["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["service"] == "airflow")
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap(),
+                r["status"]
+            )
+        })
+        .collect();
+    let after_apply = airflow
+        .iter()
+        .position(|r| r == "GET /api/v1/dags/flickr_workflow 404")
+        .unwrap_or_else(|| panic!("no 404 after the upgrade in {airflow:#?}"));
+    assert_eq!(
+        airflow[after_apply..],
+        [
+            "GET /api/v1/dags/flickr_workflow 404",
+            "GET /api/v2/version 200",
+            "POST /auth/token 201",
+            "GET /api/v2/dags/flickr_workflow 200",
+            "PATCH /api/v2/dags/flickr_workflow 200",
+            "GET /api/v2/version 200",
+        ]
+    );
+    assert_eq!(world["paused"]["flickr_workflow"], false);
+    let apis: Vec<Value> = out
+        .journal()
+        .into_iter()
+        .filter(|l| l["event"] == "airflow_api")
+        .map(|l| l["api"].clone())
+        .collect();
+    assert_eq!(apis, vec![json!("v1"), json!("v2")]);
+    assert!(
+        !journal_text(&out.dir).contains("eyJ"),
+        "a token in the journal"
+    );
+}
+
+/// `[airflow] api` set: the server is not asked, and a 404 is only a 404.
+#[test]
+fn the_api_can_be_set_and_is_then_not_asked() {
+    let target = Target::fake(Scenario::Calm);
+    target
+        .test(r#"print(`version|${airflow.version()}`);"#)
+        .env("OVSCRIPT_AIRFLOW_API", "v1")
+        .run()
+        .success()
+        .stdout_has("version|2.10.5");
+    assert_eq!(requests(target.world()), vec!["GET /api/v1/version 200"]);
+    let wrong = Target::fake(Scenario::Calm);
+    wrong
+        .test(r#"airflow.dags("data_refresh");"#)
+        .env("OVSCRIPT_AIRFLOW_API", "v2")
+        .run()
+        .code(1)
+        .stderr_has(&format!(
+            "the DAGs tagged data_refresh not found: airflow answered 404 for GET {}/api/v2/dags?tags=data_refresh&limit=100&offset=0: Airflow 404",
+            wrong.url
+        ));
+    assert_eq!(requests(wrong.world()).len(), 1, "asked nothing else");
+    Test::new()
+        .script("airflow.version();")
+        .env("OVSCRIPT_AIRFLOW_URL", &target.url)
+        .env("OVSCRIPT_AIRFLOW_API", "v3")
+        .run()
+        .code(2)
+        .stderr_has("[airflow] api: unknown variant `v3`, expected one of `auto`, `v1`, `v2`");
+}
+
+#[test]
+fn a_server_that_is_not_airflow_is_named() {
+    let world = World::start(Scenario::Calm).unwrap();
+    let url = world.github_url();
+    Test::new()
+        .script("airflow.running_dags();")
+        .env("OVSCRIPT_AIRFLOW_URL", &url)
+        .run()
+        .code(1)
+        .stderr_has(&format!(
+            "{url} is not an Airflow API server: it answers 404 for both {url}/api/v2/version (Airflow 3) and {url}/api/v1/version (Airflow 2); check OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])"
+        ));
 }
 
 #[test]
@@ -514,15 +906,40 @@ fn a_server_error_is_explained() {
             ..Faults::default()
         },
     );
+    // The first call asks which API the server speaks.
     target
         .run("airflow.running_dags();")
         .code(1)
         .stderr_has(&format!(
-            "airflow answered 500 for GET {}/api/v1/dags/~/dagRuns?state=running&limit=100&offset=0 (the running DAG runs)",
+            "airflow answered 500 for GET {}/api/v2/version (asking which API it speaks)",
             target.url
         ))
         .stderr_has("The server encountered an internal error")
         .stderr_has("the server failed; check its health and try again");
+    // With the API set, the call itself goes first.
+    target
+        .test("airflow.running_dags();")
+        .env("OVSCRIPT_AIRFLOW_API", "v1")
+        .run()
+        .code(1)
+        .stderr_has(&format!(
+            "airflow answered 500 for GET {}/api/v1/dags/~/dagRuns?state=running&limit=100&offset=0 (the running DAG runs)",
+            target.url
+        ));
+    let airflow3 = Target::fake3_with(
+        Scenario::Calm,
+        Faults {
+            airflow_status: Some(503),
+            ..Faults::default()
+        },
+    );
+    airflow3
+        .run("airflow.running_dags();")
+        .code(1)
+        .stderr_has(&format!(
+            "airflow answered 503 for GET {}/api/v2/version (asking which API it speaks): Service Unavailable: the server failed",
+            airflow3.url
+        ));
 }
 
 #[test]
@@ -540,7 +957,7 @@ fn a_slow_answer_times_out_naming_the_url() {
         .env("OVSCRIPT_AIRFLOW_TIMEOUT", "1")
         .run();
     out.code(1).stderr_has(&format!(
-        "airflow did not answer within 1s at {}/api/v1/dags/flickr_workflow (DAG flickr_workflow)",
+        "airflow did not answer within 1s at {}/api/v2/version (asking which API it speaks)",
         target.url
     ));
     assert!(
@@ -556,7 +973,7 @@ fn airflow_down_names_the_url_and_never_the_password() {
     let out = target.run("airflow.running_dags();");
     out.code(1)
         .stderr_has(&format!(
-            "cannot reach airflow at {}/api/v1/dags/~/dagRuns",
+            "cannot reach airflow at {}/api/v2/version (asking which API it speaks)",
             target.url
         ))
         .stderr_has("check OVSCRIPT_AIRFLOW_URL")
@@ -626,11 +1043,14 @@ fn a_dry_run_pause_sends_no_patch() {
         .stdout_has("returned|true");
     let world = target.world();
     assert_eq!(world.dag_paused("image_data_refresh"), Some(false));
-    let methods: Vec<String> = world.requests().into_iter().map(|r| r.method).collect();
     assert_eq!(
-        methods,
-        vec!["GET"],
-        "only the read that checks the DAG exists"
+        requests(world),
+        vec![
+            "GET /api/v2/version 404",
+            "GET /api/v1/version 200",
+            "GET /api/v1/dags/image_data_refresh 200",
+        ],
+        "only reads: which API, and whether the DAG exists"
     );
     let journal = out.journal();
     assert!(journal

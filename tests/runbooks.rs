@@ -135,9 +135,12 @@ fn rehearse(
     }
     let script = repo_file(&format!("scripts/{runbook}.rhai"));
     let rehearse = format!("--rehearse={scenario}");
-    // Flags may follow the script; what follows `--` is the script's.
-    let mut argv = vec!["run", script.as_str(), rehearse.as_str()];
-    argv.extend(extra);
+    // ovscript's flags go before the script; what follows `--` in `extra` is the script's.
+    let split = extra.iter().position(|a| *a == "--").unwrap_or(extra.len());
+    let mut argv = vec!["run", rehearse.as_str()];
+    argv.extend(&extra[..split]);
+    argv.push(script.as_str());
+    argv.extend(extra.get(split + 1..).unwrap_or_default());
     let out = test.command(&argv);
     let dir = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
         .unwrap()
@@ -447,16 +450,16 @@ fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
     };
     let test = Test::new().env("PATH", &path);
     let script = repo_file("scripts/catalog.rhai");
-    let first = test.command(&["run", &script, "--rehearse=apply-fails", "--yes"]);
+    let first = test.command(&["run", "--rehearse=apply-fails", "--yes", &script]);
     first.code(1);
     let run_id = first.run_id();
     let second = test.command(&[
         "run",
-        &script,
         "--rehearse=dag-running",
         "--yes",
         "--resume",
         &run_id,
+        &script,
     ]);
     second
         .code(1)

@@ -112,16 +112,16 @@ impl Deploy {
 
     /// The catalog runbook with `--yes` and `extra` flags.
     fn catalog(&self, extra: &[&str]) -> Output {
-        let mut argv = vec!["run".to_string(), repo_file("scripts/catalog.rhai")];
-        argv.push("--yes".into());
+        let mut argv = vec!["run".to_string(), "--yes".into()];
         argv.extend(extra.iter().map(|s| s.to_string()));
+        argv.push(repo_file("scripts/catalog.rhai"));
         self.test.command(&argv)
     }
 
     /// The catalog runbook started in its own process group, for signals.
     fn spawn_catalog(&self, env: &[(&str, &str)]) -> Child {
         let script = repo_file("scripts/catalog.rhai");
-        let mut command = self.test.prepare(&["run", &script, "--yes"]);
+        let mut command = self.test.prepare(&["run", "--yes", &script]);
         command.stdin(Stdio::null()).process_group(0);
         for (name, value) in env {
             command.env(name, value);
@@ -340,8 +340,8 @@ fn two_checkouts_of_one_origin_deploy_one_at_a_time() {
         other
             .command(&[
                 "run",
-                &repo_file(&format!("scripts/{runbook}.rhai")),
                 "--yes",
+                &repo_file(&format!("scripts/{runbook}.rhai")),
             ])
             .code(1)
             .stderr_has("another deploy holds the lock: run ")
@@ -374,9 +374,8 @@ fn the_lock_is_released_after_success_failure_ctrl_c_and_sigterm() {
         .test
         .command(&[
             "run",
-            &repo_file("scripts/catalog.rhai"),
             "--yes",
-            "--",
+            &repo_file("scripts/catalog.rhai"),
             "--watch=later",
         ])
         .code(2);
@@ -400,7 +399,7 @@ fn the_lock_is_released_after_success_failure_ctrl_c_and_sigterm() {
             let last = newest_run(deploy.test.path());
             let mut command = deploy
                 .test
-                .prepare(&["run", &script, "--yes", "--resume", &last]);
+                .prepare(&["run", "--yes", "--resume", &last, &script]);
             command
                 .stdin(Stdio::null())
                 .process_group(0)
@@ -497,10 +496,10 @@ fn resume_refuses_another_runbooks_journal_and_a_changed_script() {
         .test
         .command(&[
             "run",
-            &repo_file("scripts/ingestion.rhai"),
             "--yes",
             "--resume",
             &run_id,
+            &repo_file("scripts/ingestion.rhai"),
         ])
         .code(2)
         .stderr_has(&format!("run {run_id} ran "))
@@ -519,7 +518,7 @@ fn resume_refuses_another_runbooks_journal_and_a_changed_script() {
     .unwrap();
     let copy_run = deploy
         .test
-        .command(&["run", copy.to_str().unwrap(), "--yes"]);
+        .command(&["run", "--yes", copy.to_str().unwrap()]);
     copy_run.code(1);
     let copy_id = newest_run(deploy.test.path());
     std::fs::write(
@@ -529,7 +528,7 @@ fn resume_refuses_another_runbooks_journal_and_a_changed_script() {
     .unwrap();
     deploy
         .test
-        .command(&["run", copy.to_str().unwrap(), "--yes", "--resume", &copy_id])
+        .command(&["run", "--yes", "--resume", &copy_id, copy.to_str().unwrap()])
         .code(2)
         .stderr_has("changed since run")
         .stderr_has("--resume-changed");

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ovscript");
 
+#[derive(Clone)]
 pub struct Test {
     pub dir: std::sync::Arc<tempfile::TempDir>,
     args: Vec<String>,
@@ -114,6 +115,34 @@ impl Test {
                 .unwrap();
         }
         let output = wait_with_timeout(child, Duration::from_secs(120));
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+            _keep: self.dir.clone(),
+        }
+    }
+
+    /// Another program (the real `just`) with the test's directory and environment, as an
+    /// operator would run it there.
+    pub fn program<S: AsRef<str>>(&self, program: &str, argv: &[S]) -> Output {
+        let mut command = self.prepare(argv);
+        let mut other = Command::new(program);
+        other
+            .args(argv.iter().map(|a| a.as_ref()))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => other.env(name, value),
+                None => other.env_remove(name),
+            };
+        }
+        command.stdin(Stdio::null());
+        let output = wait_with_timeout(other.spawn().expect("spawn"), Duration::from_secs(120));
         Output {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

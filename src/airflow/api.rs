@@ -277,16 +277,13 @@ impl Connection {
     }
 
     /// Asks the server which API it has: Airflow 3's `/api/v2/version`, then Airflow 2's
-    /// `/api/v1/version` (both answer without credentials). A 404 means "not this one"; a 401 or
-    /// 403 means it is there but guarded.
+    /// `/api/v1/version` (both answer without credentials). A 404 means "not this one"; any
+    /// other failure is explained as it is.
     fn detect(&self) -> HostResult<Api> {
         let what = "asking which API it speaks";
         for api in [Api::V2, Api::V1] {
             match self.anonymous.get(&format!("{}/version", api.root())) {
-                Ok(_)
-                | Err(RestError::Status {
-                    status: 401 | 403, ..
-                }) => return Ok(api),
+                Ok(_) => return Ok(api),
                 Err(RestError::Status { status: 404, .. }) => continue,
                 Err(error) => return Err(self.anonymous.explain(error, what)),
             }

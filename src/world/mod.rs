@@ -8,7 +8,9 @@
 //!
 //! # What is in the world
 //!
-//! **Airflow 2.10.5** ([`World::airflow_url`], API under `/api/v1`, basic auth). DAGs:
+//! **Airflow 2.10.5** ([`World::airflow_url`], API under `/api/v1`, basic auth), or **Airflow
+//! 3.3.2** (`Faults::airflow_version`; API under `/api/v2` only, JWTs from `POST /auth/token`),
+//! with the same state: one implementation, seen through the API of its version. DAGs:
 //! `airflow_log_cleanup`, `audio_data_refresh` and `image_data_refresh` (tag `data_refresh`,
 //! weekly, with the `HttpSensor` task `data_refresh.ingest_upstream.wait_for_ingest_upstream`),
 //! `flickr_reingestion_workflow`, `flickr_workflow`, `image_popularity_refresh`,
@@ -57,6 +59,11 @@
 //! - `airflow-down`: the Airflow URL points at a port where nothing listens (connection refused).
 //! - `image-late`: a release published in the world gets its registry image 3 s (real time) later.
 //! - `image-missing`: a release published in the world never gets its registry image.
+//! - `airflow-upgrade`: as `calm`, but Airflow answers as 2.10.5 until the production apply of
+//!   `catalog-airflow`, then as 3.3.2 (`/api/v2` only), with the same DAGs, runs and pauses.
+//!   The apply runs on this machine, not in the world: the rehearsal tells the world when it
+//!   happened ([`World::upgrade_airflow_when`]); a test can upgrade it at once
+//!   ([`World::upgrade_airflow`]).
 //!
 //! ## How new Sentry errors appear "after the deploy"
 //!
@@ -71,7 +78,8 @@
 //!
 //! [`Faults`] change the answers for tests: an Airflow status for everything, a delay before
 //! every answer, many running runs and a small page cap (Airflow pagination), small Sentry pages,
-//! broken JSON, GitHub refusing to approve one's own PR, and a registry status for everything.
+//! broken JSON, GitHub refusing to approve one's own PR, a registry status for everything, the
+//! Airflow version, and a short life for Airflow 3's tokens.
 
 mod airflow;
 mod github;
@@ -92,6 +100,7 @@ use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value;
 
 use self::airflow::Airflow;
+pub use self::airflow::AirflowVersion;
 use self::github::GitHub;
 use self::registry::Registry;
 use self::sentry::Sentry;
@@ -111,10 +120,11 @@ pub enum Scenario {
     AirflowDown,
     ImageLate,
     ImageMissing,
+    AirflowUpgrade,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Calm,
         Scenario::DagRunning,
         Scenario::SensorWaiting,
@@ -123,6 +133,7 @@ impl Scenario {
         Scenario::AirflowDown,
         Scenario::ImageLate,
         Scenario::ImageMissing,
+        Scenario::AirflowUpgrade,
     ];
 
     /// The contract name: `calm`, `dag-running`, ...
@@ -136,6 +147,7 @@ impl Scenario {
             Scenario::AirflowDown => "airflow-down",
             Scenario::ImageLate => "image-late",
             Scenario::ImageMissing => "image-missing",
+            Scenario::AirflowUpgrade => "airflow-upgrade",
         }
     }
 
@@ -156,6 +168,9 @@ impl Scenario {
                 "the published release's image appears in the registry a while after publishing"
             }
             Scenario::ImageMissing => "the published release's image never appears in the registry",
+            Scenario::AirflowUpgrade => {
+                "Airflow answers as 2.10.5 until the production apply, as 3.3.2 (v2 API only) after"
+            }
         }
     }
 }
@@ -268,6 +283,11 @@ pub struct Faults {
     /// Every registry answer, the token endpoint's too, has this status (e.g. 500) and the
     /// distribution API's `{errors: [{code: UNKNOWN}]}` body.
     pub registry_status: Option<u16>,
+    /// The Airflow the world starts with: `"2.10.5"` (the default; `/api/v1`) or `"3.3.2"`
+    /// (`/api/v2` only).
+    pub airflow_version: Option<AirflowVersion>,
+    /// How long Airflow 3's tokens are accepted (real default: a day), to test their renewal.
+    pub airflow_token_lifetime: Option<Duration>,
 }
 
 /// One request a fake received, as the log keeps it. Never holds credentials.
@@ -344,7 +364,12 @@ struct Shared {
     faults: Faults,
     creds: Credentials,
     state: Mutex<State>,
+    /// When Airflow is to be upgraded (`World::upgrade_airflow_when`), until it is.
+    upgrade_when: Mutex<Option<UpgradeWhen>>,
 }
+
+/// Says, before an Airflow request, whether Airflow is to be upgraded now.
+type UpgradeWhen = Box<dyn Fn() -> bool + Send + Sync>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -364,6 +389,9 @@ impl Shared {
             creds: &self.creds,
             faults: &self.faults,
         };
+        if service == Service::Airflow {
+            self.upgrade_if_due();
+        }
         let mut state = self.lock();
         let answer = match service {
             Service::Airflow => state.airflow.handle(&ctx, req),
@@ -396,6 +424,27 @@ impl Shared {
             authorized: answer.authorized,
         });
         Some(reply)
+    }
+
+    /// Upgrades Airflow when the condition given to `World::upgrade_airflow_when` holds (it is
+    /// asked before each Airflow request until then, outside the state's lock: it may read files).
+    fn upgrade_if_due(&self) {
+        let mut when = self
+            .upgrade_when
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if when.as_ref().is_some_and(|due| due()) {
+            *when = None;
+            drop(when);
+            self.upgrade_airflow();
+        }
+    }
+
+    fn upgrade_airflow(&self) {
+        let mut state = self.lock();
+        if let Some(change) = state.airflow.upgrade() {
+            state.changes.push(change);
+        }
     }
 }
 
@@ -457,6 +506,7 @@ impl World {
             faults,
             creds,
             state: Mutex::new(state),
+            upgrade_when: Mutex::new(None),
         });
         let (airflow, airflow_url) = if scenario == Scenario::AirflowDown {
             (None, dead_url()?)
@@ -480,9 +530,40 @@ impl World {
         self.scenario
     }
 
-    /// E.g. `http://127.0.0.1:41234`, no trailing slash; the API is under `/api/v1`.
+    /// E.g. `http://127.0.0.1:41234`, no trailing slash; the API is under `/api/v1` (Airflow 2)
+    /// or `/api/v2` (Airflow 3).
     pub fn airflow_url(&self) -> String {
         self.airflow_url.clone()
+    }
+
+    /// The Airflow the world runs now.
+    pub fn airflow_version(&self) -> AirflowVersion {
+        self.shared.lock().airflow.version()
+    }
+
+    /// Upgrades Airflow to 3.3.2 now: from the next request on it answers with `/api/v2` only,
+    /// with the same DAGs, runs and pauses (as a database migration keeps them). Listed in
+    /// `changes` as `airflow: upgraded from 2.10.5 to 3.3.2 (API /api/v2 only)`.
+    pub fn upgrade_airflow(&self) {
+        self.shared.upgrade_airflow();
+    }
+
+    /// Upgrades Airflow at the first request for which `due()` says so (asked before each
+    /// Airflow request until then). The deploy that upgrades Airflow happens outside the world
+    /// (a recipe of the infrastructure repository): this ties the upgrade to it, and the first
+    /// call after the deploy sees the new Airflow.
+    pub fn upgrade_airflow_when(&self, due: impl Fn() -> bool + Send + Sync + 'static) {
+        *self
+            .shared
+            .upgrade_when
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Box::new(due));
+    }
+
+    /// Every token the Airflow 3 fake issued (none on Airflow 2), for tests that check that
+    /// none shows in output or journal.
+    pub fn airflow_tokens(&self) -> Vec<String> {
+        self.shared.lock().airflow.tokens()
     }
 
     /// The base under which the API is `{url}/api/0/`.

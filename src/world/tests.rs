@@ -112,7 +112,8 @@ fn scenario_names_are_the_contract() {
             "sentry-errors",
             "airflow-down",
             "image-late",
-            "image-missing"
+            "image-missing",
+            "airflow-upgrade"
         ]
     );
     for scenario in Scenario::ALL {

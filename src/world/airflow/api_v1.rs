@@ -253,7 +253,7 @@ fn runs_page(
         );
         problem(400, "Bad Request", Some(detail))
     })?;
-    Ok(page_of("dag_runs", &runs, offset, limit, |r| run_json(r)))
+    Ok(page_of("dag_runs", &runs, offset, limit, run_json))
 }
 
 fn get_run(af: &Airflow, dag_id: &str, run_id: &str) -> Result<Reply, Reply> {
@@ -292,7 +292,9 @@ fn get_task_instance(
     let ti = af
         .tis
         .iter()
-        .find(|t| t.dag_id == dag_id && t.run_id == run_id && t.task_id == task_id && t.map_index < 1)
+        .find(|t| {
+            t.dag_id == dag_id && t.run_id == run_id && t.task_id == task_id && t.map_index < 1
+        })
         .ok_or_else(|| problem(404, "Task instance not found", None))?;
     Ok(Reply::json(200, &ti_json(ti)))
 }
@@ -558,7 +560,10 @@ fn page_of<T: Copy>(
     limit: usize,
     to_json: impl Fn(T) -> Value,
 ) -> Reply {
-    let items_json: Vec<Value> = page(items, offset, limit).into_iter().map(to_json).collect();
+    let items_json: Vec<Value> = page(items, offset, limit)
+        .into_iter()
+        .map(to_json)
+        .collect();
     Reply::json(
         200,
         &json!({ key: items_json, "total_entries": items.len() }),

@@ -274,7 +274,6 @@ pub(super) fn running_in(
     }
 }
 
-
 /// An operator's `ui_color` and `template_fields`, as Airflow reports them.
 pub(super) fn operator_look(class: &str) -> (&'static str, &'static [&'static str]) {
     match class {
@@ -286,7 +285,6 @@ pub(super) fn operator_look(class: &str) -> (&'static str, &'static [&'static st
         _ => ("#ffefeb", &["templates_dict", "op_args", "op_kwargs"]),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

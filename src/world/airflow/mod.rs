@@ -7,6 +7,8 @@
 mod api_v1;
 mod api_v2;
 mod catalog;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
