@@ -300,10 +300,16 @@ impl Connection {
     fn token(&self, user: &str, password: &str) -> HostResult<String> {
         let what = format!("a token for user {user}");
         let body = json!({ "username": user, "password": password });
-        let reply = self
-            .anonymous
-            .send(Method::POST, "/auth/token", Some(&body))
-            .map_err(|e| self.anonymous.explain(e, &what))?;
+        let reply = match self.anonymous.send(Method::POST, "/auth/token", Some(&body)) {
+            Ok(reply) => reply,
+            // Only with `api = "v2"` set: a detected Airflow 3 has the route.
+            Err(RestError::Status { status: 404, url, .. }) => {
+                return Err(host_error(format!(
+                    "{url} answered 404: this Airflow issues no tokens, so it is not Airflow 3; check `api` under [airflow] (OVSCRIPT_AIRFLOW_API), or leave it to `auto`"
+                )))
+            }
+            Err(error) => return Err(self.anonymous.explain(error, &what)),
+        };
         let answer = reply.json().map_err(|e| self.anonymous.explain(e, &what))?;
         let token = answer["access_token"]
             .as_str()
