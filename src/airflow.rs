@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use self::api::{Connection, Resource};
 use crate::context::Ctx;
-use crate::engine::{describe, Objects};
+use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
 use crate::rest::segment;
 
@@ -113,7 +113,6 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         r#"info(`Airflow ${airflow.version()}`)"#,
     )
     .register_into_engine(engine, |airflow: Airflow| airflow.version());
-    crate::airflow_guard::register(engine);
 }
 
 impl Airflow {

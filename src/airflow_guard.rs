@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 use crate::airflow::Airflow;
-use crate::engine::describe;
+use crate::objects::describe;
 use crate::error::{host_error, HostResult};
 
 pub fn register(engine: &mut Engine) {

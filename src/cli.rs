@@ -82,7 +82,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub break_lock: bool,
     /// Run against a simulated world on this machine: calm (default), dag-running,
-    /// sensor-waiting, apply-fails, sentry-errors, airflow-down, image-late, image-missing.
+    /// sensor-waiting, apply-fails, sentry-errors, airflow-down, image-late, image-missing,
+    /// airflow-upgrade.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "calm", env = "OVSCRIPT_REHEARSE")]
     pub rehearse: Option<String>,
     #[command(flatten)]

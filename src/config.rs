@@ -181,7 +181,7 @@ impl Config {
             .unwrap_or_else(|| "configuration".into());
         let env: Vec<(String, String)> = env.into_iter().collect();
         // An error about a broken file shows its line: the secrets in it must not show.
-        let hide = crate::context::Redactor::new(likely_secrets(&text, &env));
+        let hide = crate::redact::Redactor::new(likely_secrets(&text, &env));
         let mut table: toml::Table = text
             .parse()
             .map_err(|e| Error::usage(hide.redact(&format!("{origin}: {e}"))))?;

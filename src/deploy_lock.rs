@@ -11,9 +11,9 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use crate::context::{Ctx, LastResort};
-use crate::engine::describe;
 use crate::error::{host_error, HostResult};
 use crate::git::Git;
+use crate::objects::describe;
 
 /// Git's object id of the empty tree: a lock commit holds no files.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -99,9 +99,9 @@ pub struct DeployLock {
     held: Arc<Mutex<Option<Held>>>,
 }
 
-pub fn register(engine: &mut Engine, git: &Git) {
+pub fn register(engine: &mut Engine, ctx: &Ctx) {
     let lock = DeployLock {
-        git: git.clone(),
+        git: Git::new(ctx),
         held: Arc::default(),
     };
     let taking = lock.clone();

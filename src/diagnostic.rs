@@ -8,7 +8,7 @@ pub fn message_of(error: &EvalAltResult) -> String {
     let inner = innermost(error);
     match inner {
         EvalAltResult::ErrorRuntime(value, _) => {
-            if let Some(usage) = value.read_lock::<crate::operator::UsageError>() {
+            if let Some(usage) = value.read_lock::<crate::error::UsageError>() {
                 return usage.0.clone();
             }
             match value.clone().into_immutable_string() {
@@ -53,7 +53,7 @@ pub fn is_interrupt(error: &EvalAltResult) -> bool {
 
 /// Whether the script stopped with `usage_error(...)` (exit 2, like a bad flag).
 pub fn is_usage(error: &EvalAltResult) -> bool {
-    matches!(innermost(error), EvalAltResult::ErrorRuntime(value, _) if value.is::<crate::operator::UsageError>())
+    matches!(innermost(error), EvalAltResult::ErrorRuntime(value, _) if value.is::<crate::error::UsageError>())
 }
 
 fn innermost(error: &EvalAltResult) -> &EvalAltResult {

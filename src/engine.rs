@@ -3,54 +3,16 @@
 //! here; they do not know about each other.
 
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Module, Position, Scope, AST};
-use std::collections::{BTreeMap, HashMap};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, AST};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 type SharedModule = Arc<Module>;
 
 use crate::context::Ctx;
+use crate::objects::Objects;
 use crate::operator::{self, Resume};
-
-/// Host objects by the names scripts use (`airflow`, `tf`, ...), plus `args`.
-#[derive(Default, Clone)]
-pub struct Objects(BTreeMap<String, Dynamic>);
-
-impl Objects {
-    pub fn insert(&mut self, name: &str, value: Dynamic) {
-        self.0.insert(name.to_string(), value);
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Dynamic> {
-        self.0.get(name)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
-
-    /// A scope with every object as a constant, so that strict-variables compilation knows them.
-    pub fn scope(&self) -> Scope<'static> {
-        let mut scope = Scope::new();
-        for (name, value) in &self.0 {
-            scope.push_constant_dynamic(name.clone(), value.clone());
-        }
-        scope
-    }
-}
-
-/// A documented host function: `params` are `name: Type` strings ending with the return type,
-/// as Rhai's metadata wants them; `help` is one line, `example` a line of Rhai.
-pub fn describe(name: &str, params: &[&str], help: &str, example: &str) -> FuncRegistration {
-    FuncRegistration::new(name)
-        .with_params_info(params)
-        .with_comments([
-            format!("/// {help}"),
-            "///".into(),
-            format!("/// Example: `{example}`"),
-        ])
-}
 
 pub struct Runtime {
     pub engine: Engine,
@@ -137,9 +99,13 @@ fn apply_limits(engine: &mut Engine, ctx: &Ctx) {
 /// Every external system registers its functions and its object here.
 fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::airflow::register(engine, ctx, objects);
+    // What the host paused, the host unpauses (a guard on `airflow`).
+    crate::airflow_guard::register(engine);
     crate::tf::register(engine, ctx, objects);
     crate::just::register(engine, ctx, objects);
     crate::git::register(engine, ctx, objects);
+    // The deploy lock, a branch pushed with `git`.
+    crate::deploy_lock::register(engine, ctx);
     crate::sentry::register(engine, ctx, objects);
     crate::github::register(engine, ctx, objects);
     crate::http::register(engine, ctx, objects);

@@ -45,6 +45,11 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A runbook option or argument the script refuses: the run stops before any step with exit 2,
+/// as for a bad flag. Thrown by `usage_error(message)`.
+#[derive(Debug, Clone)]
+pub struct UsageError(pub String);
+
 /// Errors raised by host functions travel through Rhai as runtime errors carrying this text.
 pub type HostResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 

@@ -9,9 +9,9 @@ use std::process::Output;
 use std::time::Instant;
 
 use crate::context::Ctx;
-use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
-use crate::just::shell_words;
+use crate::objects::{describe, Objects};
+use crate::shell::shell_words;
 
 /// Output meant for a person or a parser must not depend on the operator's git configuration.
 const STABLE_OUTPUT: &[&str] = &["-c", "color.ui=never", "-c", "core.quotepath=off"];
@@ -29,14 +29,10 @@ pub struct Git {
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     engine.register_type_with_name::<Git>("Git");
-    let git = Git::new(ctx);
-    objects.insert("git", Dynamic::from(git.clone()));
+    objects.insert("git", Dynamic::from(Git::new(ctx)));
     register_reads(engine);
     register_changes(engine);
-    crate::deploy_lock::register(engine, &git);
 }
-
-pub use crate::deploy_lock::break_lock;
 
 fn register_reads(engine: &mut Engine) {
     describe(

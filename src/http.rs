@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
-use crate::engine::{describe, Objects};
+use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
 use crate::rest::{display_url, Auth, LazyRest, Rest, RestError, Service};
 

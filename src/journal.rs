@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::context::Redactor;
+use crate::redact::Redactor;
 
 pub const DIR: &str = ".ovscript/journal";
 

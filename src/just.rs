@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::context::Ctx;
-use crate::engine::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::{describe, Objects};
+use crate::shell::shell_words;
 
 const INSTALL_HINT: &str = "`just` is not installed or not on PATH: install it with `pip install rust-just` (or run tools/install-tools.sh of the ovscript repository and put the directory it prints on PATH)";
 
@@ -422,28 +423,6 @@ fn exit_code(status: ExitStatus) -> i64 {
         }
     }
     status.code().map_or(-1, i64::from)
-}
-
-/// Words as a person would type them in a shell, for messages and `would:` lines only: commands
-/// themselves always run with an argv.
-pub fn shell_words<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
-    words
-        .into_iter()
-        .map(|word| shell_quoted(word.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn shell_quoted(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 /// Whether `recipe args...` is a call the justfile accepts: `Err` says why not. Lenient about the

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::context::Ctx;
-use crate::engine::describe;
-use crate::error::{host_error, HostResult};
+use crate::error::{host_error, HostResult, UsageError};
 use crate::journal::FinishedStep;
+use crate::objects::describe;
 use crate::summary::StepOutcome;
 
 /// Steps finished in an earlier run (`--resume`), matched by order and title.
@@ -508,11 +508,6 @@ fn register_on_error(engine: &mut Engine, ctx: &Ctx) {
         Err(error)
     });
 }
-
-/// A runbook option or argument the script refuses: the run stops before any step with exit 2,
-/// as for a bad flag. Thrown by `usage_error(message)`.
-#[derive(Debug, Clone)]
-pub struct UsageError(pub String);
 
 fn register_run_facts(engine: &mut Engine, ctx: &Ctx) {
     engine.register_type_with_name::<UsageError>("UsageError");

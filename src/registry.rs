@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
-use crate::engine::{describe, Objects};
+use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
 use crate::rest::{segment, Auth, LazyRest, Reply, Rest, RestError, Service};
 

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use crate::cli::{Cli, Command, Common, RunArgs};
 use crate::config::Config;
-use crate::context::{Cancel, Clock, Context, Ctx, Redactor};
+use crate::context::{Cancel, Clock, Context, Ctx};
 use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
 use crate::journal::{self, Journal};
 use crate::operator::Resume;
+use crate::redact::Redactor;
 use crate::ui::Ui;
 
 pub fn dispatch(cli: Cli) -> Result<(), Error> {
@@ -243,7 +244,7 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
     };
     let ctx = context(settings, base_dir)?;
     if args.break_lock {
-        crate::git::break_lock(&ctx).map_err(|e| {
+        crate::deploy_lock::break_lock(&ctx).map_err(|e| {
             Error::Script(ctx.redact(&format!(
                 "error: --break-lock: {}",
                 crate::diagnostic::message_of(&e)

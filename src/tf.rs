@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::{Ctx, LastResort};
 use crate::diagnostic::message_of;
-use crate::engine::{describe, Objects};
+use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
 
 /// The `tf` object scripts call. A cheap clone: objects are served as constants, by value.

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::context::Redactor;
+use crate::redact::Redactor;
 
 pub struct Ui {
     fancy: bool,

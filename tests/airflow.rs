@@ -854,6 +854,29 @@ fn an_upgrade_during_the_run_is_followed() {
     );
 }
 
+/// The catalog runbook deploys an Airflow upgrade: its post-deploy checks meet Airflow 3.
+#[test]
+fn the_catalog_runbook_rehearses_an_airflow_upgrade() {
+    let Some(tools) = crate::test::tools_bin() else {
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/catalog.rhai");
+    let out = Test::new()
+        .env("PATH", &crate::test::path_with(&tools))
+        .command(&[
+            "run",
+            &script.display().to_string(),
+            "--rehearse=airflow-upgrade",
+            "--yes",
+            "--",
+            "--expect-airflow-version=3.3.2",
+        ]);
+    out.success()
+        .stdout_has("Airflow 3.3.2")
+        .stdout_has("airflow: upgraded from 2.10.5 to 3.3.2 (API /api/v2 only)")
+        .lacks("eyJ");
+}
+
 /// `[airflow] api` set: the server is not asked, and a 404 is only a 404.
 #[test]
 fn the_api_can_be_set_and_is_then_not_asked() {

@@ -3,6 +3,7 @@
 mod test;
 
 mod airflow;
+mod architecture;
 mod embedded;
 mod foundation;
 mod just_git;
