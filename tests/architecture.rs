@@ -83,8 +83,8 @@ fn graph() -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
                 .collect();
             let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
             // `use crate::{a, b::c}` lists: each name after the brace.
-            if rest.starts_with('{') {
-                let list: String = rest[1..].chars().take_while(|c| *c != '}').collect();
+            if let Some(listed) = rest.strip_prefix('{') {
+                let list: String = listed.chars().take_while(|c| *c != '}').collect();
                 for item in list.split(',') {
                     let item_segments: Vec<&str> = item.trim().split("::").collect();
                     if let Some(target) = file_of(&item_segments) {
