@@ -14,6 +14,7 @@ pub mod doc;
 pub mod embedded;
 pub mod engine;
 pub mod error;
+pub mod fs;
 pub mod git;
 pub mod github;
 pub mod http;
