@@ -13,25 +13,31 @@
 //! The organization also has a second project with recent errors, and recently seen issues that
 //! are resolved or ignored, so that a client that forgets a filter sees the wrong issues.
 
-use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{json, Value};
 
 use super::server::{Incoming, Reply};
-use super::{sentry_time, Answer, Ctx, Faults, Scenario};
+use super::{Answer, Ctx, Faults, Scenario};
+
+mod json;
+mod query;
+
+use json::*;
+use query::*;
 
 pub(crate) const ORG: &str = "openverse";
 /// The project the runbooks watch.
 pub(crate) const PROJECT: &str = "openverse-catalog";
 /// Sentry's largest page.
-const MAX_PAGE: usize = 100;
+pub(super) const MAX_PAGE: usize = 100;
 
-struct Project {
-    id: u64,
-    slug: &'static str,
-    name: &'static str,
+pub(super) struct Project {
+    pub(super) id: u64,
+    pub(super) slug: &'static str,
+    pub(super) name: &'static str,
 }
 
-const PROJECTS: &[Project] = &[
+pub(super) const PROJECTS: &[Project] = &[
     Project {
         id: 6_340_571,
         slug: PROJECT,
@@ -45,7 +51,7 @@ const PROJECTS: &[Project] = &[
 ];
 
 /// Old unresolved issues of the watched project: (title, culprit, level, days since last seen).
-const OLD_ISSUES: &[(&str, &str, &str, i64)] = &[
+pub(super) const OLD_ISSUES: &[(&str, &str, &str, i64)] = &[
     (
         "AirflowTaskTimeout: Timeout, PID: 1932",
         "airflow.models.taskinstance in _execute_task",
@@ -67,7 +73,7 @@ const OLD_ISSUES: &[(&str, &str, &str, i64)] = &[
 ];
 
 /// The errors of the `sentry-errors` scenario: (title, culprit).
-const NEW_ERRORS: &[(&str, &str)] = &[
+pub(super) const NEW_ERRORS: &[(&str, &str)] = &[
     (
         "ProgrammingError: column \"standardized_popularity\" does not exist",
         "common.loader.sql in upsert_records_to_db_table",
@@ -108,29 +114,33 @@ impl NewIssue {
 
 /// When an issue was last seen: a fixed time, or "still happening" (the answer's time).
 #[derive(Clone, Copy)]
-enum Seen {
+pub(super) enum Seen {
     At(DateTime<Utc>),
     Live,
 }
 
-struct Issue {
-    id: u64,
-    short_number: u64,
-    project: &'static Project,
-    title: String,
-    culprit: String,
-    level: String,
-    status: String,
-    first_seen: DateTime<Utc>,
-    last_seen: Seen,
-    count: u64,
-    users: u64,
+pub(super) struct Issue {
+    pub(super) id: u64,
+    pub(super) short_number: u64,
+    pub(super) project: &'static Project,
+    pub(super) title: String,
+    pub(super) culprit: String,
+    pub(super) level: String,
+    pub(super) status: String,
+    pub(super) first_seen: DateTime<Utc>,
+    pub(super) last_seen: Seen,
+    pub(super) count: u64,
+    pub(super) users: u64,
 }
 
 impl Issue {
     /// The last time seen as of `now`, within a window that ends at `end`: a live issue has
     /// events all the time, so its last event in the window is the window's end or now.
-    fn last_seen(&self, now: DateTime<Utc>, end: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    pub(super) fn last_seen(
+        &self,
+        now: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+    ) -> DateTime<Utc> {
         match self.last_seen {
             Seen::At(t) => t,
             Seen::Live => end.map_or(now, |e| e.min(now)),
@@ -173,7 +183,7 @@ impl Sentry {
     }
 
     /// Unresolved issues last seen days ago: never "since the deploy".
-    fn seed_old(&mut self, count: usize, now: DateTime<Utc>) {
+    pub(super) fn seed_old(&mut self, count: usize, now: DateTime<Utc>) {
         for i in 0..count {
             let (title, culprit, level, days) = match OLD_ISSUES.get(i) {
                 Some(&(t, c, l, d)) => (t.to_string(), c.to_string(), l, d),
@@ -200,7 +210,7 @@ impl Sentry {
     }
 
     /// Recent issues a correct query leaves out: resolved, ignored, or of another project.
-    fn seed_noise(&mut self, now: DateTime<Utc>) {
+    pub(super) fn seed_noise(&mut self, now: DateTime<Utc>) {
         let recent = |minutes| Seen::At(now - Span::minutes(minutes));
         let catalog = &PROJECTS[0];
         let api = &PROJECTS[1];
@@ -235,7 +245,7 @@ impl Sentry {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(
+    pub(super) fn push(
         &mut self,
         project: &'static Project,
         title: &str,
@@ -325,7 +335,7 @@ impl Sentry {
         Answer::new(reply.unwrap_or_else(|e| e), true)
     }
 
-    fn organization(&self, org: &str) -> Result<Reply, Reply> {
+    pub(super) fn organization(&self, org: &str) -> Result<Reply, Reply> {
         check_org(org)?;
         Ok(Reply::json(
             200,
@@ -333,13 +343,13 @@ impl Sentry {
         ))
     }
 
-    fn projects(&self, org: &str) -> Result<Reply, Reply> {
+    pub(super) fn projects(&self, org: &str) -> Result<Reply, Reply> {
         check_org(org)?;
         let list: Vec<Value> = PROJECTS.iter().map(project_json).collect();
         Ok(Reply::json(200, &Value::Array(list)))
     }
 
-    fn project(&self, org: &str, slug: &str) -> Result<Reply, Reply> {
+    pub(super) fn project(&self, org: &str, slug: &str) -> Result<Reply, Reply> {
         check_org(org)?;
         let project = PROJECTS
             .iter()
@@ -348,7 +358,7 @@ impl Sentry {
         Ok(Reply::json(200, &project_json(project)))
     }
 
-    fn issue(
+    pub(super) fn issue(
         &self,
         org: Option<&str>,
         id: &str,
@@ -370,7 +380,7 @@ impl Sentry {
     }
 
     /// The organization's issue search: filtered by projects, time window and query.
-    fn org_issues(&self, org: &str, ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
+    pub(super) fn org_issues(&self, org: &str, ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         check_org(org)?;
         let projects = requested_projects(req)?;
         let (start, end) = time_window(req, ctx.now)?;
@@ -387,7 +397,7 @@ impl Sentry {
     }
 
     /// One project's issues: `statsPeriod` only picks the stats timeline, it filters nothing.
-    fn project_issues(
+    pub(super) fn project_issues(
         &self,
         org: &str,
         slug: &str,
@@ -418,7 +428,7 @@ impl Sentry {
 
     /// Sorts (`sort`: `date` = last seen, default; `new` = first seen; `freq`; `user`), cuts
     /// the page the cursor points at, and adds the `Link` header.
-    fn page(
+    pub(super) fn page(
         &self,
         mut issues: Vec<&Issue>,
         end: Option<DateTime<Utc>>,
@@ -461,285 +471,4 @@ impl Sentry {
     pub(crate) fn started(&self) -> DateTime<Utc> {
         self.started
     }
-}
-
-/// The projects asked for: `project` ids (`-1` = all), or `projectSlug`s, or all.
-fn requested_projects(req: &Incoming) -> Result<Vec<&'static Project>, Reply> {
-    let ids = req.param_all("project");
-    let slugs = req.param_all("projectSlug");
-    if !ids.is_empty() && !slugs.is_empty() {
-        return Err(detail(
-            400,
-            "You may only specify one of project or projectSlug",
-        ));
-    }
-    if (ids.is_empty() && slugs.is_empty()) || ids.iter().any(|i| i == "-1") {
-        return Ok(PROJECTS.iter().collect());
-    }
-    let forbidden = || detail(403, "You do not have permission to perform this action.");
-    if !slugs.is_empty() {
-        return slugs
-            .iter()
-            .map(|s| PROJECTS.iter().find(|p| p.slug == s).ok_or_else(forbidden))
-            .collect();
-    }
-    ids.iter()
-        .map(|i| {
-            let id: u64 = i
-                .parse()
-                .map_err(|_| detail(400, "Invalid project parameter. Values must be numbers."))?;
-            PROJECTS.iter().find(|p| p.id == id).ok_or_else(forbidden)
-        })
-        .collect()
-}
-
-/// The time window of an organization search: `statsPeriod` wins, else `start` and `end`
-/// (both), else the last 14 days.
-fn time_window(
-    req: &Incoming,
-    now: DateTime<Utc>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), Reply> {
-    if let Some(period) = req.param("statsPeriod").filter(|p| !p.is_empty()) {
-        let span = parse_period(&period)
-            .ok_or_else(|| detail(400, &format!("Invalid statsPeriod: {period:?}")))?;
-        return Ok((now - span, now));
-    }
-    match (req.param("start"), req.param("end")) {
-        (None, None) => Ok((now - Span::days(14), now)),
-        (Some(start), Some(end)) => {
-            let parse = |s: &str| {
-                parse_time(s)
-                    .ok_or_else(|| detail(400, &format!("{s} is not a valid ISO8601 date query")))
-            };
-            Ok((parse(&start)?, parse(&end)?))
-        }
-        _ => Err(detail(400, "start and end are both required")),
-    }
-}
-
-/// `30s`, `15m`, `1h`, `14d`, `2w`.
-fn parse_period(text: &str) -> Option<Span> {
-    let unit = text.chars().last()?;
-    let n: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
-    match unit {
-        's' => Some(Span::seconds(n)),
-        'm' => Some(Span::minutes(n)),
-        'h' => Some(Span::hours(n)),
-        'd' => Some(Span::days(n)),
-        'w' => Some(Span::weeks(n)),
-        _ => None,
-    }
-}
-
-/// An ISO 8601 time with an offset, or without one (taken as UTC, as Sentry does).
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-    .map(|t| t.and_utc())
-}
-
-/// The offset a cursor `value:offset:is_prev` points at.
-fn parse_cursor(cursor: &str) -> Option<usize> {
-    let mut parts = cursor.split(':');
-    let (_value, offset, _prev) = (parts.next()?, parts.next()?, parts.next()?);
-    offset.parse().ok()
-}
-
-/// `Link` as Sentry writes it: the request's URL with its query (minus `cursor`), then
-/// `&cursor=...`, for `previous` and `next`.
-fn link_header(req: &Incoming, offset: usize, limit: usize, total: usize) -> String {
-    let params: Vec<(String, String)> = req
-        .params()
-        .into_iter()
-        .filter(|(k, _)| k != "cursor")
-        .collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let url = format!("{}{}?{}", req.base_url, req.path, query);
-    let one = |rel: &str, cursor: String, results: bool| {
-        format!(
-            "<{url}&cursor={cursor}>; rel=\"{rel}\"; results=\"{results}\"; cursor=\"{cursor}\""
-        )
-    };
-    let previous = one(
-        "previous",
-        format!("0:{}:1", offset.saturating_sub(limit)),
-        offset > 0,
-    );
-    let next = one(
-        "next",
-        format!("0:{}:0", offset + limit),
-        offset + limit < total,
-    );
-    format!("{previous}, {next}")
-}
-
-/// The few search terms the fake understands: `is:`, `level:`, `firstSeen:`/`lastSeen:`/`age:`
-/// with `-PERIOD` (within) or `+PERIOD` (older than), and free text (in the title). Other
-/// `key:value` terms are ignored.
-struct Query {
-    status: Option<String>,
-    level: Option<String>,
-    seen: Vec<(bool, bool, Span)>,
-    text: Vec<String>,
-}
-
-impl Query {
-    fn parse(query: &str) -> Result<Query, Reply> {
-        let mut q = Query {
-            status: None,
-            level: None,
-            seen: Vec::new(),
-            text: Vec::new(),
-        };
-        for term in query.split_whitespace() {
-            let Some((key, value)) = term.split_once(':') else {
-                q.text.push(term.to_lowercase());
-                continue;
-            };
-            match key {
-                "is" => {
-                    q.status = Some(if value == "archived" {
-                        "ignored".into()
-                    } else {
-                        value.into()
-                    })
-                }
-                "level" => q.level = Some(value.into()),
-                "firstSeen" | "lastSeen" | "age" => {
-                    let (within, period) = match value.split_at_checked(1) {
-                        Some(("-", p)) => (true, p),
-                        Some(("+", p)) => (false, p),
-                        _ => {
-                            return Err(detail(
-                                400,
-                                &format!("Invalid date value for {key}: {value}"),
-                            ))
-                        }
-                    };
-                    let span = parse_period(period).ok_or_else(|| {
-                        detail(400, &format!("Invalid date value for {key}: {value}"))
-                    })?;
-                    q.seen.push((key == "lastSeen", within, span));
-                }
-                _ => {}
-            }
-        }
-        Ok(q)
-    }
-
-    fn matches(&self, issue: &Issue, now: DateTime<Utc>) -> bool {
-        let status_ok = self.status.as_ref().is_none_or(|s| *s == issue.status);
-        let level_ok = self.level.as_ref().is_none_or(|l| *l == issue.level);
-        let seen_ok = self.seen.iter().all(|&(last, within, span)| {
-            let t = if last {
-                issue.last_seen(now, None)
-            } else {
-                issue.first_seen
-            };
-            (t >= now - span) == within
-        });
-        let title = issue.title.to_lowercase();
-        let text_ok = self.text.iter().all(|w| title.contains(w.as_str()));
-        status_ok && level_ok && seen_ok && text_ok
-    }
-}
-
-fn check_org(org: &str) -> Result<(), Reply> {
-    if org == ORG {
-        Ok(())
-    } else {
-        Err(not_found())
-    }
-}
-
-fn bearer_token(req: &Incoming) -> Option<&str> {
-    let value = req.header("authorization")?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn detail(status: u16, text: &str) -> Reply {
-    Reply::json(status, &json!({"detail": text}))
-}
-
-fn not_found() -> Reply {
-    detail(404, "The requested resource does not exist")
-}
-
-fn project_json(p: &Project) -> Value {
-    json!({"id": p.id.to_string(), "slug": p.slug, "name": p.name, "platform": "python"})
-}
-
-/// Sentry's base-36 short id suffix (`OPENVERSE-CATALOG-1F`).
-fn short_id(issue: &Issue) -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let (mut n, mut suffix) = (issue.short_number, Vec::new());
-    loop {
-        suffix.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    suffix.reverse();
-    format!(
-        "{}-{}",
-        issue.project.slug.to_uppercase(),
-        String::from_utf8_lossy(&suffix)
-    )
-}
-
-/// An issue as the lists show it; `base` is the server's URL (the permalink points at the fake,
-/// in the self-hosted form `{base}/organizations/{org}/issues/{id}/`).
-fn issue_json(issue: &Issue, now: DateTime<Utc>, end: Option<DateTime<Utc>>, base: &str) -> Value {
-    let (kind, value) = issue.title.split_once(": ").unwrap_or((&issue.title, ""));
-    let substatus = match issue.status.as_str() {
-        "resolved" => Value::Null,
-        "ignored" => json!("archived_until_escalating"),
-        _ if now - issue.first_seen < Span::days(7) => json!("new"),
-        _ => json!("ongoing"),
-    };
-    json!({
-        "annotations": [],
-        "assignedTo": null,
-        "count": issue.count.to_string(),
-        "culprit": issue.culprit,
-        "firstSeen": sentry_time(issue.first_seen),
-        "hasSeen": false,
-        "id": issue.id.to_string(),
-        "isBookmarked": false,
-        "isPublic": false,
-        "isSubscribed": false,
-        "isUnhandled": issue.level == "error",
-        "issueCategory": "error",
-        "issueType": "error",
-        "lastSeen": sentry_time(issue.last_seen(now, end)),
-        "level": issue.level,
-        "logger": null,
-        "metadata": {"type": kind, "value": value},
-        "numComments": 0,
-        "permalink": format!("{base}/organizations/{ORG}/issues/{}/", issue.id),
-        "platform": "python",
-        "priority": if issue.level == "error" { "high" } else { "medium" },
-        "project": project_json(issue.project),
-        "shareId": null,
-        "shortId": short_id(issue),
-        "status": issue.status,
-        "statusDetails": {},
-        "subscriptionDetails": null,
-        "substatus": substatus,
-        "title": issue.title,
-        "type": "error",
-        "userCount": issue.users,
-    })
 }
