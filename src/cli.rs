@@ -34,6 +34,9 @@ pub enum Command {
         /// The same as JSON.
         #[arg(long)]
         json: bool,
+        /// The README's table of host functions, as Markdown.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
         /// Write Rhai definition files (.d.rhai) into DIR, for editors.
         #[arg(long, value_name = "DIR")]
         definitions: Option<PathBuf>,

@@ -192,6 +192,42 @@ pub fn render(functions: &[HostFn], filter: Option<&str>) -> Result<String, Erro
     Ok(out)
 }
 
+/// The README's table: one row per function, overloads that share their help in one row.
+pub fn markdown_table(functions: &[HostFn]) -> String {
+    let mut out = String::from("| function | does |\n| --- | --- |\n");
+    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
+    for f in functions {
+        let key = (f.object.as_str(), f.name.as_str(), f.help.as_str());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let overloads: Vec<&HostFn> = functions
+            .iter()
+            .filter(|o| (o.object.as_str(), o.name.as_str(), o.help.as_str()) == key)
+            .collect();
+        let signature = match overloads.as_slice() {
+            [one] => format!("`{}`", one.signature),
+            many => {
+                let mut by_length: Vec<&str> = many.iter().map(|o| o.signature.as_str()).collect();
+                by_length.sort_by_key(|s| s.len());
+                format!(
+                    "`{}` ... `{}` ({} overloads)",
+                    by_length[0],
+                    by_length[by_length.len() - 1],
+                    many.len()
+                )
+            }
+        };
+        out.push_str(&format!(
+            "| {} | {} |\n",
+            signature.replace('|', "\\|"),
+            f.help.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 /// All signatures when there are few; else the shortest, a count, and the longest.
 fn shortest_and_longest(signatures: &[&str]) -> Vec<String> {
     if signatures.len() <= 2 {

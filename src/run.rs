@@ -25,8 +25,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Doc {
             name,
             json,
+            markdown,
             definitions,
-        } => doc(name.as_deref(), json, definitions.as_deref()),
+        } => doc(name.as_deref(), json, markdown, definitions.as_deref()),
         Command::Repl {
             dry_run,
             yes,
@@ -590,7 +591,12 @@ fn check_justfile(config: &Config, justfile: &Path) -> Result<(usize, Vec<String
     Ok((recipes.len(), problems))
 }
 
-fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<(), Error> {
+fn doc(
+    name: Option<&str>,
+    as_json: bool,
+    markdown: bool,
+    definitions: Option<&Path>,
+) -> Result<(), Error> {
     let runtime = offline_runtime(Config::default(), None)?;
     if let Some(dir) = definitions {
         crate::doc::write_definitions(&runtime, dir)?;
@@ -598,6 +604,10 @@ fn doc(name: Option<&str>, as_json: bool, definitions: Option<&Path>) -> Result<
         return Ok(());
     }
     let functions = crate::doc::host_functions(&runtime);
+    if markdown {
+        crate::ui::out(&crate::doc::markdown_table(&functions));
+        return Ok(());
+    }
     if as_json {
         let selected: Vec<_> = functions
             .iter()

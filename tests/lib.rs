@@ -5,6 +5,7 @@ mod test;
 mod airflow;
 mod architecture;
 mod embedded;
+mod docs;
 mod foundation;
 mod just_git;
 mod registry;
