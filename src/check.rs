@@ -5,7 +5,8 @@ use rhai::{ASTNode, Engine, Expr, Stmt, AST};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::engine::{search_dirs, Runtime, StdlibResolver};
+use crate::engine::Runtime;
+use crate::modules::{import_of, StdlibResolver};
 
 /// Functions the language itself provides that the metadata does not list.
 const LANGUAGE_FUNCTIONS: &[&str] = &[
@@ -32,20 +33,16 @@ pub fn check_file(runtime: &Runtime, path: &Path) -> Vec<String> {
         Ok(ast) => ast,
         Err(e) => return vec![one_line(&crate::diagnostic::parse_report(&e, &name))],
     };
-    check_compiled(runtime, path, &name, &ast)
+    check_compiled(runtime, &name, &ast)
 }
 
 /// Checks a compiled script (`name` as its errors show it) and the modules it imports: calls to
 /// unknown functions, and host functions called with a number of arguments, or a literal of a
 /// type, that none of their signatures takes. `run` does this before its first step.
-pub fn check_compiled(runtime: &Runtime, path: &Path, name: &str, ast: &AST) -> Vec<String> {
-    let resolver = StdlibResolver::new(
-        search_dirs(path.parent(), &runtime.ctx.base_dir),
-        runtime.objects.clone(),
-    );
+pub fn check_compiled(runtime: &Runtime, name: &str, ast: &AST) -> Vec<String> {
     let mut checker = Checker {
         engine: &runtime.engine,
-        resolver: &resolver,
+        resolver: &runtime.resolver,
         known: known_functions(&runtime.engine),
         host: host_signatures(&runtime.engine),
         objects: runtime.objects.names().map(str::to_string).collect(),
@@ -398,11 +395,10 @@ fn collect(
             return;
         }
         ASTNode::Stmt(Stmt::Import(import, pos)) => {
-            if let Expr::StringConstant(path, _) = &import.0 {
-                let alias = (!import.1.name.is_empty()).then(|| import.1.name.to_string());
+            if let Some(import) = import_of(&import.0, &import.1, *pos) {
                 imports.push((
-                    path.to_string(),
-                    alias,
+                    import.path,
+                    import.alias,
                     pos.line().unwrap_or(0),
                     pos.position().unwrap_or(1),
                 ));

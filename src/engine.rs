@@ -2,15 +2,12 @@
 //! bare name everywhere, and `import` that finds `stdlib/`. The systems are wired in here and only
 //! here; they do not know about each other.
 
-use rhai::module_resolvers::ModuleResolver;
-use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, AST};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-type SharedModule = Arc<Module>;
+use rhai::{Dynamic, Engine, EvalAltResult, AST};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::context::Ctx;
+use crate::modules::{search_dirs, SharedResolver, StdlibResolver};
 use crate::objects::Objects;
 use crate::operator::{self, Resume};
 
@@ -18,8 +15,8 @@ pub struct Runtime {
     pub engine: Engine,
     pub ctx: Ctx,
     pub objects: Arc<Objects>,
-    /// Where `import` looks (see `search_dirs`).
-    module_dirs: Vec<PathBuf>,
+    /// The one resolver of `import`: the engine's, `check`'s and the REPL's.
+    pub resolver: Arc<StdlibResolver>,
 }
 
 impl Runtime {
@@ -55,13 +52,16 @@ impl Runtime {
         #[allow(deprecated)]
         // on_var is marked volatile, not deprecated; it is how Rhai resolves host names.
         engine.on_var(move |name, _, _| Ok(served.get(name).cloned()));
-        let module_dirs = search_dirs(script_dir, &ctx.base_dir);
-        engine.set_module_resolver(StdlibResolver::new(module_dirs.clone(), objects.clone()));
+        let resolver = Arc::new(StdlibResolver::new(
+            search_dirs(script_dir, &ctx.base_dir),
+            objects.clone(),
+        ));
+        engine.set_module_resolver(SharedResolver(resolver.clone()));
         Runtime {
             engine,
             ctx,
             objects,
-            module_dirs,
+            resolver,
         }
     }
 
@@ -74,8 +74,8 @@ impl Runtime {
             .compile_with_scope(&self.objects.scope(), text.as_ref())?;
         ast.set_source(source_name);
         crate::diagnostic::remember_closures(&ast);
-        let resolver = StdlibResolver::new(self.module_dirs.clone(), self.objects.clone());
-        compile_imports(&self.engine, &resolver, &ast, source_name, &mut Vec::new())?;
+        self.resolver
+            .compile_imports(&self.engine, &ast, source_name, &mut Vec::new())?;
         Ok(ast)
     }
 
@@ -110,152 +110,4 @@ fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::github::register(engine, ctx, objects);
     crate::http::register(engine, ctx, objects);
     crate::registry::register(engine, ctx, objects);
-}
-
-/// `import "deploy"` looks next to the script, in its `stdlib/`, in the project's `stdlib/`
-/// (a sibling of `scripts/`), then in `stdlib/` of the working directory.
-pub fn search_dirs(script_dir: Option<&Path>, base_dir: &Path) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = script_dir {
-        dirs.push(dir.to_path_buf());
-        dirs.push(dir.join("stdlib"));
-        if let Some(parent) = dir.parent() {
-            dirs.push(parent.join("stdlib"));
-        }
-    }
-    dirs.push(base_dir.join("stdlib"));
-    dirs.dedup();
-    dirs
-}
-
-/// Compiles every module `ast` imports (by a constant path), and theirs, so that a broken
-/// stdlib module is a compile error before any step runs, not a failure half-way.
-fn compile_imports(
-    engine: &Engine,
-    resolver: &StdlibResolver,
-    ast: &AST,
-    importer: &str,
-    seen: &mut Vec<PathBuf>,
-) -> Result<(), Box<EvalAltResult>> {
-    let mut imports = Vec::new();
-    ast.walk(&mut |path: &[rhai::ASTNode]| {
-        if let Some(rhai::ASTNode::Stmt(rhai::Stmt::Import(import, pos))) = path.last() {
-            if let rhai::Expr::StringConstant(name, _) = &import.0 {
-                imports.push((name.to_string(), *pos));
-            }
-        }
-        true
-    });
-    for (name, pos) in imports {
-        // A module that is not found is reported when it is imported, with where it was looked for.
-        let Ok(file) = resolver.find(Some(importer), &name) else {
-            continue;
-        };
-        if seen.contains(&file) {
-            continue;
-        }
-        seen.push(file.clone());
-        let shown = file.display().to_string();
-        let module = resolver
-            .compile(engine, &file)
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(shown.clone(), e, pos)))?;
-        compile_imports(engine, resolver, &module, &shown, seen)?;
-    }
-    Ok(())
-}
-
-/// Resolves `import` paths to `.rhai` files and compiles them with the host objects in scope:
-/// the stock `FileModuleResolver` compiles without that scope, and strict variables would then
-/// reject `airflow` inside a module.
-pub struct StdlibResolver {
-    dirs: Vec<PathBuf>,
-    objects: Arc<Objects>,
-    cache: Mutex<HashMap<PathBuf, SharedModule>>,
-}
-
-impl StdlibResolver {
-    pub fn new(dirs: Vec<PathBuf>, objects: Arc<Objects>) -> Self {
-        StdlibResolver {
-            dirs,
-            objects,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The file an import path names, and the places looked at.
-    pub fn find(&self, source: Option<&str>, path: &str) -> Result<PathBuf, Vec<PathBuf>> {
-        let file = if path.ends_with(".rhai") {
-            path.to_string()
-        } else {
-            format!("{path}.rhai")
-        };
-        let importer_dir = source
-            .map(Path::new)
-            .and_then(Path::parent)
-            .map(Path::to_path_buf);
-        let candidates: Vec<PathBuf> = if Path::new(&file).is_absolute() {
-            vec![PathBuf::from(&file)]
-        } else {
-            importer_dir
-                .into_iter()
-                .chain(self.dirs.iter().cloned())
-                .map(|d| d.join(&file))
-                .collect()
-        };
-        candidates
-            .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .ok_or(candidates)
-    }
-
-    pub fn compile(&self, engine: &Engine, file: &Path) -> Result<AST, Box<EvalAltResult>> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            crate::error::host_error(format!("cannot read module {}: {e}", file.display()))
-        })?;
-        let mut ast = engine.compile_with_scope(&self.objects.scope(), text)?;
-        ast.set_source(file.to_string_lossy().as_ref());
-        crate::diagnostic::remember_closures(&ast);
-        Ok(ast)
-    }
-}
-
-impl ModuleResolver for StdlibResolver {
-    fn resolve(
-        &self,
-        engine: &Engine,
-        source: Option<&str>,
-        path: &str,
-        pos: Position,
-    ) -> Result<SharedModule, Box<EvalAltResult>> {
-        let file = self.find(source, path).map_err(|looked| {
-            let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
-            Box::new(EvalAltResult::ErrorModuleNotFound(
-                format!("{path} (looked for {})", looked.join(", ")),
-                pos,
-            ))
-        })?;
-        if let Some(module) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&file)
-        {
-            return Ok(module.clone());
-        }
-        let ast = self
-            .compile(engine, &file)
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
-        let mut scope = self.objects.scope();
-        let mut module = Module::eval_ast_as_new(scope.clone(), &ast, engine)
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
-        scope.clear();
-        module.build_index();
-        let module: SharedModule = module.into();
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(file, module.clone());
-        Ok(module)
-    }
 }

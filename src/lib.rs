@@ -20,6 +20,7 @@ pub mod github;
 pub mod http;
 pub mod journal;
 pub mod just;
+pub mod modules;
 pub mod objects;
 pub mod operator;
 pub mod registry;

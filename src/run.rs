@@ -377,7 +377,6 @@ pub fn execute(
 ) -> Result<(), Error> {
     let name = source.name.clone();
     let text = source.text.as_str();
-    let script = Path::new(&name);
     let runtime = Runtime::new(ctx.clone(), resume, Some(&source.dir), args.clone());
     let ast = runtime.compile(&name, text).map_err(|e| {
         ctx.record(
@@ -388,7 +387,7 @@ pub fn execute(
     })?;
     // The whole script is checked before its first step: a typo late in it must not stop a
     // deploy half-way, with a flag set.
-    let problems = crate::check::check_compiled(&runtime, script, &name, &ast);
+    let problems = crate::check::check_compiled(&runtime, &name, &ast);
     if !problems.is_empty() {
         ctx.record(
             "compile_error",
@@ -575,9 +574,7 @@ fn check_justfile(config: &Config, justfile: &Path) -> Result<(usize, Vec<String
         crate::diagnostic::label_source(&name, &format!(" (recipe {recipe})"));
         let runtime = offline_runtime(config.clone(), Some(&dir))?;
         match runtime.compile(&name, text) {
-            Ok(ast) => problems.extend(crate::check::check_compiled(
-                &runtime, justfile, &name, &ast,
-            )),
+            Ok(ast) => problems.extend(crate::check::check_compiled(&runtime, &name, &ast)),
             Err(e) => problems.push(
                 crate::diagnostic::parse_report(&e, &name)
                     .lines()

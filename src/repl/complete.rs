@@ -4,38 +4,13 @@ use rhai::{Dynamic, FnAccess, Map, Module};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::doc::HostFn;
 use crate::engine::Runtime;
 
 use super::*;
-
-/// The modules of the `stdlib/` folders that `import` searches, by name; the first found wins, as
-/// for `import`. Only names usable as `name::` count.
-pub(super) fn stdlib_modules(base_dir: &Path) -> BTreeMap<String, PathBuf> {
-    let mut modules = BTreeMap::new();
-    let dirs = crate::engine::search_dirs(Some(base_dir), base_dir);
-    for dir in dirs.iter().filter(|d| d.ends_with("stdlib")) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let files = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rhai"));
-        for file in files {
-            let Some(name) = file.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            if rhai::is_valid_identifier(name) {
-                modules.entry(name.to_string()).or_insert(file);
-            }
-        }
-    }
-    modules
-}
 
 pub(super) fn module_functions(module: &Module) -> BTreeSet<Word> {
     module

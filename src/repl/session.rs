@@ -1,8 +1,8 @@
 //! One REPL session: its scope, the lines typed so far, evaluating a line, and showing what it gave.
 
 use rhai::{
-    Array, Dynamic, Engine, EvalAltResult, Expr, FnAccess, Map, Module, ParseErrorType, Position,
-    Scope, Shared, Stmt, AST,
+    Array, Dynamic, Engine, EvalAltResult, FnAccess, Map, Module, ParseErrorType, Position, Scope,
+    Shared, Stmt, AST,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -30,7 +30,7 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn new(runtime: Runtime) -> Session {
         let host_functions = crate::doc::host_functions(&runtime);
-        let stdlib = stdlib_modules(&runtime.ctx.base_dir);
+        let stdlib = runtime.resolver.stdlib_modules();
         let vocabulary = Vocabulary::new(&runtime, &host_functions, &stdlib);
         let session = Session {
             scope: runtime.objects.scope(),
@@ -203,23 +203,25 @@ impl Session {
     /// `import "deploy" as deploy;` on one line serves the lines after it.
     pub(super) fn keep_imports(&mut self, ast: &AST, source: &str) {
         for statement in ast.statements() {
-            let Stmt::Import(import, _) = statement else {
+            let Stmt::Import(import, pos) = statement else {
                 continue;
             };
-            let (Expr::StringConstant(path, _), alias) = &**import else {
+            let Some(crate::modules::Import {
+                path,
+                alias: Some(alias),
+                ..
+            }) = crate::modules::import_of(&import.0, &import.1, *pos)
+            else {
                 continue;
             };
-            if alias.name.is_empty() {
-                continue;
-            }
             let engine = &self.runtime.engine;
             // The line ran, so the module is in the resolver's cache: this evaluates nothing.
             if let Ok(module) =
                 engine
                     .module_resolver()
-                    .resolve(engine, Some(source), path, Position::NONE)
+                    .resolve(engine, Some(source), &path, Position::NONE)
             {
-                self.use_module(alias.name.as_str(), module);
+                self.use_module(&alias, module);
             }
         }
     }
