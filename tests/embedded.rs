@@ -228,20 +228,8 @@ fn just_status_shows_the_world_before_a_deploy() {
         Credentials::default(),
     )
     .expect("world");
-    let creds = world.credentials();
     let repo = env!("CARGO_MANIFEST_DIR");
-    let test = Test::new()
-        .env("PATH", &path)
-        .env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
-        .env("OVSCRIPT_AIRFLOW_USER", &creds.airflow_user)
-        .env("OVSCRIPT_AIRFLOW_PASSWORD", &creds.airflow_password)
-        .env("OVSCRIPT_SENTRY_URL", &world.sentry_url())
-        .env("OVSCRIPT_SENTRY_ORG", world.sentry_org())
-        .env("OVSCRIPT_SENTRY_PROJECT", world.sentry_project())
-        .env("OVSCRIPT_SENTRY_TOKEN", &creds.sentry_token)
-        .env("OVSCRIPT_GITHUB_URL", &world.github_url())
-        .env("OVSCRIPT_GITHUB_REPO", world.github_repo())
-        .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token);
+    let test = Test::new().env("PATH", &path).world(&world);
     let out = just(
         &test,
         &[

@@ -169,19 +169,7 @@ fn recipes_of(infra: &Path) -> Vec<serde_json::Value> {
 
 /// `test` with its configuration pointed at `world` and the checkout `infra` (relative).
 fn configured(test: Test, world: &World, infra: &str) -> Test {
-    let creds = world.credentials();
-    test.env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
-        .env("OVSCRIPT_AIRFLOW_USER", &creds.airflow_user)
-        .env("OVSCRIPT_AIRFLOW_PASSWORD", &creds.airflow_password)
-        .env("OVSCRIPT_SENTRY_URL", &world.sentry_url())
-        .env("OVSCRIPT_SENTRY_ORG", world.sentry_org())
-        .env("OVSCRIPT_SENTRY_PROJECT", world.sentry_project())
-        .env("OVSCRIPT_SENTRY_TOKEN", &creds.sentry_token)
-        .env("OVSCRIPT_GITHUB_URL", &world.github_url())
-        .env("OVSCRIPT_GITHUB_REPO", world.github_repo())
-        .env("OVSCRIPT_GITHUB_INFRA_REPO", world.github_infra_repo())
-        .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token)
-        .env("OVSCRIPT_REGISTRY_URL", &world.registry_url())
+    test.world(world)
         .env("OVSCRIPT_INFRA_DIR", infra)
         .env("GIT_AUTHOR_NAME", "Ada Operator")
         .env("GIT_AUTHOR_EMAIL", "ada@example.org")

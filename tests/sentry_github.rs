@@ -24,19 +24,9 @@ fn world_with(scenario: Scenario, faults: Faults) -> World {
     World::start_with(scenario, faults, Credentials::default()).expect("world")
 }
 
-/// A run of `script` with Sentry and GitHub pointed at `world`.
+/// A run of `script` in `world`.
 fn against(world: &World, script: &str) -> Test {
-    let creds = world.credentials();
-    Test::new()
-        .script(script)
-        .env("OVSCRIPT_SENTRY_URL", &world.sentry_url())
-        .env("OVSCRIPT_SENTRY_ORG", world.sentry_org())
-        .env("OVSCRIPT_SENTRY_PROJECT", world.sentry_project())
-        .env("OVSCRIPT_SENTRY_TOKEN", &creds.sentry_token)
-        .env("OVSCRIPT_GITHUB_URL", &world.github_url())
-        .env("OVSCRIPT_GITHUB_REPO", world.github_repo())
-        .env("OVSCRIPT_GITHUB_INFRA_REPO", world.github_infra_repo())
-        .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token)
+    Test::new().script(script).world(world)
 }
 
 fn requests_of(world: &World, service: &str) -> Vec<Request> {

@@ -78,6 +78,24 @@ impl Test {
         self
     }
 
+    /// Every service of the configuration pointed at the simulated `world` (Airflow, Sentry,
+    /// GitHub, the registry), with the world's credentials.
+    pub fn world(self, world: &ovscript::world::World) -> Test {
+        let creds = world.credentials();
+        self.env("OVSCRIPT_AIRFLOW_URL", &world.airflow_url())
+            .env("OVSCRIPT_AIRFLOW_USER", &creds.airflow_user)
+            .env("OVSCRIPT_AIRFLOW_PASSWORD", &creds.airflow_password)
+            .env("OVSCRIPT_SENTRY_URL", &world.sentry_url())
+            .env("OVSCRIPT_SENTRY_ORG", world.sentry_org())
+            .env("OVSCRIPT_SENTRY_PROJECT", world.sentry_project())
+            .env("OVSCRIPT_SENTRY_TOKEN", &creds.sentry_token)
+            .env("OVSCRIPT_GITHUB_URL", &world.github_url())
+            .env("OVSCRIPT_GITHUB_REPO", world.github_repo())
+            .env("OVSCRIPT_GITHUB_INFRA_REPO", world.github_infra_repo())
+            .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token)
+            .env("OVSCRIPT_REGISTRY_URL", &world.registry_url())
+    }
+
     pub fn stdin(mut self, text: &str) -> Test {
         self.stdin = Some(text.into());
         self
