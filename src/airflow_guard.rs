@@ -8,22 +8,33 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 use crate::airflow::Airflow;
-use crate::objects::describe;
 use crate::error::{host_error, HostResult};
 
 pub fn register(engine: &mut Engine) {
-    describe(
-        "while_paused",
-        &["airflow: Airflow", "dags: Array", "body: FnPtr", "Dynamic"],
-        "Pauses these DAGs (those not paused already), runs `body`, then unpauses the DAGs it paused whatever happens: an error, Ctrl-C, even a second Ctrl-C or SIGTERM. On `--resume` it also unpauses the DAGs the resumed run paused. Returns what `body` returns.",
-        r#"airflow.while_paused(["image_data_refresh"], || just("apply", "prod", "catalog-airflow"));"#,
-    )
-    .register_into_engine(
-        engine,
-        |call: NativeCallContext, airflow: Airflow, dags: Array, body: FnPtr| {
-            while_paused(&call, &airflow, dags, &body)
-        },
-    );
+    engine.register_global_module(rhai::exported_module!(airflow_guard_api).into());
+}
+
+/// `airflow.while_paused(...)`; its doc comment is its documentation everywhere.
+#[rhai::plugin::export_module]
+mod airflow_guard_api {
+    use super::*;
+
+    /// Pauses these DAGs (those not paused already), runs `body`, then unpauses the DAGs it paused
+    /// whatever happens: an error, Ctrl-C, even a second Ctrl-C or SIGTERM. On `--resume` it also
+    /// unpauses the DAGs the resumed run paused. Returns what `body` returns.
+    ///
+    /// ```rhai
+    /// airflow.while_paused(["image_data_refresh"], || just("apply", "prod", "catalog-airflow"));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn while_paused(
+        call: NativeCallContext,
+        airflow: Airflow,
+        dags: Array,
+        body: FnPtr,
+    ) -> HostResult<Dynamic> {
+        super::while_paused(&call, &airflow, dags, &body)
+    }
 }
 
 fn while_paused(

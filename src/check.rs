@@ -64,7 +64,8 @@ impl Signature {
     /// `pause(airflow: Airflow, dag_id: String) -> bool`.
     fn parse(text: &str) -> Option<(String, Signature)> {
         let (name, rest) = text.split_once('(')?;
-        let inside = &rest[..rest.rfind(')')?];
+        // The parameter list ends at `) ->` (a return type such as `HostResult<()>` has its own).
+        let inside = &rest[..rest.find(") ->").or_else(|| rest.rfind(')'))?];
         let params = if inside.trim().is_empty() {
             Vec::new()
         } else {

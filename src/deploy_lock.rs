@@ -8,12 +8,10 @@
 use rhai::{Dynamic, Engine, Map};
 use serde_json::json;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
 
-use crate::context::{Ctx, LastResort};
+use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::git::Git;
-use crate::objects::describe;
 
 /// Git's object id of the empty tree: a lock commit holds no files.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -86,43 +84,47 @@ impl Holder {
     }
 }
 
-/// The lock this run holds: its commit, and the undo for a process that must exit at once.
-struct Held {
-    commit: String,
-    _last_resort: LastResort,
-}
-
-/// The lock as seen from one run.
+/// The lock as seen from one run (a cheap handle on the infrastructure checkout).
 #[derive(Clone)]
 pub struct DeployLock {
     git: Git,
-    held: Arc<Mutex<Option<Held>>>,
 }
 
-pub fn register(engine: &mut Engine, ctx: &Ctx) {
-    let lock = DeployLock {
-        git: Git::new(ctx),
-        held: Arc::default(),
-    };
-    let taking = lock.clone();
-    describe(
-        "lock",
-        &["git: Git", "()"],
-        "Takes the deploy lock: a branch (`deploy-lock`) pushed to the infrastructure repository's origin, so that no other deploy from any checkout runs at once. Throws, naming the holder and its run, when another run holds it; on `--resume` takes over the lock of the run it resumes. Released when the run ends, whatever happens (success, failure, Ctrl-C, SIGTERM). A dry run takes none and says whether one is held.",
-        r#"git.lock();"#,
-    )
-    .register_into_engine(engine, move |_: Git| taking.take());
-    describe(
-        "lock_holder",
-        &["git: Git", "?"],
-        "Who holds the deploy lock, as #{who, host, runbook, run_id, since, commit}, or () when it is free.",
-        r#"let holder = git.lock_holder(); if holder != () { info(`held by ${holder.who}`) }"#,
-    )
-    .register_into_engine(engine, move |git: Git| -> HostResult<Dynamic> {
+pub fn register(engine: &mut Engine) {
+    engine.register_global_module(rhai::exported_module!(lock_api).into());
+}
+
+/// `git.lock()` and `git.lock_holder()`; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod lock_api {
+    use super::*;
+
+    /// Takes the deploy lock: a branch (`deploy-lock`) pushed to the infrastructure repository's
+    /// origin, so that no other deploy from any checkout runs at once. Throws, naming the holder
+    /// and its run, when another run holds it; on `--resume` takes over the lock of the run it
+    /// resumes. Released when the run ends, whatever happens (success, failure, Ctrl-C, SIGTERM).
+    /// A dry run takes none and says whether one is held.
+    ///
+    /// ```rhai
+    /// git.lock();
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn lock(git: Git) -> HostResult<()> {
+        DeployLock::of(&git).take()
+    }
+
+    /// Who holds the deploy lock, as #{who, host, runbook, run_id, since, commit}, or () when it
+    /// is free.
+    ///
+    /// ```rhai
+    /// let holder = git.lock_holder(); if holder != () { info(`held by ${holder.who}`) }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn lock_holder(git: Git) -> HostResult<Dynamic> {
         Ok(DeployLock::of(&git)
             .holder()?
             .map_or(Dynamic::UNIT, |h| Dynamic::from_map(h.to_map())))
-    });
+    }
 }
 
 /// `--break-lock`: shows who holds the lock, asks, and removes it (expecting that commit).
@@ -153,10 +155,7 @@ pub fn break_lock(ctx: &Ctx) -> HostResult<()> {
 
 impl DeployLock {
     fn of(git: &Git) -> DeployLock {
-        DeployLock {
-            git: git.clone(),
-            held: Arc::default(),
-        }
+        DeployLock { git: git.clone() }
     }
 
     fn ctx(&self) -> &Ctx {
@@ -274,28 +273,24 @@ impl DeployLock {
     /// Holds `commit` until the run ends; a process that must exit at once releases it too.
     fn hold(&self, commit: String) {
         let ctx = self.ctx().clone();
-        let undo = self.clone();
-        let undo_commit = commit.clone();
+        let (undo, undo_commit) = (self.clone(), commit.clone());
         let last_resort = ctx.cancel.last_resort(move || {
             let _ = undo.delete(&undo_commit);
         });
-        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(Held {
-            commit,
-            _last_resort: last_resort,
-        });
         let releasing = self.clone();
-        ctx.at_end.push(move || releasing.release());
+        ctx.at_end.push(move || {
+            releasing.release(&commit);
+            // Released now: a later exit has nothing of ours to undo.
+            drop(last_resort);
+        });
     }
 
     /// Deletes our lock; a failure is said loudly and left for the operator.
-    fn release(&self) {
-        let Some(held) = self.held.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-            return;
-        };
+    fn release(&self, commit: &str) {
         let ctx = self.ctx();
-        match self.delete(&held.commit) {
+        match self.delete(commit) {
             Ok(()) => {
-                ctx.record("lock_released", json!({ "commit": held.commit }));
+                ctx.record("lock_released", json!({ "commit": commit }));
                 ctx.ui.info("released the deploy lock");
             }
             Err(e) => {

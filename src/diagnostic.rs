@@ -209,6 +209,13 @@ fn signature_hint(not_found: &str, engine: &Engine) -> String {
 /// `pause(airflow: Airflow, dag_id: string) -> bool` as scripts write it:
 /// `airflow.pause(dag_id: string) -> bool` (a host object's method takes it first).
 pub fn as_method(signature: &str) -> String {
+    // What a plugin function returns on success, as scripts see it: `HostResult<T>` is `T`.
+    let signature = match signature.split_once("-> HostResult<") {
+        Some((head, ok)) => format!("{head}-> {}", ok.strip_suffix('>').unwrap_or(ok)),
+        None => signature.to_string(),
+    }
+    .replace("r#", "");
+    let signature = signature.as_str();
     let Some((name, rest)) = signature.split_once('(') else {
         return signature.to_string();
     };

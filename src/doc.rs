@@ -70,7 +70,12 @@ fn describe(f: &Value, type_to_object: &HashMap<String, String>) -> Option<HostF
         .flatten()
         .map(|p| {
             (
-                p["name"].as_str().unwrap_or("_").to_string(),
+                // `r#ref`: a Rust keyword as a parameter name is the word scripts read.
+                p["name"]
+                    .as_str()
+                    .unwrap_or("_")
+                    .trim_start_matches("r#")
+                    .to_string(),
                 clean_type(p["type"].as_str().unwrap_or("?")),
             )
         })
@@ -88,16 +93,7 @@ fn describe(f: &Value, type_to_object: &HashMap<String, String>) -> Option<HostF
     } else {
         format!("{object}.")
     };
-    let help = comments
-        .iter()
-        .find(|l| !l.is_empty() && !l.starts_with("Example:"))
-        .cloned()
-        .unwrap_or_default();
-    let example = comments
-        .iter()
-        .find_map(|l| l.strip_prefix("Example:"))
-        .map(|e| e.trim().trim_matches('`').to_string())
-        .unwrap_or_default();
+    let (help, example) = help_and_example(&comments);
     Some(HostFn {
         signature: format!("{prefix}{name}({}) -> {returns}", args.join(", ")),
         object,
@@ -105,6 +101,33 @@ fn describe(f: &Value, type_to_object: &HashMap<String, String>) -> Option<HostF
         help,
         example,
     })
+}
+
+/// A doc comment's first paragraph is the help; its ```` ```rhai ```` block is the example (the
+/// form of Rhai's own plugin modules). `Example: `...`` lines are read too.
+fn help_and_example(comments: &[String]) -> (String, String) {
+    let help: Vec<&str> = comments
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("```") && !l.starts_with("Example:"))
+        .collect();
+    let mut example: Vec<&str> = comments
+        .iter()
+        .skip_while(|l| !l.starts_with("```rhai"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .map(String::as_str)
+        .collect();
+    if example.is_empty() {
+        example.extend(
+            comments
+                .iter()
+                .find_map(|l| l.strip_prefix("Example:"))
+                .map(|e| e.trim().trim_matches('`')),
+        );
+    }
+    (help.join(" "), example.join("\n"))
 }
 
 /// Rhai's metadata spells Rust types; scripts know `String`, `Array`, `Map`, `Dynamic`.
@@ -118,6 +141,13 @@ fn clean_type(ty: &str) -> String {
         "RhaiResult" => "Dynamic".into(),
         "?" => "Dynamic".into(),
         other => {
+            // What a host function returns on success: `HostResult<T>`, `Result<T, E>`.
+            if let Some(ok) = other
+                .strip_prefix("HostResult<")
+                .and_then(|t| t.strip_suffix('>'))
+            {
+                return clean_type(ok);
+            }
             let other = other
                 .strip_prefix("Result<")
                 .and_then(|t| t.split(',').next())

@@ -105,9 +105,10 @@ fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::just::register(engine, ctx, objects);
     crate::git::register(engine, ctx, objects);
     // The deploy lock, a branch pushed with `git`.
-    crate::deploy_lock::register(engine, ctx);
+    crate::deploy_lock::register(engine);
     crate::sentry::register(engine, ctx, objects);
     crate::github::register(engine, ctx, objects);
     crate::http::register(engine, ctx, objects);
     crate::registry::register(engine, ctx, objects);
+    crate::slack::register(engine, ctx, objects);
 }

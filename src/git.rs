@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
-use crate::objects::{describe, Objects};
+use crate::objects::Objects;
 use crate::shell::shell_words;
 
 /// Output meant for a person or a parser must not depend on the operator's git configuration.
@@ -30,75 +30,104 @@ pub struct Git {
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     engine.register_type_with_name::<Git>("Git");
     objects.insert("git", Dynamic::from(Git::new(ctx)));
-    register_reads(engine);
-    register_changes(engine);
+    engine.register_global_module(rhai::exported_module!(git_api).into());
 }
 
-fn register_reads(engine: &mut Engine) {
-    describe(
-        "branch",
-        &["git: Git", "String"],
-        "The current branch of the infrastructure checkout (`HEAD` when detached).",
-        r#"if git.branch() != "main" { warn("not on main") }"#,
-    )
-    .register_into_engine(engine, |git: Git| git.branch());
-    describe(
-        "status",
-        &["git: Git", "String"],
-        "`git status --short` of the infrastructure checkout: one line per changed file, empty when clean.",
-        r#"if git.status() != "" { print(git.status()) }"#,
-    )
-    .register_into_engine(engine, |git: Git| git.read(&["status", "--short"]));
-    describe(
-        "diff",
-        &["git: Git", "String"],
-        "`git diff HEAD`: the changes to tracked files, staged or not, as a patch.",
-        "print(git.diff());",
-    )
-    .register_into_engine(engine, |git: Git| git.read(&["diff", "HEAD", "--"]));
-    describe(
-        "changed_files",
-        &["git: Git", "Array"],
-        "Paths (relative to the checkout) of files changed, added, deleted or untracked.",
-        r#"git.commit("Deploy catalog", git.changed_files());"#,
-    )
-    .register_into_engine(engine, |git: Git| git.changed_files());
-    describe(
-        "head",
-        &["git: Git", "String"],
-        "The commit id (sha) of HEAD.",
-        r#"info("deployed from " + git.head());"#,
-    )
-    .register_into_engine(engine, |git: Git| {
+/// The `git` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod git_api {
+    use super::*;
+
+    /// The current branch of the infrastructure checkout (`HEAD` when detached).
+    ///
+    /// ```rhai
+    /// if git.branch() != "main" { warn("not on main") }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn branch(git: Git) -> HostResult<String> {
+        git.branch()
+    }
+
+    /// `git status --short` of the infrastructure checkout: one line per changed file, empty when clean.
+    ///
+    /// ```rhai
+    /// if git.status() != "" { print(git.status()) }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn status(git: Git) -> HostResult<String> {
+        git.read(&["status", "--short"])
+    }
+
+    /// `git diff HEAD`: the changes to tracked files, staged or not, as a patch.
+    ///
+    /// ```rhai
+    /// print(git.diff());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn diff(git: Git) -> HostResult<String> {
+        git.read(&["diff", "HEAD", "--"])
+    }
+
+    /// Paths (relative to the checkout) of files changed, added, deleted or untracked.
+    ///
+    /// ```rhai
+    /// git.commit("Deploy catalog", git.changed_files());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn changed_files(git: Git) -> HostResult<Array> {
+        git.changed_files()
+    }
+
+    /// The commit id (sha) of HEAD.
+    ///
+    /// ```rhai
+    /// info("deployed from " + git.head());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn head(git: Git) -> HostResult<String> {
         git.read(&["rev-parse", "HEAD"])
             .map(|sha| sha.trim().to_string())
-    });
-}
+    }
 
-fn register_changes(engine: &mut Engine) {
-    describe(
-        "create_branch",
-        &["git: Git", "name: &str", "()"],
-        "Creates a branch from HEAD and switches to it (`git checkout -b`).",
-        r#"git.create_branch("deploy/catalog-" + tag);"#,
-    )
-    .register_into_engine(engine, |git: Git, name: &str| git.create_branch(name));
-    describe(
-        "commit",
-        &["git: Git", "message: &str", "files: Array", "()"],
-        "Adds these files (paths relative to the checkout) and commits only them; an error if they have no changes.",
-        r#"git.commit("Deploy catalog " + tag, ["environments/prod/catalog-airflow.tf"]);"#,
-    )
-    .register_into_engine(engine, |git: Git, message: &str, files: Array| {
+    /// Who the operator is to git: `Name <email>`, as git would sign a commit in the
+    /// infrastructure checkout (its configuration, GIT_AUTHOR_NAME/EMAIL), else the login name.
+    ///
+    /// ```rhai
+    /// slack.post(`${git.identity()} is deploying the catalog`);
+    /// ```
+    pub fn identity(git: Git) -> String {
+        git.identity()
+    }
+
+    /// Creates a branch from HEAD and switches to it (`git checkout -b`).
+    ///
+    /// ```rhai
+    /// git.create_branch("deploy/catalog-" + tag);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn create_branch(git: Git, name: &str) -> HostResult<()> {
+        git.create_branch(name)
+    }
+
+    /// Adds these files (paths relative to the checkout) and commits only them; an error if they have no changes.
+    ///
+    /// ```rhai
+    /// git.commit("Deploy catalog " + tag, ["environments/prod/catalog-airflow.tf"]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn commit(git: Git, message: &str, files: Array) -> HostResult<()> {
         git.commit(message, files)
-    });
-    describe(
-        "push",
-        &["git: Git", "branch: &str", "()"],
-        "Pushes a branch to `origin` and makes it the upstream (`git push -u origin BRANCH`).",
-        r#"git.push(git.branch());"#,
-    )
-    .register_into_engine(engine, |git: Git, branch: &str| git.push(branch));
+    }
+
+    /// Pushes a branch to `origin` and makes it the upstream (`git push -u origin BRANCH`).
+    ///
+    /// ```rhai
+    /// git.push(git.branch());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn push(git: Git, branch: &str) -> HostResult<()> {
+        git.push(branch)
+    }
 }
 
 impl Git {

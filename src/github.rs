@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
-use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::Objects;
 use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
 
 const DEFAULT_URL: &str = "https://api.github.com";
@@ -36,120 +36,123 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
             rest: LazyRest::default(),
         }))),
     );
-    register_releases(engine);
-    register_pulls(engine);
-    register_repos(engine);
+    engine.register_global_module(rhai::exported_module!(github_api).into());
 }
 
-fn register_releases(engine: &mut Engine) {
-    describe(
-        "draft_release",
-        &["github: Github", "prefix: &str", "?"],
-        "The newest draft release (by created_at) whose tag starts with `prefix`, as a map with GitHub's field names, or () when there is none.",
-        r#"let draft = github.draft_release("catalog-");"#,
-    )
-    .register_into_engine(engine, |github: Github, prefix: &str| {
+/// The `github` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod github_api {
+    use super::*;
+
+    /// The newest draft release (by created_at) whose tag starts with `prefix`, as a map with
+    /// GitHub's field names, or () when there is none.
+    ///
+    /// ```rhai
+    /// let draft = github.draft_release("catalog-");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn draft_release(github: Github, prefix: &str) -> HostResult<Dynamic> {
         github.draft_release(prefix)
-    });
-    describe(
-        "publish_release",
-        &["github: Github", "release: Map", "Map"],
-        "Publishes a draft release (PATCH draft=false); returns the release as GitHub now shows it.",
-        "github.publish_release(draft);",
-    )
-    .register_into_engine(engine, |github: Github, release: Map| {
+    }
+
+    /// Publishes a draft release (PATCH draft=false); returns the release as GitHub now shows it.
+    ///
+    /// ```rhai
+    /// github.publish_release(draft);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn publish_release(github: Github, release: Map) -> HostResult<Map> {
         github.publish_release(&release)
-    });
-    describe(
-        "latest_release",
-        &["github: Github", "prefix: &str", "?"],
-        "The newest published (not draft, not prerelease) release whose tag starts with `prefix`, with `rollback_tag` added (catalog-2023.07.03.17.52.00 -> rel-2023.07.03.17.52.00), or ().",
-        r#"let stable = github.latest_release("catalog-");"#,
-    )
-    .register_into_engine(engine, |github: Github, prefix: &str| {
+    }
+
+    /// The newest published (not draft, not prerelease) release whose tag starts with `prefix`,
+    /// with `rollback_tag` added (catalog-2023.07.03.17.52.00 -> rel-2023.07.03.17.52.00), or ().
+    ///
+    /// ```rhai
+    /// let stable = github.latest_release("catalog-");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn latest_release(github: Github, prefix: &str) -> HostResult<Dynamic> {
         github.latest_release(prefix)
-    });
-}
+    }
 
-fn register_pulls(engine: &mut Engine) {
-    describe(
-        "changelog_pr",
-        &["github: Github", "tag: &str", "?"],
-        "The open changelog PR of a release tag (`Publish changelog for {tag}`, branch changelog/{tag}) as a map with GitHub's field names, or ().",
-        r#"let pr = github.changelog_pr(draft.tag_name);"#,
-    )
-    .register_into_engine(engine, |github: Github, tag: &str| {
+    /// The open changelog PR of a release tag (`Publish changelog for {tag}`, branch
+    /// changelog/{tag}) as a map with GitHub's field names, or ().
+    ///
+    /// ```rhai
+    /// let pr = github.changelog_pr(draft.tag_name);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn changelog_pr(github: Github, tag: &str) -> HostResult<Dynamic> {
         github.changelog_pr(tag)
-    });
-    describe(
-        "approve_pr",
-        &["github: Github", "number: i64", "()"],
-        "Approves a pull request of the repository (a review with event APPROVE); GitHub refuses it from the PR's own author.",
-        "github.approve_pr(pr.number);",
-    )
-    .register_into_engine(engine, |github: Github, number: i64| {
-        github.approve_pr(number)
-    });
-    describe(
-        "open_pr",
-        &[
-            "github: Github",
-            "repo: &str",
-            "head: &str",
-            "base: &str",
-            "title: &str",
-            "body: &str",
-            "?",
-        ],
-        "Opens a pull request in `repo` (owner/name) from branch `head` into `base`; returns #{number, html_url}, or () in a dry run.",
-        r#"github.open_pr(github.infra_repo(), "bump-catalog", "main", "Deploy catalog", "Bumps the catalog version.")"#,
-    )
-    .register_into_engine(
-        engine,
-        |github: Github, repo: &str, head: &str, base: &str, title: &str, body: &str| {
-            github.open_pr(repo, head, base, title, body)
-        },
-    );
-}
+    }
 
-fn register_repos(engine: &mut Engine) {
-    describe(
-        "dispatch_workflow",
-        &[
-            "github: Github",
-            "repo: &str",
-            "workflow: &str",
-            "ref: &str",
-            "inputs: Map",
-            "()",
-        ],
-        "Starts a workflow (its file name or id) of `repo` (owner/name) on `ref` with `inputs`, e.g. a rollback deploy.",
-        r#"github.dispatch_workflow(github.infra_repo(), "deploy-catalog.yml", "main", #{ tag: stable.rollback_tag })"#,
-    )
-    .register_into_engine(
-        engine,
-        |github: Github, repo: &str, workflow: &str, git_ref: &str, inputs: Map| {
-            github.dispatch_workflow(repo, workflow, git_ref, inputs)
-        },
-    );
-    describe(
-        "repo",
-        &["github: Github", "String"],
-        "The application repository (owner/name) that releases and changelog PRs belong to.",
-        "info(github.repo());",
-    )
-    .register_into_engine(engine, |github: Github| {
+    /// Approves a pull request of the repository (a review with event APPROVE); GitHub refuses it
+    /// from the PR's own author.
+    ///
+    /// ```rhai
+    /// github.approve_pr(pr.number);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn approve_pr(github: Github, number: i64) -> HostResult<()> {
+        github.approve_pr(number)
+    }
+
+    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base`; returns
+    /// #{number, html_url}, or () in a dry run.
+    ///
+    /// ```rhai
+    /// github.open_pr(github.infra_repo(), "bump-catalog", "main", "Deploy catalog", "Bumps the catalog version.")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn open_pr(
+        github: Github,
+        repo: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> HostResult<Dynamic> {
+        github.open_pr(repo, head, base, title, body)
+    }
+
+    /// Starts a workflow (its file name or id) of `repo` (owner/name) on `ref` with `inputs`, e.g.
+    /// a rollback deploy.
+    ///
+    /// ```rhai
+    /// github.dispatch_workflow(github.infra_repo(), "deploy-catalog.yml", "main", #{ tag: stable.rollback_tag })
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn dispatch_workflow(
+        github: Github,
+        repo: &str,
+        workflow: &str,
+        r#ref: &str,
+        inputs: Map,
+    ) -> HostResult<()> {
+        github.dispatch_workflow(repo, workflow, r#ref, inputs)
+    }
+
+    /// The application repository (owner/name) that releases and changelog PRs belong to.
+    ///
+    /// ```rhai
+    /// info(github.repo());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn repo(github: Github) -> HostResult<String> {
         github.configured_repo().map(|r| r.to_string())
-    });
-    describe(
-        "infra_repo",
-        &["github: Github", "String"],
-        "The infrastructure repository (owner/name): where the Terraform PRs and rollback workflows are.",
-        r#"github.dispatch_workflow(github.infra_repo(), "rollback.yml", "main", #{})"#,
-    )
-    .register_into_engine(engine, |github: Github| {
+    }
+
+    /// The infrastructure repository (owner/name): where the Terraform PRs and rollback workflows
+    /// are.
+    ///
+    /// ```rhai
+    /// github.dispatch_workflow(github.infra_repo(), "rollback.yml", "main", #{})
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn infra_repo(github: Github) -> HostResult<String> {
         github.infra_repo().map(|r| r.to_string())
-    });
+    }
 }
 
 impl Github {

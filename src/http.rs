@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
-use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::Objects;
 use crate::rest::{display_url, Auth, LazyRest, Rest, RestError, Service};
 
 /// The script object `http`: one client for every URL, built on first use.
@@ -30,13 +30,24 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
             rest: LazyRest::default(),
         }))),
     );
-    describe(
-        "get",
-        &["http: Http", "url: &str", "Map"],
-        "GETs any http(s) URL: #{status, body, elapsed_ms}; a non-2xx status is returned, not thrown; no answer (refused, timeout) throws.",
-        r#"let page = http.get("https://airflow.openverse.engineering/health");"#,
-    )
-    .register_into_engine(engine, |http: Http, url: &str| http.get(url));
+    engine.register_global_module(rhai::exported_module!(http_api).into());
+}
+
+/// The `http` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod http_api {
+    use super::*;
+
+    /// GETs any http(s) URL: #{status, body, elapsed_ms}; a non-2xx status is returned, not thrown;
+    /// no answer (refused, timeout) throws.
+    ///
+    /// ```rhai
+    /// let page = http.get("https://airflow.openverse.engineering/health");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get(http: Http, url: &str) -> HostResult<Map> {
+        http.get(url)
+    }
 }
 
 impl Http {

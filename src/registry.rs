@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
-use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::Objects;
 use crate::rest::{segment, Auth, LazyRest, Reply, Rest, RestError, Service};
 
 /// Every kind of manifest a tag can name: a multi-platform index (OCI, Docker) or one image (OCI,
@@ -55,15 +55,25 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
             authorized: Mutex::default(),
         }))),
     );
-    describe(
-        "has_tag",
-        &["registry: Registry", "image: &str", "tag: &str", "bool"],
-        "Whether an image (its registry host, then its name) has this tag: true or false as the registry answers (OCI distribution API, the anonymous token ghcr.io gives; `[registry] url` replaces the host); throws when it cannot tell (refused, 5xx, no answer).",
-        r#"let built = registry.has_tag("ghcr.io/wordpress/openverse-catalog", "rel-2024.05.02.10.00.00");"#,
-    )
-    .register_into_engine(engine, |registry: Registry, image: &str, tag: &str| {
+    engine.register_global_module(rhai::exported_module!(registry_api).into());
+}
+
+/// The `registry` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod registry_api {
+    use super::*;
+
+    /// Whether an image (its registry host, then its name) has this tag: true or false as the
+    /// registry answers (OCI distribution API, the anonymous token ghcr.io gives; `[registry] url`
+    /// replaces the host); throws when it cannot tell (refused, 5xx, no answer).
+    ///
+    /// ```rhai
+    /// let built = registry.has_tag("ghcr.io/wordpress/openverse-catalog", "rel-2024.05.02.10.00.00");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn has_tag(registry: Registry, image: &str, tag: &str) -> HostResult<bool> {
         registry.has_tag(image, tag)
-    });
+    }
 }
 
 /// One question: does `image` have `tag`, asked at `url` of the registry at `base`.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
-use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::Objects;
 use crate::rest::{segment, server_root, Auth, LazyRest, Rest, RestError, Service};
 
 const DEFAULT_URL: &str = "https://sentry.io";
@@ -34,24 +34,39 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
             rest: LazyRest::default(),
         }))),
     );
-    describe(
-        "errors_since",
-        &["sentry: Sentry", "since: &str", "Array"],
-        "Unresolved issues of the project last seen since `since` (a duration like \"30m\" back from now, or an RFC 3339 time), all pages, as #{id, title, culprit, level, count, first_seen, last_seen, permalink}.",
-        r#"let errors = sentry.errors_since(deployed_at);"#,
-    )
-    .register_into_engine(engine, |sentry: Sentry, since: &str| {
+    engine.register_global_module(rhai::exported_module!(sentry_api).into());
+}
+
+/// The `sentry` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod sentry_api {
+    use super::*;
+
+    /// Unresolved issues of the project last seen since `since` (a duration like "30m" back from
+    /// now, or an RFC 3339 time), all pages, as #{id, title, culprit, level, count, first_seen,
+    /// last_seen, permalink}.
+    ///
+    /// ```rhai
+    /// let errors = sentry.errors_since(deployed_at);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn errors_since(sentry: Sentry, since: &str) -> HostResult<Array> {
         sentry.errors_since(since, None)
-    });
-    describe(
-        "errors_since",
-        &["sentry: Sentry", "since: &str", "project: &str", "Array"],
-        "The same for another project of the organization (its slug), e.g. the ingestion server's.",
-        r#"let errors = sentry.errors_since(began, "openverse-ingestion-server");"#,
-    )
-    .register_into_engine(engine, |sentry: Sentry, since: &str, project: &str| {
+    }
+
+    /// The same for another project of the organization (its slug), e.g. the ingestion server's.
+    ///
+    /// ```rhai
+    /// let errors = sentry.errors_since(began, "openverse-ingestion-server");
+    /// ```
+    #[rhai_fn(return_raw, name = "errors_since")]
+    pub fn errors_since_in_project(
+        sentry: Sentry,
+        since: &str,
+        project: &str,
+    ) -> HostResult<Array> {
         sentry.errors_since(since, Some(project))
-    });
+    }
 }
 
 impl Sentry {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::context::{Ctx, LastResort};
 use crate::diagnostic::message_of;
 use crate::error::{host_error, HostResult};
-use crate::objects::{describe, Objects};
+use crate::objects::Objects;
 
 mod literal;
 mod source;
@@ -34,35 +34,54 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     engine.register_type_with_name::<Tf>("Tf");
     allow_with_as_a_method_name(engine);
     objects.insert("tf", Dynamic::from(Tf { ctx: ctx.clone() }));
+    engine.register_global_module(rhai::exported_module!(tf_api).into());
+}
 
-    describe(
-        "get",
-        &["tf: Tf", "file: &str", "key: &str", "Dynamic"],
-        "The value (bool, number, string or ()) of one attribute of a .tf file, by a name unique in the file or a dotted path; a relative file is in the infrastructure checkout.",
-        r#"let cleared = tf.get("environments/prod/catalog-airflow.tf", "module.catalog-airflow.running_dags_cleared");"#,
-    )
-    .register_into_engine(engine, |tf: Tf, file: &str, key: &str| tf.get(file, key));
-    describe(
-        "set",
-        &["tf: Tf", "file: &str", "key: &str", "value: Dynamic", "()"],
-        "Sets one attribute of a .tf file to a bool, number or string, atomically, keeping every other byte; a missing or ambiguous key is an error.",
-        r#"tf.set("environments/prod/catalog-airflow.tf", "running_dags_cleared", true);"#,
-    )
-    .register_into_engine(engine, |tf: Tf, file: &str, key: &str, value: Dynamic| {
+/// The `tf` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod tf_api {
+    use super::*;
+
+    /// The value (bool, number, string or ()) of one attribute of a .tf file, by a name unique in
+    /// the file or a dotted path; a relative file is in the infrastructure checkout.
+    ///
+    /// ```rhai
+    /// let cleared = tf.get("environments/prod/catalog-airflow.tf", "module.catalog-airflow.running_dags_cleared");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get(tf: Tf, file: &str, key: &str) -> HostResult<Dynamic> {
+        tf.get(file, key)
+    }
+
+    /// Sets one attribute of a .tf file to a bool, number or string, atomically, keeping every
+    /// other byte; a missing or ambiguous key is an error.
+    ///
+    /// ```rhai
+    /// tf.set("environments/prod/catalog-airflow.tf", "running_dags_cleared", true);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn set(tf: Tf, file: &str, key: &str, value: Dynamic) -> HostResult<()> {
         tf.set(file, key, &value)
-    });
-    describe(
-        "with",
-        &["tf: Tf", "file: &str", "key: &str", "value: Dynamic", "body: FnPtr", "Dynamic"],
-        "Sets one attribute, runs `body`, then restores the file's original bytes whatever happens (error, throw, Ctrl-C); returns what `body` returns.",
-        r#"tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || just("apply", "prod", "catalog-airflow"));"#,
-    )
-    .register_into_engine(
-        engine,
-        |call: NativeCallContext, tf: Tf, file: &str, key: &str, value: Dynamic, body: FnPtr| {
-            tf.with(&call, file, key, &value, &body)
-        },
-    );
+    }
+
+    /// Sets one attribute, runs `body`, then puts the attribute's safe value back whatever
+    /// happens (error, throw, Ctrl-C, a second Ctrl-C): the value it had, or, for a flag found
+    /// already at `value` (left by a killed run), the other one. Returns what `body` returns.
+    ///
+    /// ```rhai
+    /// tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || just("apply", "prod", "catalog-airflow"));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn with(
+        call: NativeCallContext,
+        tf: Tf,
+        file: &str,
+        key: &str,
+        value: Dynamic,
+        body: FnPtr,
+    ) -> HostResult<Dynamic> {
+        tf.with(&call, file, key, &value, &body)
+    }
 }
 
 /// `with` is a reserved word in Rhai, refused even after a dot, and the design names the method
