@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use self::api::{Connection, Resource};
 use crate::context::Ctx;
-use crate::objects::{describe, Objects};
 use crate::error::{host_error, HostResult};
+use crate::objects::{describe, Objects};
 use crate::rest::segment;
 
 /// Items asked for per page (Airflow 2's default page is 100 items, Airflow 3's 50). Airflow

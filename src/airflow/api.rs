@@ -206,6 +206,7 @@ impl Connection {
                     api.root()
                 ));
                 session = self.replace(&session, api)?;
+                self.journal_api(api, true);
             } else {
                 return Err(session.rest.explain(error, what));
             }
@@ -237,8 +238,17 @@ impl Connection {
             None => (self.detect()?, true),
         };
         let session = Arc::new(self.open(api, detected)?);
+        self.journal_api(api, detected);
         *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// The API the run speaks, from its first call and whenever it changes.
+    fn journal_api(&self, api: Api, detected: bool) {
+        self.ctx.record(
+            "airflow_api",
+            json!({ "api": api.name(), "detected": detected }),
+        );
     }
 
     /// A new session on `api` in place of `old`, unless another thread replaced `old` already.
@@ -264,10 +274,6 @@ impl Connection {
             ),
             (Some((user, password)), Api::V2) => (Auth::Bearer(self.token(user, password)?), true),
         };
-        self.ctx.record(
-            "airflow_api",
-            json!({ "api": api.name(), "detected": detected }),
-        );
         Ok(Session {
             api,
             rest: Rest::new(self.ctx.clone(), self.settings.service(auth))?,
