@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use self::api::{Connection, Resource};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
-use crate::objects::{describe, Objects};
+use crate::objects::Objects;
 use crate::rest::segment;
 
 /// Items asked for per page (Airflow 2's default page is 100 items, Airflow 3's 50). Airflow
@@ -49,70 +49,98 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
             connection: OnceLock::new(),
         }))),
     );
-    describe(
-        "running_dags",
-        &["airflow: Airflow", "Array"],
-        "Every DAG run in state running, of all DAGs, all pages, as #{dag_id, run_id, state, start_date}.",
-        r#"for run in airflow.running_dags() { info(`${run.dag_id} ${run.run_id}`) }"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow| airflow.running_dags());
-    describe(
-        "active_tasks",
-        &["airflow: Airflow", "dag_id: &str", "run_id: &str", "Array"],
-        "Task instances of a DAG run that started and have not finished (running, queued, scheduled, up_for_reschedule = a sensor waiting between pokes, deferred, up_for_retry, restarting), as #{task_id, operator, state}; tasks not started yet are left out.",
-        r#"airflow.active_tasks(run.dag_id, run.run_id).all(|t| t.state == "up_for_reschedule")"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow, dag_id: &str, run_id: &str| {
+    engine.register_global_module(rhai::exported_module!(airflow_api).into());
+}
+
+/// The `airflow` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod airflow_api {
+    use super::*;
+
+    /// Every DAG run in state running, of all DAGs, all pages, as #{dag_id, run_id, state,
+    /// start_date}.
+    ///
+    /// ```rhai
+    /// for run in airflow.running_dags() { info(`${run.dag_id} ${run.run_id}`) }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn running_dags(airflow: Airflow) -> HostResult<Array> {
+        airflow.running_dags()
+    }
+
+    /// Task instances of a DAG run that started and have not finished (running, queued, scheduled,
+    /// up_for_reschedule = a sensor waiting between pokes, deferred, up_for_retry, restarting), as
+    /// #{task_id, operator, state}; tasks not started yet are left out.
+    ///
+    /// ```rhai
+    /// airflow.active_tasks(run.dag_id, run.run_id).all(|t| t.state == "up_for_reschedule")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn active_tasks(airflow: Airflow, dag_id: &str, run_id: &str) -> HostResult<Array> {
         airflow.active_tasks(dag_id, run_id)
-    });
-    describe(
-        "pause",
-        &["airflow: Airflow", "dag_id: &str", "bool"],
-        "Pauses a DAG (no new runs or tasks are scheduled); returns its paused state as Airflow confirms it (true).",
-        r#"airflow.pause("image_data_refresh")"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+    }
+
+    /// Pauses a DAG (no new runs or tasks are scheduled); returns its paused state as Airflow
+    /// confirms it (true).
+    ///
+    /// ```rhai
+    /// airflow.pause("image_data_refresh")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn pause(airflow: Airflow, dag_id: &str) -> HostResult<bool> {
         airflow.set_paused(dag_id, true)
-    });
-    describe(
-        "unpause",
-        &["airflow: Airflow", "dag_id: &str", "bool"],
-        "Unpauses a DAG; returns its paused state as Airflow confirms it (false).",
-        r#"airflow.unpause("image_data_refresh")"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+    }
+
+    /// Unpauses a DAG; returns its paused state as Airflow confirms it (false).
+    ///
+    /// ```rhai
+    /// airflow.unpause("image_data_refresh")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn unpause(airflow: Airflow, dag_id: &str) -> HostResult<bool> {
         airflow.set_paused(dag_id, false)
-    });
-    describe(
-        "is_paused",
-        &["airflow: Airflow", "dag_id: &str", "bool"],
-        "Whether a DAG is paused.",
-        r#"if !airflow.is_paused("image_data_refresh") { airflow.pause("image_data_refresh") }"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow, dag_id: &str| {
+    }
+
+    /// Whether a DAG is paused.
+    ///
+    /// ```rhai
+    /// if !airflow.is_paused("image_data_refresh") { airflow.pause("image_data_refresh") }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn is_paused(airflow: Airflow, dag_id: &str) -> HostResult<bool> {
         airflow.is_paused(dag_id)
-    });
-    describe(
-        "dags",
-        &["airflow: Airflow", "tag: &str", "Array"],
-        "The DAGs with a tag, all pages, as #{dag_id, is_paused, tags}.",
-        r#"let refresh = airflow.dags("data_refresh").map(|dag| dag.dag_id);"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow, tag: &str| airflow.dags(tag));
-    describe(
-        "health",
-        &["airflow: Airflow", "Map"],
-        "Airflow's health map (metadatabase, scheduler, ... each with a status) plus `healthy`: true when the metadatabase and the scheduler are both healthy.",
-        r#"if !airflow.health().healthy { throw "Airflow is not healthy" }"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow| airflow.health());
-    describe(
-        "version",
-        &["airflow: Airflow", "String"],
-        "The version Airflow reports, e.g. \"2.10.5\" or \"3.3.2\".",
-        r#"info(`Airflow ${airflow.version()}`)"#,
-    )
-    .register_into_engine(engine, |airflow: Airflow| airflow.version());
+    }
+
+    /// The DAGs with a tag, all pages, as #{dag_id, is_paused, tags}.
+    ///
+    /// ```rhai
+    /// let refresh = airflow.dags("data_refresh").map(|dag| dag.dag_id);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn dags(airflow: Airflow, tag: &str) -> HostResult<Array> {
+        airflow.dags(tag)
+    }
+
+    /// Airflow's health map (metadatabase, scheduler, ... each with a status) plus `healthy`: true
+    /// when the metadatabase and the scheduler are both healthy.
+    ///
+    /// ```rhai
+    /// if !airflow.health().healthy { throw "Airflow is not healthy" }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn health(airflow: Airflow) -> HostResult<Map> {
+        airflow.health()
+    }
+
+    /// The version Airflow reports, e.g. "2.10.5" or "3.3.2".
+    ///
+    /// ```rhai
+    /// info(`Airflow ${airflow.version()}`)
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn version(airflow: Airflow) -> HostResult<String> {
+        airflow.version()
+    }
 }
 
 impl Airflow {
