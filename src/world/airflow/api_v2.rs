@@ -13,20 +13,21 @@
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
 use serde_json::{json, Value};
-use sha2::Digest;
 
 use super::api_v1::tasks_json;
-use super::{page, Airflow, Dag, DagRun, TaskInstance, Token};
+use super::api_v2_auth::*;
+use super::api_v2_json::*;
+use super::{page, Airflow, Dag};
 use crate::world::server::{reason, Incoming, Reply};
 use crate::world::{airflow_time, Answer, Ctx};
 
 pub(super) const VERSION: &str = "3.3.2";
 /// As the real 3.3.2 answers (tools/airflow3/samples/version.json).
-const GIT_VERSION: &str = ".release:aa19d2dbb9ed187ec01957a92848d9b005e9ba9d";
+pub(super) const GIT_VERSION: &str = ".release:aa19d2dbb9ed187ec01957a92848d9b005e9ba9d";
 /// `[api] fallback_page_limit`.
-const DEFAULT_PAGE_LIMIT: usize = 50;
+pub(super) const DEFAULT_PAGE_LIMIT: usize = 50;
 /// The states `state=` takes on the run lists.
-const RUN_STATES: &[&str] = &["queued", "running", "success", "failed"];
+pub(super) const RUN_STATES: &[&str] = &["queued", "running", "success", "failed"];
 
 pub(super) fn handle(af: &mut Airflow, ctx: &Ctx, req: &Incoming) -> Answer {
     let bearer = bearer(af, req);
@@ -59,7 +60,7 @@ pub(super) fn handle(af: &mut Airflow, ctx: &Ctx, req: &Incoming) -> Answer {
     }
 }
 
-fn serve(
+pub(super) fn serve(
     af: &mut Airflow,
     ctx: &Ctx,
     endpoint: Endpoint,
@@ -87,92 +88,7 @@ fn serve(
     (result.unwrap_or_else(|error| error), None)
 }
 
-/// What a request's `Authorization` header is worth to the fake.
-#[derive(Debug, PartialEq, Eq)]
-enum Bearer {
-    /// None, or not a bearer token (basic auth, say).
-    Missing,
-    Valid,
-    Expired,
-    /// Not a token this Airflow issued.
-    Invalid,
-}
-
-fn bearer(af: &Airflow, req: &Incoming) -> Bearer {
-    let Some((scheme, jwt)) = req.header("authorization").and_then(|v| v.split_once(' ')) else {
-        return Bearer::Missing;
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Bearer::Missing;
-    }
-    match af.tokens.iter().find(|t| t.jwt == jwt.trim()) {
-        None => Bearer::Invalid,
-        Some(token) if token.expires <= af.now => Bearer::Expired,
-        Some(_) => Bearer::Valid,
-    }
-}
-
-/// `POST /auth/token` with `{"username", "password"}`: 201 with a JWT for the rehearsal's user.
-fn token(af: &mut Airflow, ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
-    let body = match req.json() {
-        Some(Value::Object(body)) => body,
-        _ => return Err(login_body_invalid("username", "missing")),
-    };
-    let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
-    let (Some(user), Some(password)) = (field("username"), field("password")) else {
-        let missing = if field("username").is_none() {
-            "username"
-        } else {
-            "password"
-        };
-        return Err(login_body_invalid(missing, "missing"));
-    };
-    if user != ctx.creds.airflow_user || password != ctx.creds.airflow_password {
-        return Err(detail(401, "Invalid credentials"));
-    }
-    let jwt = jwt(&user, af.now, af.token_lifetime, af.tokens.len());
-    af.tokens.push(Token {
-        jwt: jwt.clone(),
-        expires: af.now + af.token_lifetime,
-    });
-    Ok(Reply::json(201, &json!({ "access_token": jwt })))
-}
-
-/// A token shaped like the real one (HS512, the claims of Airflow's JWT generator); unique per
-/// issue, and signed with nothing a test could guess.
-fn jwt(user: &str, now: DateTime<Utc>, lifetime: Span, serial: usize) -> String {
-    use base64::Engine as _;
-    let b64 = |value: &Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string().as_bytes())
-    };
-    let header = b64(&json!({"alg": "HS512", "kid": "not-used", "typ": "JWT"}));
-    let jti = hex(&sha2::Sha256::digest(
-        format!("{user} {serial} {}", now.timestamp_nanos_opt().unwrap_or(0)).as_bytes(),
-    ))[..32]
-        .to_string();
-    let issued = now.timestamp();
-    let payload = b64(&json!({
-        "sub": user, "role": "admin", "teams": [], "jti": jti, "aud": "apache-airflow",
-        "nbf": issued, "exp": issued + lifetime.num_seconds(), "iat": issued,
-    }));
-    let signature = sha2::Sha512::digest(format!("{header}.{payload}.{jti}").as_bytes());
-    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature);
-    format!("{header}.{payload}.{signature}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `/auth/token` validates its body by hand: pydantic's message as a string, not a list.
-fn login_body_invalid(field: &str, kind: &str) -> Reply {
-    let text = format!(
-        "1 validation error for LoginBody\n{field}\n  Field required [type={kind}, input_value={{}}, input_type=dict]\n    For further information visit https://errors.pydantic.dev/2.14/v/{kind}"
-    );
-    detail(422, &text)
-}
-
-fn health(af: &Airflow) -> Value {
+pub(super) fn health(af: &Airflow) -> Value {
     // The heartbeats keep Python's `+00:00`.
     let beat = |ago: i64| airflow_time(af.now - Span::milliseconds(ago));
     json!({
@@ -184,7 +100,7 @@ fn health(af: &Airflow) -> Value {
     })
 }
 
-fn list_dags(af: &Airflow, req: &Incoming) -> Result<Reply, Reply> {
+pub(super) fn list_dags(af: &Airflow, req: &Incoming) -> Result<Reply, Reply> {
     let (limit, offset) = limit_offset(af, req)?;
     let paused =
         match req.param("paused") {
@@ -217,18 +133,18 @@ fn list_dags(af: &Airflow, req: &Incoming) -> Result<Reply, Reply> {
     ))
 }
 
-fn get_dag(af: &Airflow, dag_id: &str) -> Result<Reply, Reply> {
+pub(super) fn get_dag(af: &Airflow, dag_id: &str) -> Result<Reply, Reply> {
     let dag = af.dag(dag_id).ok_or_else(|| dag_not_found(dag_id))?;
     Ok(Reply::json(200, &dag_json(af, dag)))
 }
 
-fn dag_not_found(dag_id: &str) -> Reply {
+pub(super) fn dag_not_found(dag_id: &str) -> Reply {
     detail(404, &format!("The Dag with ID: `{dag_id}` was not found"))
 }
 
 /// `PATCH /dags/{id}?update_mask=is_paused` with `{"is_paused": bool}` and nothing else: the body
 /// is validated first (422, every problem listed), then the DAG looked up, then the mask.
-fn patch_dag(af: &mut Airflow, dag_id: &str, req: &Incoming) -> (Reply, Option<String>) {
+pub(super) fn patch_dag(af: &mut Airflow, dag_id: &str, req: &Incoming) -> (Reply, Option<String>) {
     let paused = match patch_body(req) {
         Ok(paused) => paused,
         Err(error) => return (error, None),
@@ -249,7 +165,7 @@ fn patch_dag(af: &mut Airflow, dag_id: &str, req: &Incoming) -> (Reply, Option<S
 
 /// `DAGPatchBody`: `is_paused`, a boolean (pydantic's lax reading: `"true"`, `1` too), required,
 /// and no other field.
-fn patch_body(req: &Incoming) -> Result<bool, Reply> {
+pub(super) fn patch_body(req: &Incoming) -> Result<bool, Reply> {
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(body) => body,
         Err(e) => {
@@ -297,7 +213,7 @@ fn patch_body(req: &Incoming) -> Result<bool, Reply> {
 }
 
 /// A boolean as pydantic reads one in lax mode.
-fn boolean(value: &Value) -> Option<bool> {
+pub(super) fn boolean(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
         Value::Number(n) if n.as_u64() == Some(1) => Some(true),
@@ -311,12 +227,12 @@ fn boolean(value: &Value) -> Option<bool> {
     }
 }
 
-fn bool_error(loc: &[&str], input: &Value) -> Value {
+pub(super) fn bool_error(loc: &[&str], input: &Value) -> Value {
     json!({"type": "bool_parsing", "loc": loc,
            "msg": "Input should be a valid boolean, unable to interpret input", "input": input})
 }
 
-fn list_tasks(af: &Airflow, dag_id: &str) -> Result<Reply, Reply> {
+pub(super) fn list_tasks(af: &Airflow, dag_id: &str) -> Result<Reply, Reply> {
     let dag = af.dag(dag_id).ok_or_else(|| dag_not_found(dag_id))?;
     let tasks: Vec<Value> = tasks_json(dag.spec)
         .into_iter()
@@ -332,7 +248,7 @@ fn list_tasks(af: &Airflow, dag_id: &str) -> Result<Reply, Reply> {
     ))
 }
 
-fn list_runs(af: &Airflow, dag_id: &str, req: &Incoming) -> Result<Reply, Reply> {
+pub(super) fn list_runs(af: &Airflow, dag_id: &str, req: &Incoming) -> Result<Reply, Reply> {
     if dag_id != "~" && af.dag(dag_id).is_none() {
         return Err(dag_not_found(dag_id));
     }
@@ -362,19 +278,19 @@ fn list_runs(af: &Airflow, dag_id: &str, req: &Incoming) -> Result<Reply, Reply>
     Ok(offset_page("dag_runs", items, runs.len()))
 }
 
-fn get_run(af: &Airflow, dag_id: &str, run_id: &str) -> Result<Reply, Reply> {
+pub(super) fn get_run(af: &Airflow, dag_id: &str, run_id: &str) -> Result<Reply, Reply> {
     let run = af
         .run(dag_id, run_id)
         .ok_or_else(|| run_not_found(dag_id, run_id, "The DagRun"))?;
     Ok(Reply::json(200, &run_json(run)))
 }
 
-fn run_not_found(dag_id: &str, run_id: &str, what: &str) -> Reply {
+pub(super) fn run_not_found(dag_id: &str, run_id: &str, what: &str) -> Reply {
     let text = format!("{what} with dag_id: `{dag_id}` and run_id: `{run_id}` was not found");
     detail(404, &text)
 }
 
-fn list_task_instances(
+pub(super) fn list_task_instances(
     af: &mut Airflow,
     dag_id: &str,
     run_id: &str,
@@ -400,7 +316,7 @@ fn list_task_instances(
     Ok(offset_page("task_instances", items, tis.len()))
 }
 
-fn get_task_instance(
+pub(super) fn get_task_instance(
     af: &Airflow,
     dag_id: &str,
     run_id: &str,
@@ -419,7 +335,7 @@ fn get_task_instance(
 
 /// `limit` (default 50; 0 is an empty page; above the cap means the cap) and `offset`, both
 /// integers of at least 0.
-fn limit_offset(af: &Airflow, req: &Incoming) -> Result<(usize, usize), Reply> {
+pub(super) fn limit_offset(af: &Airflow, req: &Incoming) -> Result<(usize, usize), Reply> {
     let mut errors = Vec::new();
     let mut integer = |name: &str| -> Option<usize> {
         let raw = req.param(name)?;
@@ -446,7 +362,7 @@ fn limit_offset(af: &Airflow, req: &Incoming) -> Result<(usize, usize), Reply> {
 }
 
 /// A run or task-instance list read by offset: the total, and the cursor fields empty.
-fn offset_page(key: &str, items: Vec<Value>, total: usize) -> Reply {
+pub(super) fn offset_page(key: &str, items: Vec<Value>, total: usize) -> Reply {
     Reply::json(
         200,
         &json!({
@@ -456,143 +372,8 @@ fn offset_page(key: &str, items: Vec<Value>, total: usize) -> Reply {
     )
 }
 
-fn dag_json(af: &Airflow, dag: &Dag) -> Value {
-    let spec = dag.spec;
-    let next_start = spec.schedule.boundary(af.now);
-    let next_end = next_start + spec.schedule.interval();
-    let tags: Vec<Value> = spec
-        .tags
-        .iter()
-        .map(|t| json!({"name": t, "dag_id": spec.id, "dag_display_name": spec.id}))
-        .collect();
-    let relative = spec
-        .fileloc
-        .trim_start_matches("/opt/airflow/catalog/dags/");
-    json!({
-        "dag_id": spec.id,
-        "dag_display_name": spec.id,
-        "is_paused": dag.paused,
-        "is_stale": false,
-        "last_parsed_time": time(af.now - Span::seconds(17)),
-        "last_parse_duration": 0.128,
-        "last_expired": null,
-        "bundle_name": "dags-folder",
-        "bundle_version": null,
-        "relative_fileloc": relative,
-        "fileloc": spec.fileloc,
-        "description": spec.description,
-        "timetable_summary": spec.schedule.preset(),
-        "timetable_description": spec.schedule.description(),
-        "timetable_partitioned": false,
-        "timetable_periodic": true,
-        "tags": tags,
-        "max_active_tasks": 16,
-        "max_active_runs": 1,
-        "max_consecutive_failed_dag_runs": 0,
-        "has_task_concurrency_limits": false,
-        "has_import_errors": false,
-        "next_dagrun_logical_date": time(next_start),
-        "next_dagrun_data_interval_start": time(next_start),
-        "next_dagrun_data_interval_end": time(next_end),
-        "next_dagrun_run_after": time(next_end),
-        "allowed_run_types": null,
-        "owners": ["data-eng-admin"],
-        "is_backfillable": true,
-        "file_token": format!("eyJidW5kbGVfbmFtZSI6ImRhZ3MtZm9sZGVyIn0.{}", spec.id.len()),
-    })
-}
-
-/// The DAG version every run and task instance points at (one per DAG here).
-fn dag_version(dag_id: &str, created: DateTime<Utc>) -> Value {
-    json!({
-        "id": format!("01900000-0000-7000-8000-{:012x}", dag_id.len()),
-        "version_number": 1,
-        "dag_id": dag_id,
-        "bundle_name": "dags-folder",
-        "bundle_version": null,
-        "created_at": time(created),
-        "dag_display_name": dag_id,
-        "bundle_url": null,
-    })
-}
-
-fn run_json(run: &DagRun) -> Value {
-    let duration = run
-        .end
-        .map(|end| (end - run.start).num_milliseconds() as f64 / 1000.0);
-    let scheduled = run.logical.is_some();
-    json!({
-        "dag_run_id": run.run_id,
-        "dag_id": run.dag_id,
-        "logical_date": run.logical.map(time),
-        "queued_at": time(run.start - Span::milliseconds(146)),
-        "start_date": time(run.start),
-        "end_date": run.end.map(time),
-        "duration": duration,
-        "data_interval_start": run.logical.map(time),
-        "data_interval_end": scheduled.then(|| time(run.interval_end)),
-        "run_after": time(run.run_after),
-        "last_scheduling_decision": time(run.end.unwrap_or(run.start)),
-        "run_type": run.run_type,
-        "state": run.state,
-        "triggered_by": if scheduled { "timetable" } else { "rest_api" },
-        "triggering_user_name": if scheduled { Value::Null } else { json!("ops") },
-        "conf": {},
-        "note": null,
-        "dag_versions": [dag_version(&run.dag_id, run.run_after - Span::days(30))],
-        "bundle_version": null,
-        "dag_display_name": run.dag_id,
-        "partition_key": null,
-        "partition_date": null,
-    })
-}
-
-fn ti_json(ti: &TaskInstance) -> Value {
-    let duration = match (ti.start, ti.end) {
-        (Some(s), Some(e)) => json!((e - s).num_milliseconds() as f64 / 1000.0),
-        _ => Value::Null,
-    };
-    let started = ti.start.is_some();
-    json!({
-        "id": format!("01900000-0000-7000-8000-{:012x}", ti.id),
-        "task_id": ti.task_id,
-        "dag_id": ti.dag_id,
-        "dag_run_id": ti.run_id,
-        "map_index": ti.map_index,
-        "logical_date": time(ti.logical),
-        "run_after": time(ti.run_after),
-        "start_date": ti.start.map(time),
-        "end_date": ti.end.map(time),
-        "duration": duration,
-        "state": ti.state,
-        "try_number": ti.try_number,
-        "max_tries": 0,
-        "task_display_name": ti.task_id,
-        "dag_display_name": ti.dag_id,
-        "hostname": if started { "catalog-airflow" } else { "" },
-        "unixname": "root",
-        "pool": "default_pool",
-        "pool_slots": 1,
-        "queue": "default",
-        "priority_weight": ti.priority,
-        "operator": ti.operator,
-        "operator_name": ti.operator,
-        "queued_when": ti.start.map(|s| time(s - Span::seconds(1))),
-        "scheduled_when": ti.start.map(|s| time(s - Span::seconds(1))),
-        "pid": if started { json!(25052) } else { Value::Null },
-        "executor": null,
-        "executor_config": "{}",
-        "note": null,
-        "rendered_map_index": null,
-        "rendered_fields": {},
-        "trigger": null,
-        "triggerer_job": null,
-        "dag_version": dag_version(&ti.dag_id, ti.run_after - Span::days(30)),
-    })
-}
-
 /// The routes the fake knows, matched on method and decoded path segments.
-enum Endpoint<'a> {
+pub(super) enum Endpoint<'a> {
     /// Any other page: the React UI.
     Ui,
     Token,
@@ -643,7 +424,7 @@ impl<'a> Endpoint<'a> {
 }
 
 /// A path Airflow 3 has no route for: what it says about the old ones.
-fn not_found(method: &str, segments: &[&str]) -> Reply {
+pub(super) fn not_found(method: &str, segments: &[&str]) -> Reply {
     let error = match segments {
         ["api", "v1", ..] => {
             "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
@@ -657,16 +438,16 @@ fn not_found(method: &str, segments: &[&str]) -> Reply {
 }
 
 /// FastAPI's `HTTPException`: `{"detail": "..."}`.
-fn detail(status: u16, text: &str) -> Reply {
+pub(super) fn detail(status: u16, text: &str) -> Reply {
     Reply::json(status, &json!({ "detail": text }))
 }
 
 /// FastAPI's `RequestValidationError`: 422 with every problem found.
-fn invalid(errors: Vec<Value>) -> Reply {
+pub(super) fn invalid(errors: Vec<Value>) -> Reply {
     Reply::json(422, &json!({ "detail": errors }))
 }
 
-fn plain_text(status: u16, text: &str) -> Reply {
+pub(super) fn plain_text(status: u16, text: &str) -> Reply {
     Reply {
         status,
         headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
@@ -674,7 +455,7 @@ fn plain_text(status: u16, text: &str) -> Reply {
     }
 }
 
-fn ui_page() -> Reply {
+pub(super) fn ui_page() -> Reply {
     let body = "<!doctype html>\n<html style=\"height: 100%\" dir=\"ltr\" lang=\"en\">\n  <head>\n    <meta charset=\"UTF-8\" />\n    <base href=\"/\" />\n    <title>Airflow</title>\n  </head>\n  <body style=\"height: 100%\">\n    <div id=\"root\" style=\"height: 100%\"></div>\n  </body>\n</html>\n";
     Reply {
         status: 200,
@@ -685,7 +466,7 @@ fn ui_page() -> Reply {
 
 /// Airflow 3's times in its answers: pydantic's ISO 8601 in UTC with `Z`, microseconds only if
 /// any.
-fn time(t: DateTime<Utc>) -> String {
+pub(super) fn time(t: DateTime<Utc>) -> String {
     if t.nanosecond() / 1_000 == 0 {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {

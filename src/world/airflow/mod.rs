@@ -6,6 +6,8 @@
 
 mod api_v1;
 mod api_v2;
+mod api_v2_auth;
+mod api_v2_json;
 mod catalog;
 #[cfg(test)]
 mod tests;
