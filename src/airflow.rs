@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use self::api::{Connection, Resource};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::objects::Objects;
 use crate::rest::segment;
 
@@ -219,10 +220,11 @@ impl Airflow {
         let body = json!({ "is_paused": paused });
         let dag = connection.json(Method::PATCH, &resource, Some(&body), &what)?;
         let confirmed = self.paused_state(&dag, &what)?;
-        self.ctx().record(
-            "airflow_pause",
-            json!({ "dag_id": dag_id, "is_paused": confirmed }),
-        );
+        self.ctx().record(Event::AirflowPause {
+            dag_id: dag_id.to_string(),
+            is_paused: confirmed,
+            intent: false,
+        });
         if confirmed != paused {
             return Err(host_error(format!(
                 "Airflow kept {what} {}: the PATCH was accepted but not applied; check the DAG in Airflow's UI",

@@ -4,11 +4,11 @@
 //! crash adopts the DAGs the dead run paused, and unpauses them at its end.
 
 use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 use crate::airflow::Airflow;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 
 pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(airflow_guard_api).into());
@@ -102,10 +102,11 @@ fn while_paused(
             // Journaled and noted before the PATCH: a crash right after Airflow applied it
             // still leaves a trace for the next run, and the undo still covers it.
             if !ctx.dry_run {
-                ctx.record(
-                    "airflow_pause",
-                    json!({ "dag_id": dag, "is_paused": true, "intent": true }),
-                );
+                ctx.record(Event::AirflowPause {
+                    dag_id: dag.clone(),
+                    is_paused: true,
+                    intent: true,
+                });
             }
             paused_here
                 .lock()

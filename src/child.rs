@@ -44,6 +44,11 @@ pub fn wait(
     if outcome.is_none() {
         stop(ctx, what, &handle, ON_CTRL_C);
     }
+    // A second Ctrl-C may have stopped the child from its last resort: the process is about to
+    // exit there, and this thread must not race it with clean-up of its own.
+    while ctx.cancel.is_exiting() {
+        std::thread::park();
+    }
     outcome
 }
 

@@ -55,6 +55,24 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Print a runbook as a person reads it, generated from its script without running it.
+    Runbook {
+        /// The runbook script.
+        script: PathBuf,
+        /// Markdown, as in docs/runbooks/ (default: text for the terminal).
+        #[arg(long)]
+        markdown: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The deploy history: the runs of .ovscript/journal/, newest first; one run as a timeline.
+    Log {
+        /// Show this run (a file name in .ovscript/journal/, without .jsonl) as a timeline.
+        run_id: Option<String>,
+        /// The same as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
     /// `ovscript SCRIPT ARGS...`: runs a script file as `run` does (so that `#!/usr/bin/env

@@ -34,6 +34,8 @@ pub struct Config {
     #[serde(default)]
     pub registry: Registry,
     #[serde(default)]
+    pub slack: Slack,
+    #[serde(default)]
     pub limits: Limits,
     /// Secrets this configuration no longer uses but that must stay redacted: the operator's
     /// real tokens while a rehearsal points the configuration at its own world.
@@ -105,6 +107,17 @@ pub struct Registry {
     /// Replaces the registry of every image (`https://mirror.example.org`, the rehearsal's fake):
     /// by default each image's own host (`ghcr.io/...`) is asked.
     pub url: Option<String>,
+    pub timeout: Option<u64>,
+}
+
+/// The team's channel, where `slack.post` tells of a deploy: a Slack incoming webhook.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slack {
+    /// The incoming webhook's URL (`https://hooks.slack.com/services/...`). A secret: whoever
+    /// has it can post to the channel. Not set: runs go on without notifying anyone.
+    pub webhook: Option<String>,
+    /// Seconds a post may take (default 10): a notification must not hold a deploy up.
     pub timeout: Option<u64>,
 }
 
@@ -239,6 +252,7 @@ impl Config {
             ("sentry", self.sentry.timeout),
             ("github", self.github.timeout),
             ("registry", self.registry.timeout),
+            ("slack", self.slack.timeout),
         ];
         if let Some((section, _)) = timeouts.iter().find(|(_, t)| *t == Some(0)) {
             return Err(format!(
@@ -270,9 +284,26 @@ impl Config {
             let header = format!("{user}:{password}");
             secrets.push(base64::engine::general_purpose::STANDARD.encode(header));
         }
+        if let Some(webhook) = given(&self.slack.webhook) {
+            secrets.extend(webhook_forms(&webhook));
+        }
         secrets.dedup();
         secrets
     }
+}
+
+/// The forms a webhook URL takes in what ovscript prints: as configured, as a URL parser writes
+/// it back (a lower-cased host, a `/` added), and its path, which is the secret part (an error
+/// may name the path alone). A short path (`/`, `/hook`) is too common to hide everywhere.
+fn webhook_forms(webhook: &str) -> Vec<String> {
+    let mut forms = vec![webhook.to_string()];
+    if let Ok(url) = url::Url::parse(webhook) {
+        forms.push(url.to_string());
+        if url.path().len() >= 12 {
+            forms.push(url.path().to_string());
+        }
+    }
+    forms
 }
 
 /// `[section] key` of the line of TOML `text` that holds byte `offset`.
@@ -351,7 +382,7 @@ fn likely_secrets(text: &str, env: &[(String, String)]) -> Vec<String> {
 }
 
 /// Keys whose values are secrets.
-const SECRET_KEYS: &[&str] = &["password", "token"];
+const SECRET_KEYS: &[&str] = &["password", "token", "webhook"];
 
 /// Puts `OVSCRIPT_<SECTION>_<KEY>=value` into `[section] key = value`; returns the variables used.
 fn apply_env(
@@ -539,5 +570,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.secrets(), vec!["hunter2", "ghp_x"]);
+    }
+
+    #[test]
+    fn the_slack_webhook_is_a_secret_in_every_form() {
+        let webhook = "https://Hooks.Slack.com/services/T0001/B0001/XXXXsecretXXXX";
+        let padded = format!(" {webhook}\n");
+        let config = Config::load(
+            None,
+            Path::new("/nonexistent"),
+            env(&[
+                ("OVSCRIPT_SLACK_WEBHOOK", padded.as_str()),
+                ("OVSCRIPT_SLACK_TIMEOUT", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.slack.timeout, Some(3));
+        assert_eq!(
+            config.secrets(),
+            vec![
+                webhook,
+                "https://hooks.slack.com/services/T0001/B0001/XXXXsecretXXXX",
+                "/services/T0001/B0001/XXXXsecretXXXX",
+            ]
+        );
+        let err = Config::load(
+            None,
+            Path::new("/nonexistent"),
+            env(&[("OVSCRIPT_SLACK_TIMEOUT", "0")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("[slack] timeout = 0"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ovscript.toml"),
+            "[slack]\nwebhook = \"https://hooks.slack.com/services/T/B/s3cr3t-webhook\n",
+        )
+        .unwrap();
+        let err = Config::load(None, dir.path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
     }
 }

@@ -6,12 +6,12 @@
 //! it with `git fetch origin deploy-lock && git log -1 FETCH_HEAD`.
 
 use rhai::{Dynamic, Engine, Map};
-use serde_json::json;
 use std::process::Output;
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::git::Git;
+use crate::journal::Event;
 
 /// Git's object id of the empty tree: a lock commit holds no files.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -145,10 +145,10 @@ pub fn break_lock(ctx: &Ctx) -> HostResult<()> {
         return Err(host_error("the deploy lock was left as it is"));
     }
     lock.delete(&holder.commit)?;
-    ctx.record(
-        "lock_broken",
-        json!({ "commit": holder.commit, "run_id": holder.run_id }),
-    );
+    ctx.record(Event::LockBroken {
+        commit: holder.commit.clone(),
+        run_id: holder.run_id.clone(),
+    });
     ctx.ui.info("removed the deploy lock");
     Ok(())
 }
@@ -258,10 +258,10 @@ impl DeployLock {
             }
             return Err(self.failure("push", &pushed));
         }
-        ctx.record(
-            "lock_taken",
-            json!({ "commit": commit, "branch": self.branch() }),
-        );
+        ctx.record(Event::LockTaken {
+            commit: commit.clone(),
+            branch: self.branch(),
+        });
         ctx.ui.info(&format!(
             "took the deploy lock ({} in origin)",
             self.branch()
@@ -290,7 +290,9 @@ impl DeployLock {
         let ctx = self.ctx();
         match self.delete(commit) {
             Ok(()) => {
-                ctx.record("lock_released", json!({ "commit": commit }));
+                ctx.record(Event::LockReleased {
+                    commit: commit.to_string(),
+                });
                 ctx.ui.info("released the deploy lock");
             }
             Err(e) => {

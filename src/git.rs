@@ -3,13 +3,13 @@
 //! true; every change is said instead of made in a dry run, and journaled when made.
 
 use rhai::{Array, Dynamic, Engine};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Instant;
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::objects::Objects;
 use crate::shell::shell_words;
 
@@ -297,14 +297,11 @@ impl Git {
         let started = Instant::now();
         let (dir, output) = self.git(args)?;
         self.ctx.interrupted_child(&output.status)?;
-        self.ctx.record(
-            "git",
-            json!({
-                "args": args,
-                "code": output.status.code(),
-                "duration_ms": started.elapsed().as_millis() as u64,
-            }),
-        );
+        self.ctx.record(Event::Git {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code: output.status.code(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
         if output.status.success() {
             Ok(output)
         } else {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::config::{given, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::objects::Objects;
 use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
 
@@ -269,10 +270,11 @@ impl Github {
             .send(Method::PATCH, &path, Some(&json!({ "draft": false })))
             .map_err(|e| rest.explain(e, &what))?;
         let updated = reply.json().map_err(|e| rest.explain(e, &what))?;
-        self.ctx().record(
-            "github_release_published",
-            json!({ "repo": repo.to_string(), "id": id, "tag": tag }),
-        );
+        self.ctx().record(Event::GithubReleasePublished {
+            repo: repo.to_string(),
+            id,
+            tag: tag.clone(),
+        });
         to_dynamic(updated)?.try_cast::<Map>().ok_or_else(|| {
             host_error(format!(
                 "GitHub answered the publishing of {what} with something that is not a release"
@@ -312,10 +314,10 @@ impl Github {
         let rest = self.rest()?;
         match rest.send(Method::POST, &path, Some(&json!({ "event": "APPROVE" }))) {
             Ok(_) => {
-                self.ctx().record(
-                    "github_pr_approved",
-                    json!({ "repo": repo.to_string(), "number": number }),
-                );
+                self.ctx().record(Event::GithubPrApproved {
+                    repo: repo.to_string(),
+                    number,
+                });
                 Ok(())
             }
             Err(RestError::Status { status: 422, detail, .. }) => Err(host_error(self.ctx().redact(&format!(
@@ -357,10 +359,12 @@ impl Github {
                 &format!("workflow {workflow} of {repo} on ref {git_ref}"),
             )
         })?;
-        self.ctx().record(
-            "github_workflow_dispatched",
-            json!({ "repo": repo.to_string(), "workflow": workflow, "ref": git_ref, "inputs": inputs }),
-        );
+        self.ctx().record(Event::GithubWorkflowDispatched {
+            repo: repo.to_string(),
+            workflow: workflow.to_string(),
+            git_ref: git_ref.to_string(),
+            inputs: inputs.clone(),
+        });
         Ok(())
     }
 
@@ -396,10 +400,11 @@ impl Github {
                 "GitHub opened a PR in {repo} but its answer has no number and html_url: {pr}"
             )));
         };
-        self.ctx().record(
-            "github_pr_opened",
-            json!({ "repo": repo.to_string(), "number": number, "html_url": html_url }),
-        );
+        self.ctx().record(Event::GithubPrOpened {
+            repo: repo.to_string(),
+            number,
+            html_url: json!(html_url),
+        });
         let mut opened = Map::new();
         opened.insert("number".into(), number.into());
         opened.insert("html_url".into(), html_url.into());

@@ -12,7 +12,7 @@
 //! stderr: ""}`, because a recipe is a side effect and the plan should read as if it succeeded.
 
 use rhai::{Array, Dynamic, Engine, Map};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::objects::{describe, Objects};
 use crate::shell::shell_words;
 
@@ -254,38 +255,33 @@ impl Just {
     /// Journaled before the recipe starts too: a second Ctrl-C ends ovscript at once, and the
     /// journal must still show that an apply began.
     fn journal_start(&self, call: &Call) -> Instant {
-        self.ctx.record(
-            "just_start",
-            json!({ "recipe": call.recipe, "args": call.args }),
-        );
+        self.ctx.record(Event::JustStart {
+            recipe: call.recipe.clone(),
+            args: call.args.clone(),
+        });
         Instant::now()
     }
 
     fn journal_interrupted(&self, call: &Call, started: Instant, captured: bool) {
-        self.ctx.record(
-            "just",
-            json!({
-                "recipe": call.recipe,
-                "args": call.args,
-                "code": null,
-                "interrupted": true,
-                "duration_ms": started.elapsed().as_millis() as u64,
-                "captured": captured,
-            }),
-        );
+        self.ctx.record(Event::Just {
+            recipe: call.recipe.clone(),
+            args: call.args.clone(),
+            code: None,
+            interrupted: true,
+            duration_ms: started.elapsed().as_millis() as u64,
+            captured,
+        });
     }
 
     fn journal(&self, call: &Call, code: i64, started: Instant, captured: bool) {
-        self.ctx.record(
-            "just",
-            json!({
-                "recipe": call.recipe,
-                "args": call.args,
-                "code": code,
-                "duration_ms": started.elapsed().as_millis() as u64,
-                "captured": captured,
-            }),
-        );
+        self.ctx.record(Event::Just {
+            recipe: call.recipe.clone(),
+            args: call.args.clone(),
+            code: Some(code),
+            interrupted: false,
+            duration_ms: started.elapsed().as_millis() as u64,
+            captured,
+        });
     }
 }
 
@@ -568,6 +564,7 @@ fn count(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|a| a.to_string()).collect()

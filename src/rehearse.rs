@@ -1,6 +1,7 @@
 //! `--rehearse[=SCENARIO]`: the whole runbook against a simulated world on this machine — fake
-//! Airflow, Sentry and GitHub on 127.0.0.1 (`crate::world`), and a scratch copy of an
-//! infrastructure repository whose justfile runs the real terraform — then what changed.
+//! Airflow, Sentry, GitHub and Slack on 127.0.0.1 (`crate::world`), and a scratch copy of an
+//! infrastructure repository whose justfile runs the real terraform — then what changed, and
+//! what the team's channel was told.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -111,10 +112,12 @@ impl Rehearsal {
         })
     }
 
-    /// What changed in the world: state-changing API calls, files, recipes. Also written to
-    /// `world.json` beside the scratch repository, for tests and for the curious.
+    /// What changed in the world: state-changing API calls, files, recipes, and the posts to
+    /// Slack. Also written to `world.json` beside the scratch repository, for tests and for the
+    /// curious.
     pub fn report(&self) -> String {
         let changes = self.world.changes();
+        let posts = self.world.slack_posts();
         let recipes = self.recipes();
         let files = self.changed_files();
         let record = json!({
@@ -123,14 +126,17 @@ impl Rehearsal {
             "recipes": recipes,
             "files": files,
             "requests": self.world.requests().iter().map(|r| json!({
-                "service": r.service, "method": r.method, "path": r.path, "query": r.query,
-                "body": r.body, "status": r.status,
+                "service": r.service, "method": r.method,
+                // A webhook's path is its secret: the world's is no exception.
+                "path": if r.service == "slack" { "***" } else { r.path.as_str() },
+                "query": r.query, "body": r.body, "status": r.status,
             })).collect::<Vec<_>>(),
             "infra": self.infra,
             "paused": self.paused(),
             "dispatches": self.world.dispatches(),
             "approved_prs": self.world.approved_prs(),
             "opened_prs": self.world.opened_prs(),
+            "slack_posts": posts,
         });
         let _ = std::fs::write(
             self.dir.join("world.json"),
@@ -151,6 +157,12 @@ impl Rehearsal {
             &mut out,
             "recipes",
             recipes.iter().map(describe_recipe).collect(),
+        );
+        // A post of several lines keeps them together under its first.
+        section(
+            &mut out,
+            "posts to Slack",
+            posts.iter().map(|p| p.replace('\n', "\n      ")).collect(),
         );
         out.push_str(&format!("  (kept in {})\n", self.dir.display()));
         out
@@ -298,6 +310,7 @@ fn point_config_at(config: &mut Config, world: &World, infra: &Path) {
     config.github.infra_repo = Some(world.github_infra_repo().to_string());
     config.github.token = Some(creds.github_token.clone());
     config.registry.url = Some(world.registry_url());
+    config.slack.webhook = Some(world.slack_url());
     config.infra.dir = Some(infra.to_path_buf());
 }
 

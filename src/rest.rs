@@ -6,11 +6,12 @@
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use crate::context::Ctx;
 use crate::error::host_error;
+use crate::journal::Event;
 
 pub enum Auth {
     None,
@@ -261,13 +262,13 @@ impl Rest {
     }
 
     fn journal(&self, method: &Method, url: &str, status: Option<u16>, elapsed: Duration) {
-        self.ctx.record(
-            "http",
-            json!({
-                "service": self.service.name, "method": method.as_str(), "url": url,
-                "status": status, "duration_ms": elapsed.as_millis() as u64,
-            }),
-        );
+        self.ctx.record(Event::Http {
+            service: self.service.name.to_string(),
+            method: method.as_str().to_string(),
+            url: url.to_string(),
+            status,
+            duration_ms: elapsed.as_millis() as u64,
+        });
     }
 
     /// The operator's message for a failed call about `what` ("DAG flickr_workflow").

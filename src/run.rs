@@ -12,7 +12,7 @@ use crate::context::{Cancel, Clock, Context, Ctx};
 use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Event, Journal};
 use crate::operator::Resume;
 use crate::redact::Redactor;
 use crate::ui::Ui;
@@ -34,6 +34,18 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             rehearse,
             common,
         } => repl(dry_run, yes, rehearse.as_deref(), &common),
+        Command::Runbook {
+            script,
+            markdown,
+            common,
+        } => {
+            let config = load_config(&common, &working_dir()?)?;
+            let runtime = offline_runtime(config, script.parent())?;
+            crate::runbook_page::show(&runtime, &script, markdown)
+        }
+        Command::Log { run_id, json } => {
+            crate::history::show(&working_dir()?, run_id.as_deref(), json)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -257,10 +269,10 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
             "rehearsal `{}`: a simulated world on this machine; nothing real is touched",
             rehearsal.scenario
         ));
-        ctx.record(
-            "rehearsal",
-            json!({ "scenario": rehearsal.scenario.to_string(), "dir": rehearsal.dir }),
-        );
+        ctx.record(Event::Rehearsal {
+            scenario: rehearsal.scenario.to_string(),
+            dir: json!(rehearsal.dir),
+        });
     }
     let again = go_on_command(&args, embedded.as_ref());
     let result = execute(ctx.clone(), resume, &source, args.args, &again);
@@ -379,20 +391,20 @@ pub fn execute(
     let text = source.text.as_str();
     let runtime = Runtime::new(ctx.clone(), resume, Some(&source.dir), args.clone());
     let ast = runtime.compile(&name, text).map_err(|e| {
-        ctx.record(
-            "compile_error",
-            json!({ "script": name, "error": crate::diagnostic::message_of(&e) }),
-        );
+        ctx.record(Event::CompileError {
+            script: name.clone(),
+            error: crate::diagnostic::message_of(&e),
+        });
         Error::Compile(ctx.redact(&crate::diagnostic::parse_report(&e, &name)))
     })?;
     // The whole script is checked before its first step: a typo late in it must not stop a
     // deploy half-way, with a flag set.
     let problems = crate::check::check_compiled(&runtime, &name, &ast);
     if !problems.is_empty() {
-        ctx.record(
-            "compile_error",
-            json!({ "script": name, "error": problems.join("\n") }),
-        );
+        ctx.record(Event::CompileError {
+            script: name.clone(),
+            error: problems.join("\n"),
+        });
         return Err(Error::Compile(ctx.redact(&format!(
             "{}\n{} problem(s) found: nothing was run",
             problems
@@ -403,20 +415,24 @@ pub fn execute(
             problems.len()
         ))));
     }
-    ctx.record(
-        "run_start",
-        json!({
-            "script": name, "runbook": ctx.runbook, "sha256": sha256(text), "args": args,
-            "dry_run": ctx.dry_run, "run_id": ctx.journal.run_id(),
-            "resumes": ctx.resumed.as_ref().map(|r| r.run_id.clone()),
-        }),
-    );
+    ctx.record(Event::RunStart {
+        script: name.clone(),
+        runbook: ctx.runbook.clone(),
+        sha256: sha256(text),
+        args: args.clone(),
+        dry_run: ctx.dry_run,
+        run_id: ctx.journal.run_id().to_string(),
+        resumes: ctx.resumed.as_ref().map(|r| r.run_id.clone()),
+        // Who ran it, for `ovscript log`: git's identity, as the deploy lock names it.
+        who: Some(crate::git::Git::new(&ctx).identity()),
+    });
     if let Some(resumed) = &ctx.resumed {
         // What the resumed run left is this run's to put back, even if this one crashes too.
-        ctx.record(
-            "adopted",
-            json!({ "from": resumed.run_id, "paused_dags": resumed.paused_dags, "lock": resumed.lock }),
-        );
+        ctx.record(Event::Adopted {
+            from: resumed.run_id.clone(),
+            paused_dags: resumed.paused_dags.clone(),
+            lock: resumed.lock.clone(),
+        });
     }
     let started = Instant::now();
     let result = runtime.run(&ast);
@@ -433,20 +449,24 @@ pub fn execute(
         .unwrap_or_default();
     match result {
         Ok(_) => {
-            ctx.record(
-                "run_end",
-                json!({ "outcome": "ok", "duration_ms": took.as_millis() as u64, "by_hand": ctx.summary.left_by_hand() }),
-            );
+            ctx.record(Event::RunEnd {
+                outcome: "ok".into(),
+                error: None,
+                duration_ms: took.as_millis() as u64,
+                by_hand: ctx.summary.left_by_hand(),
+            });
             ctx.ui
                 .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
             Ok(())
         }
         Err(e) if crate::diagnostic::is_usage(&e) => {
             let message = crate::diagnostic::message_of(&e);
-            ctx.record(
-                "run_end",
-                json!({ "outcome": "usage", "error": message, "duration_ms": took.as_millis() as u64 }),
-            );
+            ctx.record(Event::RunEnd {
+                outcome: "usage".into(),
+                error: Some(message.clone()),
+                duration_ms: took.as_millis() as u64,
+                by_hand: Vec::new(),
+            });
             Err(Error::Usage(
                 ctx.redact(&format!("error: {name}: {message}")),
             ))
@@ -455,7 +475,12 @@ pub fn execute(
             let interrupted = crate::diagnostic::is_interrupt(&e);
             let outcome = if interrupted { "interrupted" } else { "error" };
             let message = crate::diagnostic::message_of(&e);
-            ctx.record("run_end", json!({ "outcome": outcome, "error": message, "duration_ms": took.as_millis() as u64, "by_hand": ctx.summary.left_by_hand() }));
+            ctx.record(Event::RunEnd {
+                outcome: outcome.into(),
+                error: Some(message.clone()),
+                duration_ms: took.as_millis() as u64,
+                by_hand: ctx.summary.left_by_hand(),
+            });
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 Some(_) if ctx.journal.steps_done() > 0 => format!(

@@ -161,3 +161,21 @@ fn no_import_cycle_between_source_files() {
         cycles.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("tests.rs"))
+        .filter_map(|f| {
+            let lines = non_test_text(f).lines().count();
+            (lines > 700).then(|| format!("{} ({lines} lines)", f.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these along their seams:\n{}",
+        long.join("\n")
+    );
+}

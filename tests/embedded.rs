@@ -208,7 +208,7 @@ fn a_word_that_is_neither_a_command_nor_a_file_lists_the_commands() {
         .command(&["deploy"])
         .code(2)
         .stderr_has("`deploy` is neither a command nor a script file")
-        .stderr_has("run, check, doc, repl, completions");
+        .stderr_has("the commands are run, check, doc, repl");
     Test::new()
         .script("#!/usr/bin/env ovscript\nprint(`args ${args}`);\nthrow \"line three\";\n")
         .command(&["script.rhai", "a", "--b"])

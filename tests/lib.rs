@@ -4,13 +4,16 @@ mod test;
 
 mod airflow;
 mod architecture;
-mod embedded;
 mod docs;
+mod embedded;
 mod foundation;
+mod history;
 mod just_git;
 mod registry;
 mod repl;
+mod runbook_pages;
 mod runbooks;
 mod safety;
 mod sentry_github;
+mod slack;
 mod tf;

@@ -94,6 +94,7 @@ impl Test {
             .env("OVSCRIPT_GITHUB_INFRA_REPO", world.github_infra_repo())
             .env("OVSCRIPT_GITHUB_TOKEN", &creds.github_token)
             .env("OVSCRIPT_REGISTRY_URL", &world.registry_url())
+            .env("OVSCRIPT_SLACK_WEBHOOK", &world.slack_url())
     }
 
     pub fn stdin(mut self, text: &str) -> Test {

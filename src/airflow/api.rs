@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::config::{given, AirflowApi, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::rest::{display_url, server_root, Auth, Rest, RestError, Service};
 
 const CREDENTIALS_HINT: &str =
@@ -245,10 +246,10 @@ impl Connection {
 
     /// The API the run speaks, from its first call and whenever it changes.
     fn journal_api(&self, api: Api, detected: bool) {
-        self.ctx.record(
-            "airflow_api",
-            json!({ "api": api.name(), "detected": detected }),
-        );
+        self.ctx.record(Event::AirflowApi {
+            api: api.name().to_string(),
+            detected,
+        });
     }
 
     /// A new session on `api` in place of `old`, unless another thread replaced `old` already.

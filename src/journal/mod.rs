@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 use crate::redact::Redactor;
 
+pub mod event;
+pub use event::Event;
+
 pub const DIR: &str = ".ovscript/journal";
 
 pub struct Journal {
@@ -65,15 +68,15 @@ impl Journal {
         self.steps_done.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    pub fn record(&self, event: &str, fields: Value) {
-        if event == "step_skipped" || (event == "step_end" && fields["outcome"] == "ok") {
+    /// Appends `{"ts":..., "event": ..., ...fields}`; secrets are redacted from every string.
+    pub fn record(&self, event: &Event) {
+        if event.finishes_a_step() {
             self.steps_done
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         let mut line = Map::new();
         line.insert("ts".into(), json!(chrono::Utc::now().to_rfc3339()));
-        line.insert("event".into(), json!(event));
-        if let Value::Object(fields) = fields {
+        if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
             line.extend(fields);
         }
         let text = self.redactor.redact(&Value::Object(line).to_string());
@@ -143,20 +146,6 @@ pub struct RunRecord {
     pub changed: bool,
 }
 
-/// Journal events that record a change in the world.
-const CHANGES: &[&str] = &[
-    "file_change",
-    "airflow_pause",
-    "just_start",
-    "git",
-    "lock_taken",
-    "adopted",
-    "github_release_published",
-    "github_pr_approved",
-    "github_workflow_dispatched",
-    "github_pr_opened",
-];
-
 impl RunRecord {
     /// Reads the journal of `run_id` under `base`. A line that is not JSON (a torn last line
     /// after a crash) is skipped.
@@ -184,65 +173,81 @@ impl RunRecord {
         Ok(record)
     }
 
-    fn take(&mut self, entry: &Value) {
-        let text = |key: &str| entry[key].as_str().map(str::to_string);
-        let event = entry["event"].as_str().unwrap_or_default();
-        if CHANGES.contains(&event) {
+    fn take(&mut self, line: &Value) {
+        let Ok(event) = serde_json::from_value::<Event>(line.clone()) else {
+            return; // a line of an event this version spells otherwise
+        };
+        if event.is_change() {
             self.changed = true;
         }
         match event {
-            "run_start" => {
-                self.runbook = text("runbook").unwrap_or_default();
-                self.script = text("script").unwrap_or_default();
-                self.sha256 = text("sha256").unwrap_or_default();
-                self.started = text("ts").unwrap_or_default();
-                self.dry_run = entry["dry_run"] == true;
-                self.resumed = text("resumes");
+            Event::RunStart {
+                script,
+                runbook,
+                sha256,
+                dry_run,
+                resumes,
+                ..
+            } => {
+                self.runbook = runbook;
+                self.script = script;
+                self.sha256 = sha256;
+                self.started = line["ts"].as_str().unwrap_or_default().to_string();
+                self.dry_run = dry_run;
+                self.resumed = resumes;
             }
-            "rehearsal" => self.rehearsal = true,
-            "run_end" => self.outcome = text("outcome"),
-            "step_start" => self.last_step = text("title"),
-            "step_end" if entry["outcome"] == "ok" => self.finish(entry),
-            "step_skipped" => self.finish(entry),
-            "airflow_pause" => {
-                let (Some(dag), Some(paused)) = (text("dag_id"), entry["is_paused"].as_bool())
-                else {
-                    return;
-                };
-                self.paused_dags.retain(|d| *d != dag);
-                if paused {
-                    self.paused_dags.push(dag);
+            Event::Rehearsal { .. } => self.rehearsal = true,
+            Event::RunEnd { outcome, .. } => self.outcome = Some(outcome),
+            Event::StepStart { title, .. } => self.last_step = Some(title),
+            Event::StepEnd {
+                ordinal,
+                last_ordinal,
+                title,
+                outcome,
+                value,
+                ..
+            } if outcome == "ok" => self.finish(ordinal, last_ordinal, title, value),
+            Event::StepSkipped {
+                ordinal,
+                last_ordinal,
+                title,
+                value,
+                ..
+            } => self.finish(ordinal, last_ordinal, title, value),
+            Event::AirflowPause {
+                dag_id, is_paused, ..
+            } => {
+                self.paused_dags.retain(|d| *d != dag_id);
+                if is_paused {
+                    self.paused_dags.push(dag_id);
                 }
             }
             // Inherited from the run it resumed, so that a second crash still knows them.
-            "adopted" => {
-                for dag in entry["paused_dags"].as_array().into_iter().flatten() {
-                    if let Some(dag) = dag
-                        .as_str()
-                        .filter(|d| !self.paused_dags.iter().any(|p| p == d))
-                    {
-                        self.paused_dags.push(dag.to_string());
+            Event::Adopted {
+                paused_dags, lock, ..
+            } => {
+                for dag in paused_dags {
+                    if !self.paused_dags.contains(&dag) {
+                        self.paused_dags.push(dag);
                     }
                 }
-                if let Some(lock) = text("lock") {
-                    self.lock = Some(lock);
+                if lock.is_some() {
+                    self.lock = lock;
                 }
             }
-            "lock_taken" => self.lock = text("commit"),
-            "lock_released" => self.lock = None,
+            Event::LockTaken { commit, .. } => self.lock = Some(commit),
+            Event::LockReleased { .. } => self.lock = None,
             _ => {}
         }
     }
 
-    fn finish(&mut self, entry: &Value) {
-        if let (Some(ordinal), Some(title)) = (entry["ordinal"].as_u64(), entry["title"].as_str()) {
-            self.finished.push(FinishedStep {
-                ordinal,
-                last_ordinal: entry["last_ordinal"].as_u64().unwrap_or(ordinal),
-                title: title.to_string(),
-                value: entry.get("value").cloned().unwrap_or(Value::Null),
-            });
-        }
+    fn finish(&mut self, ordinal: u64, last_ordinal: Option<u64>, title: String, value: Value) {
+        self.finished.push(FinishedStep {
+            ordinal,
+            last_ordinal: last_ordinal.unwrap_or(ordinal),
+            title,
+            value,
+        });
     }
 
     /// Whether a run of `mode` may go on from this one.
@@ -320,15 +325,23 @@ mod tests {
     fn records_are_lines_and_finished_steps_are_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::create(dir.path(), Redactor::new(vec!["s3cret".into()])).unwrap();
-        journal.record("step_start", json!({"ordinal": 1, "title": "one"}));
-        journal.record(
-            "step_end",
-            json!({"ordinal": 1, "title": "one", "outcome": "ok", "value": 3}),
-        );
-        journal.record(
-            "step_end",
-            json!({"ordinal": 2, "title": "two s3cret", "outcome": "error"}),
-        );
+        let step_end = |ordinal: u64, title: &str, outcome: &str, value| Event::StepEnd {
+            ordinal,
+            last_ordinal: None,
+            label: String::new(),
+            title: title.into(),
+            outcome: outcome.into(),
+            duration_ms: 0,
+            value,
+            error: None,
+        };
+        journal.record(&Event::StepStart {
+            ordinal: 1,
+            label: "[1]".into(),
+            title: "one".into(),
+        });
+        journal.record(&step_end(1, "one", "ok", json!(3)));
+        journal.record(&step_end(2, "two s3cret", "error", Value::Null));
         let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(!text.contains("s3cret"));

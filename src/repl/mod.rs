@@ -7,7 +7,6 @@ use rhai::Dynamic;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
-use serde_json::{json, Value};
 
 use crate::engine::Runtime;
 use crate::error::Error;
@@ -115,11 +114,12 @@ enum Outcome {
 }
 
 impl Outcome {
-    pub(super) fn journal_fields(&self) -> Value {
+    /// How the journal says it: the outcome, and the error's message.
+    pub(super) fn journaled(&self) -> (String, Option<String>) {
         match self {
-            Outcome::Value(_) => json!({ "outcome": "ok" }),
-            Outcome::Failed { message, .. } => json!({ "outcome": "error", "error": message }),
-            Outcome::Interrupted => json!({ "outcome": "interrupted" }),
+            Outcome::Value(_) => ("ok".into(), None),
+            Outcome::Failed { message, .. } => ("error".into(), Some(message.clone())),
+            Outcome::Interrupted => ("interrupted".into(), None),
         }
     }
 }

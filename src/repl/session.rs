@@ -4,7 +4,6 @@ use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnAccess, Map, Module, ParseErrorType, Position, Scope,
     Shared, Stmt, AST,
 };
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +13,7 @@ use crate::doc::HostFn;
 use crate::engine::Runtime;
 
 use super::*;
+use crate::journal::Event;
 
 pub(super) struct Session {
     pub(super) runtime: Runtime,
@@ -64,10 +64,10 @@ impl Session {
         if let Some(path) = ctx.journal.path() {
             ctx.ui.line(&format!("journal: {}", path.display()));
         }
-        ctx.record(
-            "repl_start",
-            json!({ "dry_run": ctx.dry_run, "run_id": ctx.journal.run_id() }),
-        );
+        ctx.record(Event::ReplStart {
+            dry_run: ctx.dry_run,
+            run_id: ctx.journal.run_id().to_string(),
+        });
     }
 
     pub(super) fn prompt(&self) -> String {
@@ -79,7 +79,7 @@ impl Session {
     }
 
     pub(super) fn finish(&self) {
-        self.runtime.ctx.record("repl_end", json!({}));
+        self.runtime.ctx.record(Event::ReplEnd);
     }
 
     pub(super) fn handle(&mut self, input: &str) -> Flow {
@@ -94,7 +94,7 @@ impl Session {
         self.inputs.push(text.clone());
         let source = input_name(self.inputs.len());
         let (outcome, took) = self.evaluate(&text, &source);
-        self.journal("repl_line", json!({ "input": text }), &outcome, took);
+        self.journal(Journaled::Line(text.to_string()), &outcome, took);
         self.show(outcome);
         Flow::Continue
     }
@@ -256,20 +256,24 @@ impl Session {
         }
     }
 
-    pub(super) fn journal(
-        &self,
-        event: &str,
-        mut fields: Value,
-        outcome: &Outcome,
-        took: Duration,
-    ) {
-        if let (Some(fields), Value::Object(more)) =
-            (fields.as_object_mut(), outcome.journal_fields())
-        {
-            fields.extend(more);
-            fields.insert("duration_ms".into(), json!(took.as_millis() as u64));
-        }
-        self.runtime.ctx.record(event, fields);
+    /// Journals a typed line or a loaded file with its outcome.
+    pub(super) fn journal(&self, what: Journaled, outcome: &Outcome, took: Duration) {
+        let (result, error) = outcome.journaled();
+        let duration_ms = took.as_millis() as u64;
+        self.runtime.ctx.record(match what {
+            Journaled::Line(input) => Event::ReplLine {
+                input,
+                outcome: result,
+                error,
+                duration_ms,
+            },
+            Journaled::Load(file) => Event::ReplLoad {
+                file,
+                outcome: result,
+                error,
+                duration_ms,
+            },
+        });
     }
 
     pub(super) fn show(&self, outcome: Outcome) {
@@ -343,9 +347,15 @@ impl Session {
             }
         };
         let (outcome, took) = self.evaluate(&text, path);
-        self.journal("repl_load", json!({ "file": path }), &outcome, took);
+        self.journal(Journaled::Load(path.to_string()), &outcome, took);
         self.show(outcome);
     }
+}
+
+/// What the REPL journals: a typed line, or a loaded file.
+pub(super) enum Journaled {
+    Line(String),
+    Load(String),
 }
 
 pub(super) fn input_name(number: usize) -> String {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::context::{Ctx, LastResort};
 use crate::diagnostic::message_of;
 use crate::error::{host_error, HostResult};
+use crate::journal::Event;
 use crate::objects::Objects;
 
 mod literal;
@@ -137,7 +138,9 @@ impl Tf {
                 change.path, file.shown
             );
             self.ctx.ui.warn(&warning);
-            self.ctx.record("warning", json!({ "message": warning }));
+            self.ctx.record(Event::Warning {
+                message: warning.clone(),
+            });
             safe_text = safe_change.text;
             change.before = safe.to_string();
         }
@@ -153,7 +156,9 @@ impl Tf {
             (Err(error), Err(restore_error)) => {
                 let warning = message_of(&restore_error);
                 self.ctx.ui.warn(&warning);
-                self.ctx.record("warning", json!({ "message": warning }));
+                self.ctx.record(Event::Warning {
+                    message: warning.clone(),
+                });
                 Err(error)
             }
             (Err(error), Ok(())) => Err(error),
@@ -257,7 +262,9 @@ impl Tf {
             file.shown, change.path
         );
         self.ctx.ui.warn(&warning);
-        self.ctx.record("warning", json!({ "message": warning }));
+        self.ctx.record(Event::Warning {
+            message: warning.clone(),
+        });
         let undo = TfSource::parse(current, file)
             .and_then(|source| source.change(&change.path, &change.before, file))
             .map_err(|e| failed(message_of(&e)))?;
@@ -275,13 +282,14 @@ impl Tf {
     }
 
     fn journal(&self, file: &TfFile, key: &str, before: &str, after: &str, reason: &str) {
-        self.ctx.record(
-            "file_change",
-            json!({
-                "file": file.shown, "path": file.path, "key": key, "reason": reason,
-                "before": json_of(before), "after": json_of(after),
-            }),
-        );
+        self.ctx.record(Event::FileChange {
+            file: file.shown.clone(),
+            path: json!(file.path),
+            key: key.to_string(),
+            reason: reason.to_string(),
+            before: json_of(before),
+            after: json_of(after),
+        });
     }
 }
 

@@ -1,0 +1,70 @@
+//! `wait_until`: poll a condition with a spinner and the elapsed time, sleeping between polls
+//! (woken at once by Ctrl-C), on the run's clock.
+
+use rhai::{Dynamic, FnPtr, NativeCallContext};
+use std::time::{Duration, Instant};
+
+use crate::context::Ctx;
+use crate::error::{host_error, HostResult};
+use crate::journal::Event;
+
+/// The shortest pause between two polls of `wait_until` (run time).
+pub(super) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+pub(super) fn wait_until(
+    ctx: &Ctx,
+    call: &NativeCallContext,
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    condition: &FnPtr,
+) -> HostResult<bool> {
+    let started = Instant::now();
+    let limit = crate::ui::human(timeout);
+    let spinner = ctx
+        .ui
+        .spinner(&format!("waiting for {what} (up to {limit})"));
+    ctx.record(Event::WaitStart {
+        what: what.to_string(),
+        timeout_s: timeout.as_secs_f64(),
+        interval_s: interval.as_secs_f64(),
+    });
+    loop {
+        let value = condition.call_within_context::<Dynamic>(call, ())?;
+        let done = value.as_bool().map_err(|kind| {
+            host_error(format!(
+                "wait_until(\"{what}\"): the condition must return true or false, not {kind}"
+            ))
+        })?;
+        let elapsed = ctx.clock.elapsed(started);
+        if done {
+            spinner.finish();
+            ctx.ui.line(&format!(
+                "  {what}: ready after {}",
+                crate::ui::human(elapsed)
+            ));
+            ctx.record(Event::WaitEnd {
+                what: what.to_string(),
+                outcome: "ok".into(),
+                elapsed_s: elapsed.as_secs_f64(),
+            });
+            return Ok(true);
+        }
+        if elapsed >= timeout {
+            spinner.finish();
+            ctx.record(Event::WaitEnd {
+                what: what.to_string(),
+                outcome: "timeout".into(),
+                elapsed_s: elapsed.as_secs_f64(),
+            });
+            return Err(host_error(format!(
+                "timed out after {limit} waiting for {what}: look at why it is not ready, then run again (--resume skips the finished steps)"
+            )));
+        }
+        spinner.set_message(format!(
+            "waiting for {what} ({} of {limit})",
+            crate::ui::human(elapsed)
+        ));
+        ctx.sleep(interval.min(timeout.saturating_sub(elapsed)))?;
+    }
+}

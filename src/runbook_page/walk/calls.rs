@@ -1,0 +1,234 @@
+//! What a call does, as the page tells it: a stdlib function (read where it is called), a host
+//! function that structures the runbook (`step`, `confirm`, `just`, `wait_until`, `on_error`,
+//! `always`), a host object's method that changes something (`tf.with`, `airflow.while_paused`,
+//! `github.publish_release`, `slack.post`, ...), or anything else, as written.
+
+use rhai::{FnCallExpr, Position};
+use std::collections::BTreeMap;
+
+use super::{Env, OptionSpec, Walker};
+use crate::runbook_page::outline::{with_handler, Item, Kind};
+use crate::runbook_page::value::Value;
+
+impl Walker<'_> {
+    /// A function call: an operator, a stdlib or script function, a host function.
+    pub(super) fn call(
+        &mut self,
+        unit: usize,
+        call: &FnCallExpr,
+        pos: Position,
+        env: &mut Env,
+        items: &mut Vec<Item>,
+    ) -> Value {
+        self.at(unit, pos);
+        let line = self.line;
+        let args = self.args(unit, call, env, items);
+        let name = call.name.as_str();
+        if call.op_token.is_some() {
+            return match args.as_slice() {
+                [one] => Value::unknown(format!("{name}{}", one.code())),
+                [left, right] => Value::operator(name, left, right),
+                _ => Value::unknown(name),
+            };
+        }
+        let shown = || {
+            let args: Vec<String> = args.iter().map(Value::code).collect();
+            format!("{name}({})", args.join(", "))
+        };
+        if !call.namespace.is_empty() {
+            let alias = call
+                .namespace
+                .path
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join("::");
+            let Some(&target) = self.units[unit].modules.get(&alias) else {
+                return Value::unknown(format!("{alias}::{}", shown()));
+            };
+            // The runbook's options are declared, not computed: their defaults are the page's.
+            if name == "options" {
+                if let Some(options) = self.options_call(&args) {
+                    return options;
+                }
+            }
+            return self.function(unit, target, name, args, items);
+        }
+        if self.units[unit].function(name, args.len()).is_some() {
+            return self.function(unit, unit, name, args, items);
+        }
+        let text = |i: usize| args.get(i).map(Value::text).unwrap_or_default();
+        match (name, args.len()) {
+            ("step" | "check_step", 2) => {
+                self.in_step += 1;
+                let (inner, value) = self.run(&args[1], Vec::new());
+                self.in_step -= 1;
+                let kind = if name == "step" {
+                    Kind::Step
+                } else {
+                    Kind::Check
+                };
+                items.push(Item::new(kind, text(0), line, inner));
+                value
+            }
+            ("confirm", 1) => {
+                items.push(Item::action(format!("asks \"{}\"", text(0)), line));
+                Value::unknown(shown())
+            }
+            ("just" | "just_output", _) => {
+                let command: Vec<String> = args.iter().map(Value::text).collect();
+                let read = if name == "just_output" {
+                    " (and reads its output)"
+                } else {
+                    ""
+                };
+                items.push(Item::action(
+                    format!("runs `just {}`{read}", command.join(" ")),
+                    line,
+                ));
+                Value::unknown(shown())
+            }
+            ("wait_until", 4) => {
+                let (inner, _) = self.run(&args[3], Vec::new());
+                let text = format!(
+                    "waits for {} (up to {}, every {})",
+                    text(0),
+                    args[1].duration(),
+                    args[2].duration()
+                );
+                items.push(Item::new(Kind::Action, text, line, inner));
+                Value::unknown(shown())
+            }
+            ("on_error", 2) => {
+                let (body, value) = self.run(&args[0], Vec::new());
+                let (handler, _) = self.run(&args[1], vec![Value::unknown("message")]);
+                items.extend(with_handler(body, handler, line));
+                value
+            }
+            ("always", 2) => {
+                let (body, value) = self.run(&args[0], Vec::new());
+                let (cleanup, _) = self.run(&args[1], Vec::new());
+                items.extend(body);
+                if !cleanup.is_empty() {
+                    items.push(Item::new(Kind::Finally, "", self.line, cleanup));
+                }
+                value
+            }
+            ("call", n) if n >= 1 => {
+                let (inner, value) = self.run(&args[0], args[1..].to_vec());
+                items.extend(inner);
+                value
+            }
+            _ => Value::unknown(shown()),
+        }
+    }
+
+    /// `deploy::options(args, #{name: default, ...}, [durations])`: the runbook's options.
+    fn options_call(&mut self, args: &[Value]) -> Option<Value> {
+        let [_, Value::Map(known), durations] = args else {
+            return None;
+        };
+        let durations: Vec<String> = match durations {
+            Value::Array(names) => names.iter().map(Value::text).collect(),
+            _ => Vec::new(),
+        };
+        let mut chosen = BTreeMap::new();
+        for (name, default) in known {
+            self.options.push(OptionSpec {
+                name: name.clone(),
+                default: default.clone(),
+                duration: durations.contains(name),
+            });
+            let option = Value::Option {
+                name: name.clone(),
+                default: Box::new(default.clone()),
+            };
+            chosen.insert(name.clone(), option);
+        }
+        Some(Value::Map(chosen))
+    }
+
+    /// A method call: a closure's `call`, a host object's method that does something.
+    pub(super) fn method(
+        &mut self,
+        unit: usize,
+        base: Value,
+        call: &FnCallExpr,
+        pos: Position,
+        env: &mut Env,
+        items: &mut Vec<Item>,
+    ) -> Value {
+        self.at(unit, pos);
+        let line = self.line;
+        let args = self.args(unit, call, env, items);
+        let name = call.name.as_str();
+        let shown = || {
+            let args: Vec<String> = args.iter().map(Value::code).collect();
+            Value::unknown(format!("{}.{name}({})", base.code(), args.join(", ")))
+        };
+        if let ("call", Value::Closure(_)) = (name, &base) {
+            let (inner, value) = self.run(&base, args.clone());
+            items.extend(inner);
+            return value;
+        }
+        let Value::Host(object) = &base else {
+            return shown();
+        };
+        // In a code span (`span`), as code (`code`), in a sentence (`text`).
+        let span = |i: usize| args.get(i).map(Value::shown).unwrap_or_default();
+        let code = |i: usize| args.get(i).map(Value::code).unwrap_or_default();
+        let text = |i: usize| args.get(i).map(Value::text).unwrap_or_default();
+        let action = match (object.as_str(), name, args.len()) {
+            ("tf", "with", 4) => {
+                let (inner, value) = self.run(&args[3], Vec::new());
+                let text = format!(
+                    "with `{} = {}` in `{}` (set before, restored after, whatever happens)",
+                    span(1),
+                    code(2),
+                    span(0)
+                );
+                items.push(Item::new(Kind::Action, text, line, inner));
+                return value;
+            }
+            ("airflow", "while_paused", 2) => {
+                let (inner, value) = self.run(&args[1], Vec::new());
+                let text = format!(
+                    "with the DAGs of `{}` paused (unpaused after, whatever happens)",
+                    code(0)
+                );
+                items.push(Item::new(Kind::Action, text, line, inner));
+                return value;
+            }
+            ("tf", "set", 3) => format!("sets `{} = {}` in `{}`", span(1), code(2), span(0)),
+            ("airflow", "pause", 1) => format!("pauses the DAG `{}`", span(0)),
+            ("airflow", "unpause", 1) => format!("unpauses the DAG `{}`", span(0)),
+            ("github", "publish_release", 1) => "publishes the release on GitHub".into(),
+            ("github", "approve_pr", 1) => format!("approves the PR #{} on GitHub", text(0)),
+            ("github", "dispatch_workflow", 4) => format!(
+                "dispatches the workflow `{}` of `{}` on `{}` with `{}`",
+                span(1),
+                span(0),
+                span(2),
+                code(3)
+            ),
+            ("github", "open_pr", 5) => format!(
+                "opens the PR \"{}\" from `{}` to `{}` on `{}`",
+                text(3),
+                span(1),
+                span(2),
+                span(0)
+            ),
+            ("git", "create_branch", 1) => format!("creates the branch `{}`", span(0)),
+            ("git", "commit", 2) => format!("commits `{}`: \"{}\"", code(1), text(0)),
+            ("git", "push", 1) => format!("pushes `{}` to origin", span(0)),
+            ("git", "lock", 0) => "takes the deploy lock".into(),
+            ("slack", "post", 1) => match &args[0] {
+                Value::Unknown(name) => format!("posts `{name}` to the team's channel"),
+                posted => format!("posts to the team's channel: \"{}\"", posted.text()),
+            },
+            _ => return shown(),
+        };
+        items.push(Item::action(action, line));
+        shown()
+    }
+}

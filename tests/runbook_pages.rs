@@ -1,0 +1,411 @@
+//! `ovscript runbook`: the runbook pages, generated from the scripts without running them,
+//! checked word for word; and the pages of `docs/runbooks/`, which must be what the scripts
+//! generate, so that a script changed without its page cannot land.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::test::Test;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `ovscript ARGS...` from the project's root, as its docs are generated: (exit code, stdout,
+/// stderr).
+fn at_root(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Test::new()
+        .prepare(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ovscript");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn assert_page(args: &[&str], expected: &str) {
+    let (code, stdout, stderr) = at_root(args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    if stdout != expected {
+        panic!(
+            "ovscript {} differs from the page expected\n--- got\n{stdout}\n--- expected\n{expected}",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn the_catalog_runbook_reads_as_its_steps() {
+    assert_page(&["runbook", "scripts/catalog.rhai"], CATALOG);
+}
+
+#[test]
+fn the_ingestion_runbook_reads_as_its_steps() {
+    assert_page(&["runbook", "scripts/ingestion.rhai"], INGESTION);
+}
+
+#[test]
+fn the_pages_in_docs_are_what_the_scripts_generate() {
+    for runbook in ["catalog", "ingestion"] {
+        let script = format!("scripts/{runbook}.rhai");
+        let page = format!("docs/runbooks/{runbook}.md");
+        let (code, generated, stderr) = at_root(&["runbook", "--markdown", &script]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let written = std::fs::read_to_string(Path::new(ROOT).join(&page)).unwrap_or_default();
+        assert!(
+            written == generated,
+            "{page} is not what {script} generates: regenerate it with\n  ovscript runbook --markdown {script} > {page}\n(or `just docs`), and commit it with the script"
+        );
+    }
+}
+
+#[test]
+fn each_part_of_a_script_reads_as_a_person_says_it() {
+    let out = Test::new()
+        .file("stdlib/ops.rhai", OPS)
+        .script(SCRIPT)
+        .command(&["runbook", "script.rhai"]);
+    out.success();
+    assert_eq!(out.stdout, SMALL);
+    // Nothing ran: no journal, no question asked, no recipe.
+    assert!(!out.dir.join(".ovscript").exists());
+    let markdown = Test::new()
+        .file("stdlib/ops.rhai", OPS)
+        .script(SCRIPT)
+        .command(&["runbook", "--markdown", "script.rhai"]);
+    markdown
+        .success()
+        .stdout_has("# Example deployment\n\nA small runbook, to show how each part reads.\n\n_Generated from `script.rhai` by `ovscript runbook --markdown script.rhai`, without running it: edit the script, then generate this page again._\n")
+        .stdout_has("| option | default | what it does |\n| --- | --- | --- |\n| `--fast` | off | skip the wait |\n| `--wait=DURATION` | `5m` | how long to wait |\n")
+        .stdout_has("## Setup\n\n1. **Say hello**\n   - `ops::hello`: Says hello.\n2. **Make sure** (a check: it runs again on `--resume`)\n");
+}
+
+#[test]
+fn a_script_that_does_not_compile_has_no_page() {
+    Test::new()
+        .script("step(\"A\", || {\n")
+        .command(&["runbook", "script.rhai"])
+        .code(2)
+        .stderr_has("script.rhai:");
+    Test::new()
+        .command(&["runbook", "missing.rhai"])
+        .code(2)
+        .stderr_has("cannot read script missing.rhai");
+}
+
+const OPS: &str = r##"/// The options: as given, or their defaults.
+fn options(args, known, durations) {
+    known
+}
+
+/// Applies `service` with its clearance flag set. Only while the recipe runs.
+fn apply(service) {
+    tf.with(`environments/prod/${service}.tf`, `module.${service}.cleared`, true, || just("apply", "prod", service));
+}
+
+/// Says hello. Nothing a reader must see.
+fn hello() {
+    info("hello");
+}
+"##;
+
+const SCRIPT: &str = r##"// Example deployment: a small runbook, to show how each part reads.
+//
+//   ovscript run script.rhai [-- OPTIONS]
+//
+// Options:
+//   --fast            skip the wait
+//   --wait=DURATION   how long to wait
+
+import "ops" as ops;
+
+let opts = ops::options(args, #{ "fast": false, "wait": "5m" }, ["wait"]);
+
+// Setup
+step("Say hello", || ops::hello());
+check_step("Make sure", || {
+    if !confirm("Go on?") {
+        throw "stopped";
+    }
+    git.lock();
+});
+
+// Deployment, on a good day
+airflow.while_paused(["image_data_refresh"], || {
+    step("Apply", || ops::apply("catalog-airflow"));
+});
+if !opts.fast {
+    wait_until("the dust to settle", opts.wait, "10s", || true);
+}
+on_error(|| step("Check", || http.get("https://example.org")), |m| slack.post(`check failed: ${m}`));
+always(|| just("bump", "prod", "x"), || github.dispatch_workflow("o/r", "w.yml", "main", #{}));
+"##;
+
+const SMALL: &str = r##"Example deployment
+==================
+
+A small runbook, to show how each part reads.
+
+Generated from script.rhai without running it.
+
+    ovscript run script.rhai [-- OPTIONS]
+
+Options
+-------
+
+  --fast           off  skip the wait
+  --wait=DURATION  5m   how long to wait
+
+Setup
+-----
+
+1. Say hello
+   - `ops::hello`: Says hello.
+2. Make sure (a check: it runs again on `--resume`)
+   - Asks "Go on?"
+   - If the answer is yes:
+     - Takes the deploy lock
+
+Deployment
+----------
+
+On a good day.
+
+1. With the DAGs of `["image_data_refresh"]` paused (unpaused after, whatever happens)
+   - Apply
+     - `ops::apply`: Applies `service` with its clearance flag set.
+       - With `module.catalog-airflow.cleared = true` in `environments/prod/catalog-airflow.tf` (set before, restored after, whatever happens)
+         - Runs `just apply prod catalog-airflow`
+2. Unless `--fast`:
+   - Waits for the dust to settle (up to --wait (5m by default), every 10s)
+3. Check
+   - If it fails:
+     - Posts to the team's channel: "check failed: {message}"
+4. Runs `just bump prod x`
+5. Then, whatever happened:
+   - Dispatches the workflow `w.yml` of `o/r` on `main` with `#{}`
+"##;
+
+const CATALOG: &str = r##"Catalog (Airflow) deployment
+============================
+
+The "Deployment runbook" of the catalog, step by step.
+
+Generated from scripts/catalog.rhai without running it.
+
+    ovscript run scripts/catalog.rhai [-- OPTIONS]
+    ovscript run --rehearse scripts/catalog.rhai        (a simulated world, on this machine)
+
+Options
+-------
+
+  --expect-airflow-version=X  none                                 an Airflow upgrade is deployed: after the deploy Airflow must report X
+  --watch=DURATION            none                                 watch Sentry this long after the deploy for new errors (e.g. 10m)
+  --sentry-project=SLUG       none                                 the Sentry project to check (default: `project` under [sentry])
+  --image=NAME                ghcr.io/wordpress/openverse-catalog  the image the release workflow tags (default ghcr.io/wordpress/openverse-catalog)
+  --image-timeout=DURATION    30m                                  how long to wait for the release's rel- image before the bump (default 30m)
+  --rollback=workflow|local   workflow                             how to roll back: dispatch the infrastructure repository's workflow (default), or apply the stable rel- tag from this checkout
+  --rollback-workflow=FILE    deploy-catalog-airflow.yml           that workflow (default deploy-catalog-airflow.yml: check the name there, the repository is private)
+
+Setup
+-----
+
+1. Note when the deploy begins
+2. Check for an earlier run's leftovers, take the deploy lock (a check: it runs again on `--resume`)
+   - `deploy::take_over`: What an earlier run of this runbook may have left, found before anything changes: the clearance flag `true`, an uncommitted bump, DAGs it paused, the deploy lock.
+     - If `resuming` and `flag_set`:
+       - Sets `module.catalog-airflow.running_dags_cleared = false` in `environments/prod/catalog-airflow.tf`
+     - Takes the deploy lock
+3. Check that no DAGs are running (a check: it runs again on `--resume`)
+   - `deploy::dags_to_pause`: The catalog's check: the DAGs tagged `data_refresh` whose runs wait on an HTTP sensor (to pause for the deploy: Airflow restarts, the ingestion server goes on working).
+     - For each `run` in `runs`:
+       - `deploy::waiting_on_sensor`: True when every unfinished task of `run` is an HTTP sensor waiting between pokes.
+         - Waits for {run.dag_id}: its sensor to end its poke (up to 1m, every 5s)
+4. Check the infrastructure checkout (a check: it runs again on `--resume`)
+   - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
+5. Note the last stable release, for a rollback
+   - `deploy::last_stable`: The release a rollback would go to: the newest published one of the target's app.
+6. Publish the drafted catalog release
+   - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
+     - Asks "Publish {draft.tag_name}?"
+     - If the answer is yes:
+       - Publishes the release on GitHub
+
+Deployment
+----------
+
+Production only, after the app is built and tagged. The team's channel is told when it starts and how it ends, whatever happens.
+
+1. Posts to the team's channel: ":rocket: {who} is deploying {release.tag_name} to production (catalog-airflow){again}."
+2. Wait for the release's image in the registry
+   - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
+     - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
+3. With the DAGs of `to_pause` paused (unpaused after, whatever happens)
+   - Bump the catalog version: just bump prod catalog-airflow
+     - Runs `just bump prod catalog-airflow`
+   - `deploy::production_apply`: The production apply as a step.
+     - Set running_dags_cleared = true, just apply prod catalog-airflow, restore false
+       - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
+         - `deploy::dags_to_pause`, as above
+         - With `module.catalog-airflow.running_dags_cleared = true` in `environments/prod/catalog-airflow.tf` (set before, restored after, whatever happens)
+           - Runs `just apply prod catalog-airflow`
+       - If it fails:
+         - If `just_started("apply prod catalog-airflow")`:
+           - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
+             - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
+               - Posts to the team's channel: ":rotating_light: Production catalog-airflow may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+             - If `--rollback == "local"`:
+               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
+               - If the answer is yes:
+                 - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
+                   - Posts to the team's channel: ":rewind: {git.identity()} is rolling production catalog-airflow back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                 - Roll back: module.catalog-airflow.docker_image_tag = {stable.rollback_tag}, just apply prod catalog-airflow
+                   - Sets `module.catalog-airflow.docker_image_tag = stable.rollback_tag` in `environments/prod/catalog-airflow.tf`
+                   - `deploy::dags_to_pause`, as above
+                   - With the DAGs of `dags` paused (unpaused after, whatever happens)
+                     - `deploy::guarded_apply`, as above
+             - Otherwise:
+               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
+               - If the answer is yes:
+                 - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
+                 - `deploy::notify_rollback`, as above
+
+Post-deployment
+---------------
+
+1. Check for Sentry errors
+   - `deploy::check_sentry`: New unresolved Sentry errors of `project` ("" for the configured one) since `since`, watched for `watch` (a duration; "" looks once) since errors take a while to show after a deploy.
+     - If `errors.is_empty() && --watch != ""`:
+       - Waits for new Sentry errors (watching for {--watch}) (up to --watch, every 30s)
+     - `deploy::offer_rollback`, as above
+2. Check that Airflow is accessible and its version
+   - Waits for Airflow to answer (up to 10m, every 15s)
+   - If it fails:
+     - `deploy::offer_rollback`, as above
+3. Approve the changelog PR
+   - `deploy::approve_changelog`: Finds the changelog PR of `tag` and approves it after a confirmation.
+     - Asks "Approve #{pr.number}?"
+     - If the answer is yes:
+       - Approves the PR #{pr.number} on GitHub
+4. Open a PR on the infrastructure repository
+   - `deploy::open_infra_pr`: Commits `files` of the infrastructure checkout on a new branch, pushes it and opens a PR.
+     - Creates the branch `deploy/catalog-airflow-{release.tag_name}`
+     - Commits `["environments/prod/catalog-airflow.tf"]`: "Deploy catalog-airflow {release.tag_name}"
+     - Pushes `deploy/catalog-airflow-{release.tag_name}` to origin
+     - Opens the PR "Deploy catalog-airflow {release.tag_name}" from `deploy/catalog-airflow-{release.tag_name}` to `main` on `github.infra_repo()`
+5. Then, whatever happened:
+   - `deploy::notify_end`: Tells the team's channel how the production deploy of `release` by `who` ended: done (`ended.done`), failed (`ended.error`, its message) or interrupted; after how long (`seconds`); and what is left to do by hand.
+     - Posts `text` to the team's channel
+"##;
+
+const INGESTION: &str = r##"Ingestion server deployment
+===========================
+
+Staging, then production, step by step.
+
+Generated from scripts/ingestion.rhai without running it.
+
+    ovscript run scripts/ingestion.rhai [-- OPTIONS]
+    ovscript run --rehearse scripts/ingestion.rhai      (a simulated world, on this machine)
+
+Options
+-------
+
+  --skip-staging             off                                           deploy production only (staging already runs this release)
+  --watch=DURATION           none                                          watch Sentry this long after the deploy for new errors (e.g. 10m)
+  --sentry-project=SLUG      none                                          the Sentry project to check (default: `project` under [sentry])
+  --image=NAME               ghcr.io/wordpress/openverse-ingestion_server  the image the release workflow tags (default ghcr.io/wordpress/openverse-ingestion_server)
+  --image-timeout=DURATION   30m                                           how long to wait for the release's rel- image before the bump (default 30m)
+  --rollback=workflow|local  workflow                                      how to roll back: dispatch the infrastructure repository's workflow (default), or apply the stable rel- tag from this checkout
+  --rollback-workflow=FILE   deploy-ingestion-server.yml                   that workflow (default deploy-ingestion-server.yml: check the name there, the repository is private)
+
+Setup
+-----
+
+1. Note when the deploy begins
+2. Check for an earlier run's leftovers, take the deploy lock (a check: it runs again on `--resume`)
+   - `deploy::take_over`: What an earlier run of this runbook may have left, found before anything changes: the clearance flag `true`, an uncommitted bump, DAGs it paused, the deploy lock.
+     - If `resuming` and `flag_set`:
+       - Sets `module.ingestion-server.data_refresh_cleared = false` in `environments/prod/ingestion-server.tf`
+     - Takes the deploy lock
+3. Check that a data refresh isn't occurring (a check: it runs again on `--resume`)
+   - `deploy::no_refresh_running`: The ingestion server's check: no run of a DAG tagged `data_refresh` at all.
+4. Check the infrastructure checkout (a check: it runs again on `--resume`)
+   - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
+5. Note the last stable release, for a rollback
+   - `deploy::last_stable`: The release a rollback would go to: the newest published one of the target's app.
+6. Publish the drafted ingestion server release
+   - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
+     - Asks "Publish {draft.tag_name}?"
+     - If the answer is yes:
+       - Publishes the release on GitHub
+
+Deployment
+----------
+
+After the app is built and tagged. The team's channel is told when it starts and how it ends, whatever happens.
+
+1. Posts to the team's channel: ":rocket: {who} is deploying {release.tag_name} to production (ingestion-server){again}."
+2. Wait for the release's image in the registry
+   - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
+     - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
+3. Unless `--skip-staging`:
+   - Staging: just bump dev ingestion-server
+     - Runs `just bump dev ingestion-server`
+   - Staging: just apply dev ingestion-server
+     - Runs `just apply dev ingestion-server`
+4. Production: just bump prod ingestion-server
+   - Runs `just bump prod ingestion-server`
+5. Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
+   - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
+     - `deploy::no_refresh_running`, as above
+     - With `module.ingestion-server.data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens)
+       - Runs `just apply prod ingestion-server`
+   - If it fails:
+     - If `just_started("apply prod ingestion-server")`:
+       - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
+         - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
+           - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+         - If `--rollback == "local"`:
+           - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
+           - If the answer is yes:
+             - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
+               - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+             - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
+               - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
+               - `deploy::no_refresh_running`, as above
+               - With the DAGs of `dags` paused (unpaused after, whatever happens)
+                 - `deploy::guarded_apply`, as above
+         - Otherwise:
+           - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
+           - If the answer is yes:
+             - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
+             - `deploy::notify_rollback`, as above
+
+Post-deployment
+---------------
+
+1. Check for Sentry errors
+   - `deploy::check_sentry`: New unresolved Sentry errors of `project` ("" for the configured one) since `since`, watched for `watch` (a duration; "" looks once) since errors take a while to show after a deploy.
+     - If `errors.is_empty() && --watch != ""`:
+       - Waits for new Sentry errors (watching for {--watch}) (up to --watch, every 30s)
+     - `deploy::offer_rollback`, as above
+2. Approve the changelog PR
+   - `deploy::approve_changelog`: Finds the changelog PR of `tag` and approves it after a confirmation.
+     - Asks "Approve #{pr.number}?"
+     - If the answer is yes:
+       - Approves the PR #{pr.number} on GitHub
+3. Open a PR on the infrastructure repository
+   - `deploy::open_infra_pr`: Commits `files` of the infrastructure checkout on a new branch, pushes it and opens a PR.
+     - Creates the branch `deploy/ingestion-server-{release.tag_name}`
+     - Commits `files`: "Deploy ingestion-server {release.tag_name}"
+     - Pushes `deploy/ingestion-server-{release.tag_name}` to origin
+     - Opens the PR "Deploy ingestion-server {release.tag_name}" from `deploy/ingestion-server-{release.tag_name}` to `main` on `github.infra_repo()`
+4. Then, whatever happened:
+   - `deploy::notify_end`: Tells the team's channel how the production deploy of `release` by `who` ended: done (`ended.done`), failed (`ended.error`, its message) or interrupted; after how long (`seconds`); and what is left to do by hand.
+     - Posts `text` to the team's channel
+"##;
