@@ -90,6 +90,11 @@ check: build
 test *args:
     tools/test "$@"
 
+# Regenerate the runbook pages (docs/runbooks/) from the scripts: a test fails when they differ.
+docs: build
+    {{bin}} runbook --markdown scripts/catalog.rhai > docs/runbooks/catalog.md
+    {{bin}} runbook --markdown scripts/ingestion.rhai > docs/runbooks/ingestion.md
+
 # What CI runs: formatting, lints, tests.
 ci:
     bash .ci/run
