@@ -133,20 +133,13 @@ impl Test {
                 .write_all(input.as_bytes())
                 .unwrap();
         }
-        let output = wait_with_timeout(child, Duration::from_secs(120));
-        Output {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            dir: self.dir.path().to_path_buf(),
-            _keep: self.dir.clone(),
-        }
+        self.output_of(wait_with_timeout(child, Duration::from_secs(120)))
     }
 
     /// Another program (the real `just`) with the test's directory and environment, as an
     /// operator would run it there.
     pub fn program<S: AsRef<str>>(&self, program: &str, argv: &[S]) -> Output {
-        let mut command = self.prepare(argv);
+        let command = self.prepare(argv);
         let mut other = Command::new(program);
         other
             .args(argv.iter().map(|a| a.as_ref()))
@@ -160,8 +153,14 @@ impl Test {
                 None => other.env_remove(name),
             };
         }
-        command.stdin(Stdio::null());
-        let output = wait_with_timeout(other.spawn().expect("spawn"), Duration::from_secs(120));
+        self.output_of(wait_with_timeout(
+            other.spawn().expect("spawn"),
+            Duration::from_secs(120),
+        ))
+    }
+
+    /// What a finished process showed, kept with the working directory it ran in.
+    fn output_of(&self, output: std::process::Output) -> Output {
         Output {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
