@@ -10,6 +10,7 @@ mod foundation;
 mod history;
 mod just_git;
 mod registry;
+mod rehearsal;
 mod repl;
 mod runbook_pages;
 mod runbooks;

@@ -2,27 +2,15 @@
 //! world saw (its record in world.json, the scratch repository's files and recipe log), not by
 //! what the script printed.
 
-use crate::test::{Output, Test};
+use crate::rehearsal::{rehearse, repo_file, Rehearsal};
+use crate::test::Test;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
 const INGESTION_TF: &str = "environments/prod/ingestion-server.tf";
 /// The world's faults of a rehearsal, as JSON (`ovscript::world::Faults`).
 const FAULTS: &str = "OVSCRIPT_TEST_WORLD_FAULTS";
-
-fn repo_file(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-struct Rehearsal {
-    out: Output,
-    world: Value,
-    infra: PathBuf,
-}
 
 impl Rehearsal {
     fn recipes(&self) -> Vec<Value> {
@@ -38,10 +26,6 @@ impl Rehearsal {
             .into_iter()
             .filter(|r| r["recipe"] == "apply")
             .collect()
-    }
-
-    fn file(&self, path: &str) -> String {
-        std::fs::read_to_string(self.infra.join(path)).unwrap()
     }
 
     fn changes(&self) -> Vec<String> {
@@ -120,41 +104,6 @@ impl Rehearsal {
             self.file(file)
         );
     }
-}
-
-fn rehearse(
-    runbook: &str,
-    scenario: &str,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> Option<Rehearsal> {
-    let path = crate::test::path_with(&crate::test::tools_bin()?);
-    let mut test = Test::new().env("PATH", &path);
-    for (name, value) in env {
-        test = test.env(name, value);
-    }
-    let script = repo_file(&format!("scripts/{runbook}.rhai"));
-    let rehearse = format!("--rehearse={scenario}");
-    // ovscript's flags go before the script; what follows `--` in `extra` is the script's.
-    let split = extra.iter().position(|a| *a == "--").unwrap_or(extra.len());
-    let mut argv = vec!["run", rehearse.as_str()];
-    argv.extend(&extra[..split]);
-    argv.push(script.as_str());
-    argv.extend(extra.get(split + 1..).unwrap_or_default());
-    let out = test.command(&argv);
-    let dir = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let world: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("world.json")).unwrap()).unwrap();
-    Some(Rehearsal {
-        out,
-        world,
-        infra: dir.join("infra"),
-    })
 }
 
 #[test]

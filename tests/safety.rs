@@ -10,16 +10,10 @@ use std::time::{Duration, Instant};
 
 use ovscript::world::{Credentials, Faults, Scenario, World};
 
+use crate::rehearsal::repo_file;
 use crate::test::{journal_lines_lenient, journal_text, path_with, tools_bin, Output, Test};
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
-
-fn repo_file(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")

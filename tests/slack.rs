@@ -3,29 +3,16 @@
 //! leaves a flag set; no webhook is a notice, once; and the webhook, a secret, never shows.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 
 use ovscript::world::{Scenario, World};
 
-use crate::test::{journal_text, Output, Test};
+use crate::rehearsal::Rehearsal;
+use crate::test::{journal_text, Test};
 
 /// The operator, as git knows them in these tests.
 const WHO: &str = "Ada Lovelace <ada@example.org>";
 /// The part of the world's webhook that is its secret.
 const SECRET: &str = "rehearsal-slack-webhook-secret";
-
-fn repo_file(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-struct Rehearsal {
-    out: Output,
-    world: Value,
-    infra: PathBuf,
-}
 
 impl Rehearsal {
     /// What the channel shows, oldest first.
@@ -47,46 +34,21 @@ impl Rehearsal {
             .cloned()
             .collect()
     }
-
-    fn file(&self, path: &str) -> String {
-        std::fs::read_to_string(self.infra.join(path)).unwrap()
-    }
 }
 
-/// `ovscript run --rehearse=SCENARIO [flags] scripts/RUNBOOK.rhai [-- options]` by Ada.
+/// A rehearsal by Ada (git's identity, which the posts name).
 fn rehearse(
     runbook: &str,
     scenario: &str,
     flags: &[&str],
     env: &[(&str, &str)],
 ) -> Option<Rehearsal> {
-    let path = crate::test::path_with(&crate::test::tools_bin()?);
-    let mut test = Test::new()
-        .env("PATH", &path)
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.org");
-    for (name, value) in env {
-        test = test.env(name, value);
-    }
-    let script = repo_file(&format!("scripts/{runbook}.rhai"));
-    let rehearse = format!("--rehearse={scenario}");
-    let mut argv = vec!["run", rehearse.as_str()];
-    argv.extend(flags);
-    argv.push(script.as_str());
-    let out = test.command(&argv);
-    let dir = std::fs::read_dir(test.path().join(".ovscript/rehearsals"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let world: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("world.json")).unwrap()).unwrap();
-    Some(Rehearsal {
-        out,
-        world,
-        infra: dir.join("infra"),
-    })
+    let mut env = env.to_vec();
+    env.extend([
+        ("GIT_AUTHOR_NAME", "Ada Lovelace"),
+        ("GIT_AUTHOR_EMAIL", "ada@example.org"),
+    ]);
+    crate::rehearsal::rehearse(runbook, scenario, flags, &env)
 }
 
 #[test]
