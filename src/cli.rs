@@ -19,9 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a runbook script against the real systems.
     Run(RunArgs),
-    /// Compile scripts and the modules they import, and report calls to unknown functions. Runs nothing.
+    /// Compile scripts and the modules they import, and report calls to unknown functions and host functions called with the wrong arguments. Runs nothing.
     Check {
-        /// Scripts to check.
+        /// Scripts to check; a justfile (or a folder that holds one) has its ovscript recipes checked.
         #[arg(required = true)]
         scripts: Vec<PathBuf>,
         #[command(flatten)]
