@@ -124,7 +124,7 @@ fn while_paused(
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         for dag in paused {
-            if let Err(e) = airflow.set_paused(&dag, false) {
+            if let Err(e) = unpause_while_airflow_restarts(airflow, &dag) {
                 let message = crate::diagnostic::message_of(&e);
                 ctx.ui.warn(&format!(
                     "{dag} is STILL PAUSED: unpause it in Airflow's UI ({message})"
@@ -148,5 +148,34 @@ fn while_paused(
             unpaused.join(", ")
         ))),
         Err(e) => Err(e),
+    }
+}
+
+/// How many times, and how far apart (run time), an unpause is tried: the deploy the DAG was
+/// paused for may be restarting Airflow right then.
+const UNPAUSE_ATTEMPTS: u32 = 10;
+const UNPAUSE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Unpauses `dag`, trying again while Airflow does not answer (a restart after the apply): a
+/// refresh left paused after a good deploy is a failure too.
+fn unpause_while_airflow_restarts(airflow: &Airflow, dag: &str) -> HostResult<bool> {
+    let ctx = airflow.ctx();
+    let mut attempt = 1;
+    loop {
+        match airflow.set_paused(dag, false) {
+            Ok(state) => return Ok(state),
+            Err(e) if attempt < UNPAUSE_ATTEMPTS && !crate::diagnostic::is_interrupt(&e) => {
+                ctx.ui.warn(&format!(
+                    "could not unpause {dag} yet ({}): trying again in {}",
+                    crate::diagnostic::message_of(&e),
+                    crate::ui::human(UNPAUSE_INTERVAL)
+                ));
+                // A plain sleep on the run's clock: clean-up holds Ctrl-C off, and a second
+                // Ctrl-C exits through the last resort, which unpauses too.
+                std::thread::sleep(ctx.clock.to_real(UNPAUSE_INTERVAL));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -199,14 +199,14 @@ impl Checker<'_> {
             }
             true
         });
-        let mut local: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+        let local: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
         for f in ast.iter_functions() {
             variables.extend(f.params.iter().map(|p| p.to_string()));
         }
         let mut modules: HashMap<String, BTreeSet<String>> = HashMap::new();
         for (import_path, alias, line, col) in imports {
+            // Rhai calls a module's functions only through its alias (`deploy::f`).
             let functions = self.check_module(file, &import_path, line, col);
-            local.extend(functions.iter().cloned());
             if let Some(alias) = alias {
                 modules.insert(alias, functions);
             }

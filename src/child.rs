@@ -1,8 +1,10 @@
 //! Waiting for a child process (a recipe: `just apply`) so that Ctrl-C never leaves it running
-//! under the clean-up. On Ctrl-C the child is given a moment to end on the terminal's own
-//! SIGINT, then is sent SIGINT, SIGTERM and SIGKILL in turn, each after a bounded wait, with the
-//! processes it started. Only then does the script unwind and restore a clearance flag: never
-//! under a running apply. A second Ctrl-C (the host's last resort) stops it the same way, faster.
+//! under the clean-up. When the terminal's Ctrl-C reached the child too, it is given time to stop
+//! cleanly on its own (terraform exits at once, state lost, on a second interrupt); when the
+//! signal reached ovscript alone, the child is sent SIGINT once. Then SIGTERM and SIGKILL, each
+//! after a bounded wait, with the processes it started. Only then does the script unwind and
+//! restore a clearance flag: never under a running apply. A second Ctrl-C (the host's last
+//! resort) stops it at once: SIGTERM, then SIGKILL.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,24 +14,52 @@ use crate::context::{Ctx, LastResort};
 /// How long a child may take to end after each step of the escalation.
 #[derive(Clone, Copy)]
 struct Patience {
-    /// For the terminal's own SIGINT (it reaches the child too when ovscript runs in a terminal).
-    terminal: Duration,
+    /// For the child to end on its own: it got the terminal's Ctrl-C too.
+    on_its_own: Duration,
+    /// Whether to send it SIGINT: not when the terminal did (terraform takes a second interrupt
+    /// as "exit immediately", losing state), only when the signal reached ovscript alone.
+    send_sigint: bool,
     after_sigint: Duration,
     after_sigterm: Duration,
 }
 
-const ON_CTRL_C: Patience = Patience {
-    terminal: Duration::from_secs(3),
-    after_sigint: Duration::from_secs(30),
-    after_sigterm: Duration::from_secs(10),
+/// Ctrl-C reached the recipe through the terminal: give it time to stop cleanly (terraform
+/// finishes what it started), then escalate; a second Ctrl-C escalates at once.
+const TERMINAL_CTRL_C: Patience = Patience {
+    on_its_own: Duration::from_secs(600),
+    send_sigint: false,
+    after_sigint: Duration::ZERO,
+    after_sigterm: Duration::from_secs(30),
 };
 
-/// The process is exiting: less patience, but still no restore under a running child.
+/// The signal reached ovscript alone (SIGTERM, a `kill`, no terminal): interrupt the recipe once.
+const OVSCRIPT_ALONE: Patience = Patience {
+    on_its_own: Duration::ZERO,
+    send_sigint: true,
+    after_sigint: Duration::from_secs(300),
+    after_sigterm: Duration::from_secs(30),
+};
+
+/// The process is exiting (a second Ctrl-C): less patience, but still no restore under a
+/// running child.
 const ON_EXIT: Patience = Patience {
-    terminal: Duration::ZERO,
+    on_its_own: Duration::ZERO,
+    send_sigint: false,
     after_sigint: Duration::ZERO,
     after_sigterm: Duration::from_secs(5),
 };
+
+/// Whether a Ctrl-C at the terminal reached the child too: ovscript (and so the child) is the
+/// terminal's foreground process group.
+fn terminal_signals_reach_the_child() -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    // SAFETY: tcgetpgrp and getpgrp only read this process's terminal and group ids.
+    let (foreground, ours) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
+    foreground > 0 && foreground == ours
+}
 
 /// Waits for `handle` or Ctrl-C. `None` when interrupted: by then the child has ended.
 pub fn wait(
@@ -42,7 +72,18 @@ pub fn wait(
     let waiter = handle.clone();
     let outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
     if outcome.is_none() {
-        stop(ctx, what, &handle, ON_CTRL_C);
+        let patience = if terminal_signals_reach_the_child() {
+            eprintln!(
+                "{}",
+                ctx.redact(&format!(
+                    "waiting for `{what}` to stop: it got the Ctrl-C too (Ctrl-C again to stop it at once)"
+                ))
+            );
+            TERMINAL_CTRL_C
+        } else {
+            OVSCRIPT_ALONE
+        };
+        stop(ctx, what, &handle, patience);
     }
     // A second Ctrl-C may have stopped the child from its last resort: the process is about to
     // exit there, and this thread must not race it with clean-up of its own.
@@ -61,13 +102,14 @@ fn stop_on_exit(ctx: &Ctx, what: &str, handle: &Arc<duct::Handle>) -> LastResort
 }
 
 fn stop(ctx: &Ctx, what: &str, handle: &duct::Handle, patience: Patience) {
-    if ended_within(handle, patience.terminal) {
+    if ended_within(handle, patience.on_its_own) {
         return;
     }
-    let steps = [
-        (libc::SIGINT, patience.after_sigint, "SIGINT"),
-        (libc::SIGTERM, patience.after_sigterm, "SIGTERM"),
-    ];
+    let mut steps = Vec::new();
+    if patience.send_sigint {
+        steps.push((libc::SIGINT, patience.after_sigint, "SIGINT"));
+    }
+    steps.push((libc::SIGTERM, patience.after_sigterm, "SIGTERM"));
     for (signal, wait, name) in steps {
         eprintln!(
             "{}",

@@ -127,7 +127,8 @@ impl Context {
         };
         #[cfg(not(unix))]
         let by_signal = false;
-        if by_signal || status.code() == Some(130) || self.cancel.was_triggered() {
+        // Clean-up after Ctrl-C (a hold: releasing the lock, restoring) runs its commands for real.
+        if by_signal || status.code() == Some(130) || self.cancel.is_cancelled() {
             return Err(rhai::EvalAltResult::ErrorTerminated(
                 "interrupted".into(),
                 rhai::Position::NONE,

@@ -139,6 +139,9 @@ pub fn break_lock(ctx: &Ctx) -> HostResult<()> {
     };
     ctx.ui
         .warn(&format!("the deploy lock is held: {}", holder.describe()));
+    if ctx.would(&format!("remove the deploy lock of run {}", holder.run_id)) {
+        return Ok(());
+    }
     let question =
         "Remove it? Only if that run is dead: two deploys at once can leave production broken";
     if !crate::operator::ask_yes_no(ctx, question)? {
@@ -288,6 +291,8 @@ impl DeployLock {
     /// Deletes our lock; a failure is said loudly and left for the operator.
     fn release(&self, commit: &str) {
         let ctx = self.ctx();
+        // Clean-up: runs to its end after Ctrl-C too.
+        let _hold = ctx.cancel.hold();
         match self.delete(commit) {
             Ok(()) => {
                 ctx.record(Event::LockReleased {

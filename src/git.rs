@@ -99,6 +99,17 @@ mod git_api {
         git.identity()
     }
 
+    /// The commit `branch` is at in `origin` (`git ls-remote`), or () when origin has no such
+    /// branch: whether the checkout is behind what others merged.
+    ///
+    /// ```rhai
+    /// if git.remote_head("main") != git.head() { warn("run git pull first") }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn remote_head(git: Git, branch: &str) -> HostResult<Dynamic> {
+        git.remote_head(branch)
+    }
+
     /// Creates a branch from HEAD and switches to it (`git checkout -b`).
     ///
     /// ```rhai
@@ -168,6 +179,28 @@ impl Git {
             // `--quiet` makes a detached HEAD exit 1 with no message.
             Some(1) if output.stderr.is_empty() => Ok("HEAD".into()),
             _ => Err(failure(&dir, &args, &output, READ_HINT)),
+        }
+    }
+
+    fn remote_head(&self, branch: &str) -> HostResult<Dynamic> {
+        self.check_branch_name(branch)?;
+        let git_ref = format!("refs/heads/{branch}");
+        let args = ["ls-remote", "--exit-code", "origin", git_ref.as_str()];
+        let (dir, output) = self.git(&args)?;
+        self.ctx.interrupted_child(&output.status)?;
+        match output.status.code() {
+            Some(0) => Ok(stdout_text(&output)
+                .split_whitespace()
+                .next()
+                .map_or(Dynamic::UNIT, |sha| Dynamic::from(sha.to_string()))),
+            // `--exit-code`: 2 when origin has no such branch.
+            Some(2) => Ok(Dynamic::UNIT),
+            _ => Err(failure(
+                &dir,
+                &args,
+                &output,
+                "check that the infrastructure checkout has an `origin` you can reach",
+            )),
         }
     }
 
@@ -333,8 +366,12 @@ impl Git {
 fn is_cleared_true(line: &str) -> bool {
     let code = line.split(['#']).next().unwrap_or_default();
     let code = code.split("//").next().unwrap_or_default();
+    let code = code.split("/*").next().unwrap_or_default();
     match code.split_once('=') {
-        Some((key, value)) => key.trim().ends_with("_cleared") && value.trim() == "true",
+        // `"true"` too: Terraform turns the string into true for a bool variable.
+        Some((key, value)) => {
+            key.trim().ends_with("_cleared") && value.trim().trim_matches('"') == "true"
+        }
         None => false,
     }
 }
@@ -410,6 +447,10 @@ mod tests {
         ));
         assert!(!is_cleared_true("  running_dags_cleared = false"));
         assert!(!is_cleared_true("  # running_dags_cleared = true"));
+        assert!(is_cleared_true("  running_dags_cleared = \"true\""));
+        assert!(is_cleared_true(
+            "  running_dags_cleared = true /* for now */"
+        ));
         assert!(!is_cleared_true("  docker_image_tag = \"true\""));
     }
 

@@ -267,7 +267,12 @@ impl Github {
         let what = format!("release {tag} (id {id}) of {repo}");
         let rest = self.rest()?;
         let reply = rest
-            .send(Method::PATCH, &path, Some(&json!({ "draft": false })))
+            // The tag confirmed, pinned: release-drafter may rewrite a draft at any moment.
+            .send(
+                Method::PATCH,
+                &path,
+                Some(&json!({ "draft": false, "tag_name": tag })),
+            )
             .map_err(|e| rest.explain(e, &what))?;
         let updated = reply.json().map_err(|e| rest.explain(e, &what))?;
         self.ctx().record(Event::GithubReleasePublished {

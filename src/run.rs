@@ -305,13 +305,41 @@ fn resumable(
             "run {run_id} finished: there is nothing to go on with; run the script without --resume"
         )));
     }
+    // A run another run went on with is that run's now: going on from it again would redo
+    // what the later one did (skipping the publish of a release it did not publish).
+    if let Some(later) = journal::RunRecord::resumed_by(base_dir, run_id) {
+        return Err(Error::usage(format!(
+            "run {run_id} was resumed by run {later}: go on with the newest run of that chain (--resume {later}), or run the script without --resume"
+        )));
+    }
     if record.sha256 != sha && !changed_ok {
         return Err(Error::usage(format!(
             "{} changed since run {run_id}: its finished steps may no longer be the script's; check the change, then go on with --resume {run_id} --resume-changed (steps that no longer line up run again, and are named)",
             record.script
         )));
     }
+    let mut record = record;
+    inherit_finished_steps(base_dir, &mut record);
     Ok(record)
+}
+
+/// A run that went on with an earlier one and died before reaching that one's finished steps
+/// did not journal them: they are its own to skip all the same (the chain, oldest last).
+fn inherit_finished_steps(base_dir: &Path, record: &mut journal::RunRecord) {
+    let mut earlier = record.resumed.clone();
+    let mut seen = vec![record.run_id.clone()];
+    while let Some(run_id) = earlier.filter(|id| !seen.contains(id)) {
+        let Ok(previous) = journal::RunRecord::read(base_dir, &run_id) else {
+            break;
+        };
+        for step in previous.finished {
+            if !record.finished.iter().any(|s| s.ordinal == step.ordinal) {
+                record.finished.push(step);
+            }
+        }
+        seen.push(run_id);
+        earlier = previous.resumed;
+    }
 }
 
 /// Starts the simulated world of `--rehearse=SCENARIO` and points `config` at it.
@@ -364,7 +392,13 @@ fn go_on_command(args: &RunArgs, embedded: Option<&Embedded>) -> String {
         if args.dry_run {
             vars.push_str("OVSCRIPT_DRY_RUN=1 ");
         }
-        return format!("{vars}OVSCRIPT_RESUME={{}} just {}", e.recipe);
+        let rest = crate::shell::shell_words(args.args.iter());
+        let rest = if rest.is_empty() {
+            rest
+        } else {
+            format!(" {rest}")
+        };
+        return format!("{vars}OVSCRIPT_RESUME={{}} just {}{rest}", e.recipe);
     }
     let mut flags = String::new();
     if let Some(scenario) = &args.rehearse {
@@ -373,8 +407,19 @@ fn go_on_command(args: &RunArgs, embedded: Option<&Embedded>) -> String {
     if args.dry_run {
         flags.push_str("--dry-run ");
     }
+    if let Some(config) = &args.common.config {
+        flags.push_str(&format!("--config {} ", config.display()));
+    }
+    // The runbook's own options too: a run resumed without them would skip what they asked
+    // for (an expected Airflow version, a local rollback).
+    let options = crate::shell::shell_words(args.args.iter());
+    let options = if options.is_empty() {
+        options
+    } else {
+        format!(" {options}")
+    };
     format!(
-        "ovscript run {flags}--resume {{}} {}",
+        "ovscript run {flags}--resume {{}} {}{options}",
         args.script.display()
     )
 }

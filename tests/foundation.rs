@@ -631,7 +631,9 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
         .env("PATH", &crate::test::path_with(&bin))
         .env("OVSCRIPT_INFRA_DIR", "infra")
         .file("infra/main.tf", original)
-        .file("infra/justfile", "apply:\n    sleep 20\n")
+        // A recipe that goes on after an interrupt (terraform finishing its work): only the
+        // second Ctrl-C's last resort stops it.
+        .file("infra/justfile", "apply:\n    trap '' INT; sleep 20\n")
         .script(
             r#"always(|| tf.with("main.tf", "running_dags_cleared", true, || just("apply")), || info("unpaused"));"#,
         );

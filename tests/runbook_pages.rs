@@ -228,7 +228,7 @@ Setup
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
    - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
 5. Note the last stable release, for a rollback
-   - `deploy::last_stable`: The release a rollback would go to: the newest published one of the target's app.
+   - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
 6. Publish the drafted catalog release
    - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
      - Asks "Publish {draft.tag_name}?"
@@ -247,6 +247,7 @@ Production only, after the app is built and tagged. The team's channel is told w
 3. With the DAGs of `to_pause` paused (unpaused after, whatever happens)
    - Bump the catalog version: just bump prod catalog-airflow
      - Runs `just bump prod catalog-airflow`
+     - `deploy::check_bump`: After a bump: the .tf must now name the image that was waited for.
    - `deploy::production_apply`: The production apply as a step.
      - Set running_dags_cleared = true, just apply prod catalog-airflow, restore false
        - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
@@ -337,7 +338,7 @@ Setup
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
    - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
 5. Note the last stable release, for a rollback
-   - `deploy::last_stable`: The release a rollback would go to: the newest published one of the target's app.
+   - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
 6. Publish the drafted ingestion server release
    - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
      - Asks "Publish {draft.tag_name}?"
@@ -358,33 +359,36 @@ After the app is built and tagged. The team's channel is told when it starts and
      - Runs `just bump dev ingestion-server`
    - Staging: just apply dev ingestion-server
      - Runs `just apply dev ingestion-server`
-4. Production: just bump prod ingestion-server
-   - Runs `just bump prod ingestion-server`
-5. Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
-   - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
-     - `deploy::no_refresh_running`, as above
-     - With `module.ingestion-server.data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens)
-       - Runs `just apply prod ingestion-server`
-   - If it fails:
-     - If `just_started("apply prod ingestion-server")`:
-       - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-         - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
-           - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
-         - If `--rollback == "local"`:
-           - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
-           - If the answer is yes:
-             - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
-               - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
-             - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
-               - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
-               - `deploy::no_refresh_running`, as above
-               - With the DAGs of `dags` paused (unpaused after, whatever happens)
-                 - `deploy::guarded_apply`, as above
-         - Otherwise:
-           - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
-           - If the answer is yes:
-             - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-             - `deploy::notify_rollback`, as above
+4. With the DAGs of `deploy::refresh_dags()` paused (unpaused after, whatever happens)
+   - Production: just bump prod ingestion-server
+     - Runs `just bump prod ingestion-server`
+     - `deploy::check_bump`: After a bump: the .tf must now name the image that was waited for.
+   - `deploy::production_apply`: The production apply as a step.
+     - Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
+       - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
+         - `deploy::no_refresh_running`, as above
+         - With `module.ingestion-server.data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens)
+           - Runs `just apply prod ingestion-server`
+       - If it fails:
+         - If `just_started("apply prod ingestion-server")`:
+           - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
+             - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
+               - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+             - If `--rollback == "local"`:
+               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
+               - If the answer is yes:
+                 - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
+                   - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                 - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
+                   - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
+                   - `deploy::no_refresh_running`, as above
+                   - With the DAGs of `dags` paused (unpaused after, whatever happens)
+                     - `deploy::guarded_apply`, as above
+             - Otherwise:
+               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
+               - If the answer is yes:
+                 - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
+                 - `deploy::notify_rollback`, as above
 
 Post-deployment
 ---------------

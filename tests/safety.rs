@@ -88,7 +88,18 @@ impl Deploy {
         let test = Test::new();
         let origin = test.path().join("origin.git");
         lay_out_infra(&test.path().join("infra"), &origin);
-        let test = configured(test, &world, "infra").env("PATH", &path_with(&bin));
+        // The infrastructure's `just bump` points a service at the newest release's image: the
+        // release each runbook publishes here.
+        let test = configured(test, &world, "infra")
+            .env("PATH", &path_with(&bin))
+            .env(
+                "OVSCRIPT_REHEARSE_IMAGE_TAG_CATALOG_AIRFLOW",
+                "rel-2024.05.02.10.00.00",
+            )
+            .env(
+                "OVSCRIPT_REHEARSE_IMAGE_TAG_INGESTION_SERVER",
+                "rel-2024.05.02.10.05.00",
+            );
         Some(Deploy {
             world,
             test,
@@ -643,4 +654,124 @@ fn settings_that_would_switch_a_safety_off_are_refused() {
             .code(2)
             .stderr_has(key);
     }
+}
+
+#[test]
+fn a_dry_run_break_lock_only_says_so_and_a_superseded_run_is_not_resumed() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    kill_during_apply(&deploy);
+    let killed = newest_run(deploy.test.path());
+    deploy
+        .catalog(&["--dry-run", "--break-lock"])
+        .stdout_has("would: remove the deploy lock of run");
+    assert!(deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
+    deploy.catalog(&["--resume", &killed]).success();
+    let resumer = newest_run(deploy.test.path());
+    deploy
+        .catalog(&["--resume", &killed])
+        .code(2)
+        .stderr_has(&format!("run {killed} was resumed by run {resumer}"));
+}
+
+#[test]
+fn the_bump_must_name_the_image_that_was_waited_for() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    let test = deploy.test.clone().env(
+        "OVSCRIPT_REHEARSE_IMAGE_TAG_CATALOG_AIRFLOW",
+        "rel-2099.01.01.00.00.00",
+    );
+    let script = repo_file("scripts/catalog.rhai");
+    test.command(&["run", "--yes", &script])
+        .code(1)
+        .stderr_has("the bump set module.catalog-airflow.docker_image_tag = rel-2099.01.01.00.00.00, not rel-2024.05.02.10.00.00");
+    assert!(deploy.recipes().iter().all(|r| r["recipe"] != "apply"));
+}
+
+#[test]
+fn a_rollback_goes_back_to_what_production_ran() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    // Production runs an older image than the last published release (a run that published
+    // and stopped before its bump, say).
+    let infra = deploy.infra();
+    let tf = std::fs::read_to_string(infra.join(CATALOG_TF)).unwrap();
+    std::fs::write(
+        infra.join(CATALOG_TF),
+        tf.replace("rel-2024.04.01.12.00.00", "rel-2024.03.01.00.00.00"),
+    )
+    .unwrap();
+    git(
+        &infra,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-qam",
+            "older",
+        ],
+    );
+    git(&infra, &["push", "--quiet", "origin", "main"]);
+    deploy
+        .test
+        .clone()
+        .env("OVSCRIPT_REHEARSE_APPLY_FAILS", "1")
+        .command(&["run", "--yes", &repo_file("scripts/catalog.rhai")])
+        .code(1)
+        .stderr_has("a rollback would go back to rel-2024.03.01.00.00.00");
+    let dispatches = deploy.world.dispatches();
+    assert_eq!(dispatches.len(), 1, "{dispatches:?}");
+    assert_eq!(dispatches[0]["inputs"]["tag"], "rel-2024.03.01.00.00.00");
+}
+
+#[test]
+fn a_checkout_behind_origin_is_refused() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    let other = deploy.test.path().join("other");
+    git(
+        deploy.test.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            "main",
+            deploy.origin.to_str().unwrap(),
+            "other",
+        ],
+    );
+    std::fs::write(other.join("README"), "merged by someone else\n").unwrap();
+    git(&other, &["add", "README"]);
+    git(
+        &other,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-qm",
+            "merged",
+        ],
+    );
+    git(&other, &["push", "--quiet", "origin", "main"]);
+    deploy
+        .catalog(&[])
+        .code(1)
+        .stderr_has("but origin's main is at")
+        .stderr_has("run git pull there first");
+    assert!(
+        deploy.world.changes().is_empty(),
+        "{:?}",
+        deploy.world.changes()
+    );
 }

@@ -272,6 +272,23 @@ impl RunRecord {
         self.outcome.as_deref() == Some("ok")
     }
 
+    /// The run that went on with `run_id` (`--resume`), if any.
+    pub fn resumed_by(base: &Path, run_id: &str) -> Option<String> {
+        std::fs::read_dir(base.join(DIR))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".jsonl")
+                    .map(String::from)
+            })
+            .filter(|id| id != run_id)
+            .find(|id| {
+                RunRecord::read(base, id).is_ok_and(|r| r.resumed.as_deref() == Some(run_id))
+            })
+    }
+
     /// The newest run of `runbook` under `base`, of the same kind (real, rehearsal), that did
     /// not end well and that no later run resumed: what a crashed or failed deploy left behind.
     pub fn newest_unfinished(base: &Path, runbook: &str, rehearsal: bool) -> Option<RunRecord> {
