@@ -36,12 +36,10 @@ pub struct Registry(Arc<RegistryClient>);
 
 struct RegistryClient {
     ctx: Ctx,
-    /// Manifest requests without a token: the first try at each repository.
-    anonymous: LazyRest,
-    /// Token requests, to whatever realm a registry names (no manifest `Accept` there).
-    tokens: LazyRest,
-    /// The client carrying the pull token of each repository (`{registry} {name}`), for the run.
-    authorized: Mutex<HashMap<String, Arc<Rest>>>,
+    /// One client for manifests and tokens alike; credentials go per request.
+    rest: LazyRest,
+    /// The pull token of each repository (`{registry} {name}`), for the run.
+    authorized: Mutex<HashMap<String, String>>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -50,8 +48,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "registry",
         Dynamic::from(Registry(Arc::new(RegistryClient {
             ctx: ctx.clone(),
-            anonymous: LazyRest::default(),
-            tokens: LazyRest::default(),
+            rest: LazyRest::default(),
             authorized: Mutex::default(),
         }))),
     );
@@ -133,10 +130,7 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
             .cloned();
-        let reply = match &known {
-            Some(rest) => self.send(rest, asked)?,
-            None => self.send(self.anonymous()?, asked)?,
-        };
+        let reply = self.send(asked, known.as_deref())?;
         if reply.status != 401 {
             return Ok(reply);
         }
@@ -144,21 +138,26 @@ impl Registry {
             return Err(self.wants_login(asked, &reply));
         };
         let token = self.token(&challenge, asked)?;
-        let rest = Arc::new(Rest::new(
-            self.ctx().clone(),
-            self.service(Auth::Bearer(token), true),
-        )?);
         self.0
             .authorized
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, rest.clone());
-        self.send(&rest, asked)
+            .insert(key, token.clone());
+        self.send(asked, Some(&token))
     }
 
-    fn send(&self, rest: &Rest, asked: &Asked) -> HostResult<Reply> {
-        rest.exchange(Method::HEAD, asked.url, None)
-            .map_err(|e| rest.explain(e, &asked.what()))
+    /// HEADs the manifest, with `token` when there is one: one client for every repository.
+    fn send(&self, asked: &Asked, token: Option<&str>) -> HostResult<Reply> {
+        let rest = self.rest()?;
+        let auth = token.map_or(Auth::None, |t| Auth::Bearer(t.to_string()));
+        rest.exchange_as(
+            Method::HEAD,
+            asked.url,
+            None,
+            &auth,
+            &[("Accept", MANIFEST_TYPES)],
+        )
+        .map_err(|e| rest.explain(e, &asked.what()))
     }
 
     /// An anonymous pull token from the realm of the challenge, for the scope it names (or, if
@@ -180,10 +179,7 @@ impl Registry {
                 asked.what()
             ))
         })?;
-        let rest = self
-            .0
-            .tokens
-            .get(self.ctx(), || Ok(self.service(Auth::None, false)))?;
+        let rest = self.rest()?;
         let reply = rest
             .send(Method::GET, &url, None)
             .map_err(|e| rest.explain(e, &what))?;
@@ -194,27 +190,22 @@ impl Registry {
         })
     }
 
-    fn anonymous(&self) -> HostResult<&Rest> {
-        self.0
-            .anonymous
-            .get(self.ctx(), || Ok(self.service(Auth::None, true)))
+    /// The one client, anonymous: a repository's token is given per request.
+    fn rest(&self) -> HostResult<&Rest> {
+        self.0.rest.get(self.ctx(), || Ok(self.service()))
     }
 
-    /// What `Rest` needs; every call gives a full URL. `manifests`: the manifest `Accept` header.
-    fn service(&self, auth: Auth, manifests: bool) -> Service {
+    /// What `Rest` needs; every call gives a full URL.
+    fn service(&self) -> Service {
         let config = &self.ctx().config.registry;
         Service {
             name: "registry",
             base_url: String::new(),
-            auth,
+            auth: Auth::None,
             credentials_hint: "that the image exists and is public: ovscript pulls anonymously",
             url_hint: URL_HINT,
             timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
-            headers: if manifests {
-                vec![("Accept", MANIFEST_TYPES)]
-            } else {
-                Vec::new()
-            },
+            headers: Vec::new(),
         }
     }
 

@@ -195,10 +195,24 @@ impl Rest {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Reply, RestError> {
+        self.exchange_as(method, path, body, &self.service.auth, &[])
+    }
+
+    /// Like `exchange`, with this request's own credentials and extra headers: a system whose
+    /// credentials differ per resource (a registry's token per repository) keeps one client.
+    pub fn exchange_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, RestError> {
         let url = self.url(path);
         let shown = display_url(&url);
         let started = Instant::now();
-        let answer = self.answer(self.request(method.clone(), &url, body), &shown);
+        let request = self.request(method.clone(), &url, body, auth, headers);
+        let answer = self.answer(request, &shown);
         let elapsed = started.elapsed();
         let (status, headers, text) = match answer {
             Ok(answer) => answer,
@@ -245,12 +259,19 @@ impl Rest {
         })
     }
 
-    fn request(&self, method: Method, url: &str, body: Option<&Value>) -> RequestBuilder {
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+    ) -> RequestBuilder {
         let mut request = self.client.request(method, url);
-        for (name, value) in &self.service.headers {
+        for (name, value) in self.service.headers.iter().chain(headers) {
             request = request.header(*name, *value);
         }
-        request = match &self.service.auth {
+        request = match auth {
             Auth::None => request,
             Auth::Basic { user, password } => request.basic_auth(user, Some(password)),
             Auth::Bearer(token) => request.bearer_auth(token),
