@@ -175,7 +175,18 @@ impl Rest {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Reply, RestError> {
-        let reply = self.exchange(method, path, body)?;
+        self.send_as(method, path, body, &self.service.auth)
+    }
+
+    /// Like `send`, with this request's own credentials (see `exchange_as`).
+    pub fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: &Auth,
+    ) -> Result<Reply, RestError> {
+        let reply = self.exchange_as(method, path, body, auth, &[])?;
         if !(200..300).contains(&reply.status) {
             return Err(RestError::Status {
                 detail: detail_of(&reply.text),

@@ -130,22 +130,22 @@ fn not_configured(keys: &[&str]) -> Box<rhai::EvalAltResult> {
     host_error(crate::config::not_configured("Airflow", "airflow", keys))
 }
 
-/// The API in use and a client authenticated for it; replaced, never changed.
+/// The API in use and the credentials for it; replaced, never changed.
 struct Session {
     api: Api,
-    rest: Rest,
+    auth: Auth,
     /// Found by asking the server (so it may be asked again), not forced by `[airflow] api`.
     detected: bool,
     /// Authenticated by a token, which a 401 renews.
     bearer: bool,
 }
 
-/// One Airflow for a run: its settings, a client without credentials (asking for the API and
-/// for a token need none), and the session in use.
+/// One Airflow for a run: its settings, its one client (credentials go per request: asking for
+/// the API and for a token need none), and the session in use.
 pub struct Connection {
     ctx: Ctx,
     settings: Settings,
-    anonymous: Rest,
+    rest: Rest,
     session: Mutex<Option<Arc<Session>>>,
 }
 
@@ -153,11 +153,11 @@ impl Connection {
     /// Reads the settings; sends nothing yet.
     pub fn new(ctx: &Ctx) -> HostResult<Connection> {
         let settings = Settings::read(ctx)?;
-        let anonymous = Rest::new(ctx.clone(), settings.service(Auth::None))?;
+        let rest = Rest::new(ctx.clone(), settings.service(Auth::None))?;
         Ok(Connection {
             ctx: ctx.clone(),
             settings,
-            anonymous,
+            rest,
             session: Mutex::new(None),
         })
     }
@@ -175,12 +175,14 @@ impl Connection {
         let mut session = self.session()?;
         let (mut renewed, mut asked_again) = (false, false);
         loop {
-            let error = match session
-                .rest
-                .send(method.clone(), &resource.path(session.api), body)
-            {
+            let error = match self.rest.send_as(
+                method.clone(),
+                &resource.path(session.api),
+                body,
+                &session.auth,
+            ) {
                 Ok(reply) => {
-                    let value = reply.json().map_err(|e| session.rest.explain(e, what))?;
+                    let value = reply.json().map_err(|e| self.rest.explain(e, what))?;
                     return Ok(Answer {
                         value,
                         url: reply.url,
@@ -199,7 +201,7 @@ impl Connection {
                 asked_again = true;
                 let api = self.detect()?;
                 if api == session.api {
-                    return Err(session.rest.explain(error, what));
+                    return Err(self.rest.explain(error, what));
                 }
                 self.ctx.ui.info(&format!(
                     "Airflow now answers as {} ({}): it changed during the run; going on with it",
@@ -209,7 +211,7 @@ impl Connection {
                 session = self.replace(&session, api)?;
                 self.journal_api(api, true);
             } else {
-                return Err(session.rest.explain(error, what));
+                return Err(self.rest.explain(error, what));
             }
         }
     }
@@ -217,7 +219,7 @@ impl Connection {
     /// The URL a call would go to, as it may be shown (a dry run's "would").
     pub fn url(&self, resource: &Resource) -> HostResult<String> {
         let session = self.session()?;
-        Ok(display_url(&session.rest.url(&resource.path(session.api))))
+        Ok(display_url(&self.rest.url(&resource.path(session.api))))
     }
 
     /// The error for an answer that arrived but is not the shape Airflow's API documents.
@@ -226,7 +228,7 @@ impl Connection {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        self.anonymous.explain(error, what)
+        self.rest.explain(error, what)
     }
 
     fn session(&self) -> HostResult<Arc<Session>> {
@@ -277,7 +279,7 @@ impl Connection {
         };
         Ok(Session {
             api,
-            rest: Rest::new(self.ctx.clone(), self.settings.service(auth))?,
+            auth,
             detected,
             bearer,
         })
@@ -289,10 +291,10 @@ impl Connection {
     fn detect(&self) -> HostResult<Api> {
         let what = "asking which API it speaks";
         for api in [Api::V2, Api::V1] {
-            match self.anonymous.get(&format!("{}/version", api.root())) {
+            match self.rest.get(&format!("{}/version", api.root())) {
                 Ok(_) => return Ok(api),
                 Err(RestError::Status { status: 404, .. }) => continue,
-                Err(error) => return Err(self.anonymous.explain(error, what)),
+                Err(error) => return Err(self.rest.explain(error, what)),
             }
         }
         let root = display_url(&self.settings.root);
@@ -307,7 +309,7 @@ impl Connection {
     fn token(&self, user: &str, password: &str) -> HostResult<String> {
         let what = format!("a token for user {user}");
         let body = json!({ "username": user, "password": password });
-        let reply = match self.anonymous.send(Method::POST, "/auth/token", Some(&body)) {
+        let reply = match self.rest.send(Method::POST, "/auth/token", Some(&body)) {
             Ok(reply) => reply,
             // Only with `api = "v2"` set: a detected Airflow 3 has the route.
             Err(RestError::Status { status: 404, url, .. }) => {
@@ -315,9 +317,9 @@ impl Connection {
                     "{url} answered 404: this Airflow issues no tokens, so it is not Airflow 3; check `api` under [airflow] (OVSCRIPT_AIRFLOW_API), or leave it to `auto`"
                 )))
             }
-            Err(error) => return Err(self.anonymous.explain(error, &what)),
+            Err(error) => return Err(self.rest.explain(error, &what)),
         };
-        let answer = reply.json().map_err(|e| self.anonymous.explain(e, &what))?;
+        let answer = reply.json().map_err(|e| self.rest.explain(e, &what))?;
         let token = answer["access_token"]
             .as_str()
             .filter(|token| !token.is_empty())
