@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 
 pub const DEFAULT_FILE: &str = "ovscript.toml";
-const ENV_PREFIX: &str = "OVSCRIPT_";
+pub const ENV_PREFIX: &str = "OVSCRIPT_";
 
 /// Variables with the prefix that are not configuration keys.
 const ENV_NOT_CONFIG: &[&str] = &["OVSCRIPT_TEST_", "OVSCRIPT_REHEARSE_"];

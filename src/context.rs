@@ -22,7 +22,8 @@ pub struct Context {
     pub dry_run: bool,
     /// Answer yes to every `confirm` (`--yes`).
     pub yes: bool,
-    pub journal: Journal,
+    /// Shared with the clients of the systems, which journal their own calls.
+    pub journal: Arc<Journal>,
     pub ui: Ui,
     pub cancel: Cancel,
     pub clock: Clock,

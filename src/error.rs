@@ -50,6 +50,46 @@ impl std::error::Error for Error {}
 #[derive(Debug, Clone)]
 pub struct UsageError(pub String);
 
+/// A system's call that failed, said for the operator: what failed and what to do. Clients (no
+/// Rhai in them) return it; in a script it becomes a runtime error, or "interrupted" for Ctrl-C.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    Failed(String),
+    /// Ctrl-C while waiting: the message says for what.
+    Interrupted(String),
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure::Failed(message.into())
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Failed(message) | Failure::Interrupted(message) => message,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<Failure> for Box<rhai::EvalAltResult> {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Failed(message) => host_error(message),
+            Failure::Interrupted(message) => {
+                rhai::EvalAltResult::ErrorTerminated(message.into(), rhai::Position::NONE).into()
+            }
+        }
+    }
+}
+
 /// Errors raised by host functions travel through Rhai as runtime errors carrying this text.
 pub type HostResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 

@@ -7,14 +7,13 @@ use rhai::{Dynamic, Engine, Map};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::config::{given, DEFAULT_TIMEOUT_SECS};
+use crate::config::given;
 use crate::context::Ctx;
-use crate::error::{host_error, HostResult};
+use crate::error::{host_error, Failure, HostResult};
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service, Shared};
 
 const DEFAULT_URL: &str = "https://api.github.com";
 
@@ -162,24 +161,36 @@ impl Github {
     }
 
     fn rest(&self) -> HostResult<&Rest> {
-        self.0.rest.get(self.ctx(), || self.service())
+        let rest = self
+            .0
+            .rest
+            .get(&Shared::of(self.ctx()), || self.service())?;
+        Ok(rest)
     }
 
-    fn service(&self) -> HostResult<Service> {
+    fn service(&self) -> Result<Service, Failure> {
         let config = &self.ctx().config.github;
-        let token = required(&config.token, "token")?;
-        Ok(Service {
-            name: "github",
-            base_url: config.url.as_deref().unwrap_or(DEFAULT_URL).trim().to_string(),
-            auth: Auth::Bearer(token),
-            credentials_hint: "OVSCRIPT_GITHUB_TOKEN (or `token` under [github]): the token needs push access to the repository",
-            url_hint: "OVSCRIPT_GITHUB_URL (or `url` under [github])",
-            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
-            headers: vec![
-                ("Accept", "application/vnd.github+json"),
-                ("X-GitHub-Api-Version", "2022-11-28"),
-            ],
-        })
+        let token = given(&config.token).ok_or_else(|| {
+            Failure::new(crate::config::not_configured(
+                "GitHub",
+                "github",
+                &["token"],
+            ))
+        })?;
+        Ok(Service::configured(
+            "github",
+            config.url.as_deref(),
+            DEFAULT_URL,
+            "",
+            config.timeout,
+        )
+        .with_auth(
+            Auth::Bearer(token),
+            &["token"],
+            "the token needs push access to the repository",
+        )
+        .with_header("Accept", "application/vnd.github+json")
+        .with_header("X-GitHub-Api-Version", "2022-11-28"))
     }
 
     fn configured_repo(&self) -> HostResult<Repo> {
@@ -328,7 +339,7 @@ impl Github {
             Err(RestError::Status { status: 422, detail, .. }) => Err(host_error(self.ctx().redact(&format!(
                 "GitHub refused to approve PR #{number} of {repo} (HTTP 422: {detail}): GitHub does not let the author of a pull request approve it, so someone else must approve it"
             )))),
-            Err(e) => Err(rest.explain(e, &format!("PR #{number} of {repo}"))),
+            Err(e) => Err(rest.explain(e, &format!("PR #{number} of {repo}")).into()),
         }
     }
 

@@ -4,13 +4,11 @@
 use reqwest::Method;
 use rhai::{Dynamic, Engine, Map};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::config::DEFAULT_TIMEOUT_SECS;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{display_url, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{display_url, LazyRest, Rest, RestError, Service, Shared};
 
 /// The script object `http`: one client for every URL, built on first use.
 #[derive(Clone)]
@@ -52,18 +50,11 @@ mod http_api {
 
 impl Http {
     fn rest(&self) -> HostResult<&Rest> {
-        self.0.rest.get(&self.0.ctx, || {
-            Ok(Service {
-                name: "http",
-                // Every call gives a full URL, which `Rest` keeps as it is.
-                base_url: String::new(),
-                auth: Auth::None,
-                credentials_hint: "the credentials in the URL",
-                url_hint: "the URL",
-                timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
-                headers: Vec::new(),
-            })
-        })
+        // Every call gives a full URL, which `Rest` keeps as it is.
+        let rest = self.0.rest.get(&Shared::of(&self.0.ctx), || {
+            Ok(Service::by_url("http", None, "the URL"))
+        })?;
+        Ok(rest)
     }
 
     fn get(&self, url: &str) -> HostResult<Map> {
@@ -103,7 +94,7 @@ impl Http {
                 "{url} did not answer within {}s",
                 rest.service().timeout.as_secs()
             ),
-            other => return rest.explain(other, "http.get"),
+            other => return rest.explain(other, "http.get").into(),
         };
         host_error(self.0.ctx.redact(&message))
     }

@@ -15,13 +15,12 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use crate::config::{given, DEFAULT_TIMEOUT_SECS};
+use crate::config::given;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{segment, Auth, LazyRest, Reply, Rest, RestError, Service};
+use crate::rest::{segment, Auth, LazyRest, Reply, Rest, RestError, Service, Shared};
 
 /// Every kind of manifest a tag can name: a multi-platform index (OCI, Docker) or one image (OCI,
 /// Docker). A registry answers 404 for a tag whose manifest is of a kind the client did not accept.
@@ -157,7 +156,7 @@ impl Registry {
             &auth,
             &[("Accept", MANIFEST_TYPES)],
         )
-        .map_err(|e| rest.explain(e, &asked.what()))
+        .map_err(|e| rest.explain(e, &asked.what()).into())
     }
 
     /// An anonymous pull token from the realm of the challenge, for the scope it names (or, if
@@ -186,26 +185,26 @@ impl Registry {
         read_token(&reply.text).ok_or_else(|| {
             let reason = "no `token` or `access_token` in it".to_string();
             let url = reply.url.clone();
-            rest.explain(RestError::Body { url, reason }, &what)
+            rest.explain(RestError::Body { url, reason }, &what).into()
         })
     }
 
     /// The one client, anonymous: a repository's token is given per request.
     fn rest(&self) -> HostResult<&Rest> {
-        self.0.rest.get(self.ctx(), || Ok(self.service()))
+        let rest = self
+            .0
+            .rest
+            .get(&Shared::of(self.ctx()), || Ok(self.service()))?;
+        Ok(rest)
     }
 
     /// What `Rest` needs; every call gives a full URL.
     fn service(&self) -> Service {
         let config = &self.ctx().config.registry;
         Service {
-            name: "registry",
-            base_url: String::new(),
-            auth: Auth::None,
-            credentials_hint: "that the image exists and is public: ovscript pulls anonymously",
-            url_hint: URL_HINT,
-            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
-            headers: Vec::new(),
+            credentials_hint: "that the image exists and is public: ovscript pulls anonymously"
+                .into(),
+            ..Service::by_url("registry", config.timeout, URL_HINT)
         }
     }
 

@@ -103,6 +103,7 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
     } else {
         Journal::disabled()
     };
+    let journal = Arc::new(journal);
     Ok(Arc::new(Context {
         config: settings.config,
         dry_run: settings.dry_run,

@@ -5,13 +5,12 @@ use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::config::{given, DEFAULT_TIMEOUT_SECS};
+use crate::config::given;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{segment, server_root, Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{segment, Auth, LazyRest, Rest, RestError, Service, Shared};
 
 const DEFAULT_URL: &str = "https://sentry.io";
 
@@ -83,22 +82,29 @@ impl Sentry {
     }
 
     fn rest(&self) -> HostResult<&Rest> {
-        self.0.rest.get(self.ctx(), || Ok(self.service()))
+        let rest = self
+            .0
+            .rest
+            .get(&Shared::of(self.ctx()), || Ok(self.service()))?;
+        Ok(rest)
     }
 
     /// What `Rest` needs; `project()` has made sure that the token is set.
     fn service(&self) -> Service {
         let config = &self.ctx().config.sentry;
         let token = given(&config.token).unwrap_or_default();
-        Service {
-            name: "sentry",
-            base_url: server_root(config.url.as_deref().unwrap_or(DEFAULT_URL), "/api/0"),
-            auth: Auth::Bearer(token),
-            credentials_hint: "OVSCRIPT_SENTRY_TOKEN (or `token` under [sentry]): the token needs the event:read scope",
-            url_hint: "OVSCRIPT_SENTRY_URL (or `url` under [sentry])",
-            timeout: Duration::from_secs(config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
-            headers: Vec::new(),
-        }
+        Service::configured(
+            "sentry",
+            config.url.as_deref(),
+            DEFAULT_URL,
+            "/api/0",
+            config.timeout,
+        )
+        .with_auth(
+            Auth::Bearer(token),
+            &["token"],
+            "the token needs the event:read scope",
+        )
     }
 
     fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
@@ -153,7 +159,7 @@ impl Sentry {
         let what = format!(
             "the issues of Sentry project {org}/{project} (OVSCRIPT_SENTRY_ORG / OVSCRIPT_SENTRY_PROJECT)"
         );
-        rest.explain(error, &what)
+        rest.explain(error, &what).into()
     }
 }
 
@@ -301,14 +307,6 @@ mod tests {
 
     #[test]
     fn the_api_root_is_found_either_way() {
-        assert_eq!(
-            server_root("https://sentry.io/", "/api/0"),
-            "https://sentry.io"
-        );
-        assert_eq!(
-            server_root("https://sentry.io/api/0/", "/api/0"),
-            "https://sentry.io"
-        );
         let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
         assert_eq!(
             issues_path("open verse", "api", at("2024-05-01T11:30:00.5Z"), at("2024-05-01T12:00:00Z")),

@@ -12,14 +12,13 @@ use rhai::{Dynamic, Engine};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::given;
 use crate::context::Ctx;
 use crate::error::HostResult;
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::{Auth, LazyRest, Rest, RestError, Service};
+use crate::rest::{LazyRest, Rest, RestError, Service, Shared};
 
 /// Seconds a post may take when `[slack] timeout` does not say: a notification must not hold a
 /// deploy up for long.
@@ -106,10 +105,12 @@ impl Slack {
                 self.journal(text, "posted", Some(reply.status), None);
                 Ok(true)
             }
-            Err(RestError::Interrupted { url }) => Err(rest.explain(
-                RestError::Interrupted { url },
-                "posting to the team's channel",
-            )),
+            Err(RestError::Interrupted { url }) => Err(rest
+                .explain(
+                    RestError::Interrupted { url },
+                    "posting to the team's channel",
+                )
+                .into()),
             Err(error) => {
                 let status = match &error {
                     RestError::Status { status, .. } => Some(*status),
@@ -136,19 +137,12 @@ impl Slack {
             .config
             .slack
             .timeout
-            .unwrap_or(DEFAULT_TIMEOUT_SECS);
-        self.0.rest.get(self.ctx(), || {
-            Ok(Service {
-                name: "slack",
-                // The webhook is a full URL, which `Rest` keeps as it is.
-                base_url: String::new(),
-                auth: Auth::None,
-                credentials_hint: WHERE,
-                url_hint: WHERE,
-                timeout: Duration::from_secs(timeout),
-                headers: Vec::new(),
-            })
-        })
+            .or(Some(DEFAULT_TIMEOUT_SECS));
+        // The webhook is a full URL, which `Rest` keeps as it is.
+        let rest = self.0.rest.get(&Shared::of(self.ctx()), || {
+            Ok(Service::by_url("slack", timeout, WHERE))
+        })?;
+        Ok(rest)
     }
 
     /// Journals a post: its text (never the webhook), what came of it.

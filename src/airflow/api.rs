@@ -16,10 +16,8 @@ use crate::config::{given, AirflowApi, DEFAULT_TIMEOUT_SECS};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::journal::Event;
-use crate::rest::{display_url, server_root, Auth, Rest, RestError, Service};
+use crate::rest::{display_url, server_root, Auth, Rest, RestError, Service, Shared};
 
-const CREDENTIALS_HINT: &str =
-    "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])";
 const URL_HINT: &str = "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])";
 
 /// The REST API of an Airflow.
@@ -113,15 +111,12 @@ impl Settings {
         })
     }
 
-    fn service(&self, auth: Auth) -> Service {
+    fn service(&self) -> Service {
         Service {
-            name: "airflow",
-            base_url: self.root.clone(),
-            auth,
-            credentials_hint: CREDENTIALS_HINT,
-            url_hint: URL_HINT,
             timeout: self.timeout,
-            headers: vec![("Accept", "application/json")],
+            ..Service::configured("airflow", Some(&self.root), "", "", None)
+                .with_auth(Auth::None, &["user", "password"], "")
+                .with_header("Accept", "application/json")
         }
     }
 }
@@ -153,7 +148,7 @@ impl Connection {
     /// Reads the settings; sends nothing yet.
     pub fn new(ctx: &Ctx) -> HostResult<Connection> {
         let settings = Settings::read(ctx)?;
-        let rest = Rest::new(ctx.clone(), settings.service(Auth::None))?;
+        let rest = Rest::new(Shared::of(ctx), settings.service())?;
         Ok(Connection {
             ctx: ctx.clone(),
             settings,
@@ -201,7 +196,7 @@ impl Connection {
                 asked_again = true;
                 let api = self.detect()?;
                 if api == session.api {
-                    return Err(self.rest.explain(error, what));
+                    return Err(self.rest.explain(error, what).into());
                 }
                 self.ctx.ui.info(&format!(
                     "Airflow now answers as {} ({}): it changed during the run; going on with it",
@@ -211,7 +206,7 @@ impl Connection {
                 session = self.replace(&session, api)?;
                 self.journal_api(api, true);
             } else {
-                return Err(self.rest.explain(error, what));
+                return Err(self.rest.explain(error, what).into());
             }
         }
     }
@@ -228,7 +223,7 @@ impl Connection {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        self.rest.explain(error, what)
+        self.rest.explain(error, what).into()
     }
 
     fn session(&self) -> HostResult<Arc<Session>> {
@@ -294,7 +289,7 @@ impl Connection {
             match self.rest.get(&format!("{}/version", api.root())) {
                 Ok(_) => return Ok(api),
                 Err(RestError::Status { status: 404, .. }) => continue,
-                Err(error) => return Err(self.rest.explain(error, what)),
+                Err(error) => return Err(self.rest.explain(error, what).into()),
             }
         }
         let root = display_url(&self.settings.root);
@@ -317,7 +312,7 @@ impl Connection {
                     "{url} answered 404: this Airflow issues no tokens, so it is not Airflow 3; check `api` under [airflow] (OVSCRIPT_AIRFLOW_API), or leave it to `auto`"
                 )))
             }
-            Err(error) => return Err(self.rest.explain(error, &what)),
+            Err(error) => return Err(self.rest.explain(error, &what).into()),
         };
         let answer = reply.json().map_err(|e| self.rest.explain(e, &what))?;
         let token = answer["access_token"]

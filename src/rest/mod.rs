@@ -1,38 +1,68 @@
-//! HTTP plumbing shared by the systems that speak JSON over HTTP (Airflow, Sentry, GitHub, http):
-//! one blocking client per system with timeouts, every call journaled (method, URL without
-//! credentials, status, duration), and failures turned into messages that say what to do.
-//! Each system owns its own `Rest`; this module knows nothing about any of them.
+//! HTTP plumbing shared by the systems that speak JSON over HTTP (Airflow, Sentry, GitHub, the
+//! registry, http, Slack): one blocking client per system with timeouts, every call journaled
+//! (method, URL without credentials, status, duration), and failures turned into messages that
+//! say what to do. Each system owns its own `Rest`; this module knows nothing about any of them,
+//! and nothing about Rhai: it takes of the run only what it uses (`Shared`).
+
+mod detail;
+mod service;
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::context::Ctx;
-use crate::error::host_error;
-use crate::journal::Event;
+use crate::cancel::Cancel;
+use crate::context::Context;
+use crate::error::Failure;
+use crate::journal::{Event, Journal};
+use crate::redact::Redactor;
 
-pub enum Auth {
-    None,
-    Basic { user: String, password: String },
-    Bearer(String),
+use self::detail::detail_of;
+pub use self::service::{server_root, setting_names, Auth, Service};
+
+/// What a client takes of the run: Ctrl-C (a call waits for an answer or for it), the journal
+/// (every call is a line), the redactor (no message shows a secret, nor a token a server issued).
+#[derive(Clone)]
+pub struct Shared {
+    pub cancel: Cancel,
+    pub journal: Arc<Journal>,
+    pub redactor: Redactor,
 }
 
-/// What a system tells the plumbing about itself, for requests and for error messages.
-pub struct Service {
-    /// `airflow`, `sentry`, `github`, `http`.
-    pub name: &'static str,
-    /// Base URL without a trailing slash; paths are appended to it.
-    pub base_url: String,
-    pub auth: Auth,
-    /// Where the operator fixes credentials, e.g. "OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD".
-    pub credentials_hint: &'static str,
-    /// Where the operator fixes the address, e.g. "OVSCRIPT_AIRFLOW_URL".
-    pub url_hint: &'static str,
-    pub timeout: Duration,
-    /// Extra headers on every request (GitHub's Accept and API version).
-    pub headers: Vec<(&'static str, &'static str)>,
+impl Shared {
+    pub fn of(context: &Context) -> Shared {
+        Shared {
+            cancel: context.cancel.clone(),
+            journal: context.journal.clone(),
+            redactor: context.redactor.clone(),
+        }
+    }
+
+    /// Nothing journaled, nothing secret, never cancelled: for a client's own tests.
+    pub fn detached() -> Shared {
+        Shared {
+            cancel: Cancel::default(),
+            journal: Arc::new(Journal::disabled()),
+            redactor: Redactor::default(),
+        }
+    }
+
+    /// `Failure::Interrupted` once Ctrl-C was pressed: a client asks between pages.
+    pub fn check_cancelled(&self) -> Result<(), Failure> {
+        if self.cancel.is_cancelled() {
+            Err(Failure::Interrupted("interrupted".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A failure as the operator may read it: no secret in it.
+    pub fn failure(&self, message: impl AsRef<str>) -> Failure {
+        Failure::new(self.redactor.redact(message.as_ref()))
+    }
 }
 
 /// A `Rest` made on first use: building a client starts a thread, and a script that never calls a
@@ -44,19 +74,19 @@ impl LazyRest {
     /// The client, made now from `service()` if this is the first call.
     pub fn get(
         &self,
-        ctx: &Ctx,
-        service: impl FnOnce() -> Result<Service, Box<rhai::EvalAltResult>>,
-    ) -> Result<&Rest, Box<rhai::EvalAltResult>> {
+        shared: &Shared,
+        service: impl FnOnce() -> Result<Service, Failure>,
+    ) -> Result<&Rest, Failure> {
         if let Some(rest) = self.0.get() {
             return Ok(rest);
         }
-        let rest = Rest::new(ctx.clone(), service()?)?;
+        let rest = Rest::new(shared.clone(), service()?)?;
         Ok(self.0.get_or_init(|| rest))
     }
 }
 
 pub struct Rest {
-    ctx: Ctx,
+    shared: Shared,
     service: Service,
     client: Client,
 }
@@ -116,7 +146,7 @@ fn failure(error: &reqwest::Error, url: &str) -> RestError {
 }
 
 impl Rest {
-    pub fn new(ctx: Ctx, mut service: Service) -> Result<Rest, Box<rhai::EvalAltResult>> {
+    pub fn new(shared: Shared, mut service: Service) -> Result<Rest, Failure> {
         service.base_url = service.base_url.trim_end_matches('/').to_string();
         let client = Client::builder()
             .timeout(service.timeout)
@@ -124,13 +154,13 @@ impl Rest {
             .user_agent(concat!("ovscript/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
-                host_error(format!(
+                Failure::new(format!(
                     "cannot set up the HTTP client for {}: {e}",
                     service.name
                 ))
             })?;
         Ok(Rest {
-            ctx,
+            shared,
             service,
             client,
         })
@@ -138,6 +168,11 @@ impl Rest {
 
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    /// What this client shares with the run.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// `path` appended to the base URL; a full `http(s)://` URL (a pagination link) is kept.
@@ -252,7 +287,7 @@ impl Rest {
         shown: &str,
     ) -> Result<(u16, HeaderMap, String), RestError> {
         let url = shown.to_string();
-        let answer = self.ctx.cancel.interruptible(move || {
+        let answer = self.shared.cancel.interruptible(move || {
             request
                 .send()
                 .map_err(|e| failure(&e, &url))
@@ -294,7 +329,7 @@ impl Rest {
     }
 
     fn journal(&self, method: &Method, url: &str, status: Option<u16>, elapsed: Duration) {
-        self.ctx.record(Event::Http {
+        self.shared.journal.record(&Event::Http {
             service: self.service.name.to_string(),
             method: method.as_str().to_string(),
             url: url.to_string(),
@@ -304,13 +339,11 @@ impl Rest {
     }
 
     /// The operator's message for a failed call about `what` ("DAG flickr_workflow").
-    pub fn explain(&self, error: RestError, what: &str) -> Box<rhai::EvalAltResult> {
+    pub fn explain(&self, error: RestError, what: &str) -> Failure {
         let name = self.service.name;
         let message = match error {
             RestError::Interrupted { url } => {
-                let message = format!("while waiting for {name} at {url} ({what})");
-                return rhai::EvalAltResult::ErrorTerminated(message.into(), rhai::Position::NONE)
-                    .into();
+                return Failure::Interrupted(format!("while waiting for {name} at {url} ({what})"));
             }
             RestError::Status { status: status @ (401 | 403), url, detail, method } => format!(
                 "{name} refused the credentials (HTTP {status} for {method} {url}){}: check {}",
@@ -334,7 +367,7 @@ impl Rest {
             ),
             RestError::Body { url, reason } => format!("{name} sent an answer that cannot be read from {url} ({what}): {reason}"),
         };
-        host_error(self.ctx.redact(&message))
+        self.shared.failure(message)
     }
 }
 
@@ -402,98 +435,12 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// The server's own words about a failure, from the JSON error shapes of Airflow 2 (RFC 7807),
-/// Airflow 3 (FastAPI's `detail`, a string or a list of validation errors, and `error` for a
-/// route it does not have), Sentry and GitHub; of an HTML page (a webserver's own error page),
-/// its title.
-fn detail_of(text: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(text) else {
-        if let Some(title) = html_title(text) {
-            return title;
-        }
-        return text
-            .chars()
-            .take(200)
-            .collect::<String>()
-            .trim()
-            .to_string();
-    };
-    let mut parts: Vec<String> = ["detail", "message", "title", "error"]
-        .iter()
-        .find_map(|k| value.get(*k).and_then(Value::as_str))
-        .map(|s| vec![s.to_string()])
-        .unwrap_or_default();
-    if let Some(invalid) = value.get("detail").and_then(Value::as_array) {
-        parts.extend(invalid.iter().filter_map(validation_error));
-    }
-    if let Some(errors) = value.get("errors").and_then(Value::as_array) {
-        parts.extend(errors.iter().filter_map(error_text));
-    }
-    parts.join("; ")
-}
-
-/// The `<title>` of an HTML page, e.g. "Airflow 404".
-fn html_title(text: &str) -> Option<String> {
-    let start = text.find("<title>")? + "<title>".len();
-    let length = text[start..].find("</title>")?;
-    let title = text[start..start + length].trim();
-    (!title.is_empty()).then(|| title.to_string())
-}
-
-/// One of FastAPI's validation errors, `{loc: ["body", "is_paused"], msg: "Field required"}`,
-/// as `body.is_paused: Field required`: where the request was wrong, and how.
-fn validation_error(error: &Value) -> Option<String> {
-    if let Some(text) = error.as_str() {
-        return Some(text.to_string());
-    }
-    let msg = error.get("msg").and_then(Value::as_str)?;
-    let loc: Vec<String> = error
-        .get("loc")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|part| match part {
-            Value::String(name) => name.clone(),
-            other => other.to_string(),
-        })
-        .collect();
-    Some(if loc.is_empty() {
-        msg.to_string()
-    } else {
-        format!("{}: {msg}", loc.join("."))
-    })
-}
-
-/// One entry of an `errors` list: a string, `{message}`, or GitHub's `{field, code}`.
-fn error_text(error: &Value) -> Option<String> {
-    if let Some(text) = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or(error.as_str())
-    {
-        return Some(text.to_string());
-    }
-    let field = error.get("field").and_then(Value::as_str)?;
-    let code = error
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or("invalid");
-    Some(format!("{field} {code}"))
-}
-
 fn suffix(detail: &str) -> String {
     if detail.is_empty() {
         String::new()
     } else {
         format!(": {detail}")
     }
-}
-
-/// A server's root from a URL setting that may or may not end in the API's path
-/// (`http://host:8080` or `http://host:8080/api/v1/`).
-pub fn server_root(url: &str, api_path: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    url.strip_suffix(api_path).unwrap_or(url).to_string()
 }
 
 /// Query parameters whose values are credentials (`?access_token=...`, `&sig=...`).
@@ -553,68 +500,6 @@ mod tests {
         );
         let sentry_end = r#"<https://s/x?cursor=0:0:1>; rel="previous"; results="true"; cursor="0:0:1", <https://s/x?cursor=0:200:0>; rel="next"; results="false"; cursor="0:200:0""#;
         assert_eq!(next_link(sentry_end), None);
-    }
-
-    #[test]
-    fn details_come_from_each_error_shape() {
-        assert_eq!(
-            detail_of(r#"{"type":"x","title":"Unauthorized","status":401,"detail":"bad pw"}"#),
-            "bad pw"
-        );
-        assert_eq!(
-            detail_of(
-                r#"{"message":"Validation Failed","errors":[{"message":"Can not approve your own pull request"}]}"#
-            ),
-            "Validation Failed; Can not approve your own pull request"
-        );
-        assert_eq!(
-            detail_of(
-                r#"{"message":"Unprocessable Entity","errors":["Review Can not approve your own pull request"]}"#
-            ),
-            "Unprocessable Entity; Review Can not approve your own pull request"
-        );
-        assert_eq!(
-            detail_of(
-                r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}]}"#
-            ),
-            "Validation Failed; base invalid"
-        );
-    }
-
-    #[test]
-    fn details_come_from_airflow_3s_fastapi_errors() {
-        assert_eq!(
-            detail_of(r#"{"detail":"Dag with id: no_such_dag was not found"}"#),
-            "Dag with id: no_such_dag was not found"
-        );
-        assert_eq!(
-            detail_of(
-                r#"{"detail":[{"type":"extra_forbidden","loc":["body","x"],"msg":"Extra inputs are not permitted","input":1},{"type":"missing","loc":["body","is_paused"],"msg":"Field required","input":{}}]}"#
-            ),
-            "body.x: Extra inputs are not permitted; body.is_paused: Field required"
-        );
-        assert_eq!(
-            detail_of(r#"{"detail":[{"loc":["query","limit",0],"msg":"bad"},{"msg":"no place"}]}"#),
-            "query.limit.0: bad; no place"
-        );
-        assert_eq!(
-            detail_of(r#"{"error":"/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."}"#),
-            "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
-        );
-        // Airflow 2's webserver answers a path outside its API with a page.
-        assert_eq!(
-            detail_of(
-                "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <title>Airflow 404</title>\n"
-            ),
-            "Airflow 404"
-        );
-        // Airflow 2's 401 has a null detail: its title speaks.
-        assert_eq!(
-            detail_of(
-                r#"{"detail":null,"status":401,"title":"Unauthorized","type":"about:blank"}"#
-            ),
-            "Unauthorized"
-        );
     }
 
     #[test]
