@@ -1,0 +1,311 @@
+//! `github`: the release, changelog-PR, workflow and PR steps of a runbook, against the
+//! monorepo (`[github] repo`) and the infrastructure repository (`[github] infra_repo`). This is
+//! the binding: `client` speaks to GitHub, `model` types its answers, and scripts see them as
+//! maps with GitHub's field names.
+
+mod client;
+mod model;
+
+use rhai::{Dynamic, Engine, Map};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
+use self::client::{approve_path, dispatch_path, publish_path, Client};
+use self::model::Repo;
+use crate::context::Ctx;
+use crate::error::{host_error, HostResult};
+use crate::journal::Event;
+use crate::objects::Objects;
+use crate::rest::Shared;
+
+/// The script object `github`; the client is made on first use, so a script that never calls
+/// GitHub needs no GitHub settings.
+#[derive(Clone)]
+pub struct Github(Arc<GithubHost>);
+
+struct GithubHost {
+    ctx: Ctx,
+    client: OnceLock<Client>,
+}
+
+pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
+    engine.register_type_with_name::<Github>("Github");
+    objects.insert(
+        "github",
+        Dynamic::from(Github(Arc::new(GithubHost {
+            ctx: ctx.clone(),
+            client: OnceLock::new(),
+        }))),
+    );
+    engine.register_global_module(rhai::exported_module!(github_api).into());
+}
+
+/// The `github` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod github_api {
+    use super::*;
+
+    /// The newest draft release (by created_at) whose tag starts with `prefix`, as a map with
+    /// GitHub's field names, or () when there is none.
+    ///
+    /// ```rhai
+    /// let draft = github.draft_release("catalog-");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn draft_release(github: Github, prefix: &str) -> HostResult<Dynamic> {
+        github.draft_release(prefix)
+    }
+
+    /// Publishes a draft release (PATCH draft=false); returns the release as GitHub now shows it.
+    ///
+    /// ```rhai
+    /// github.publish_release(draft);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn publish_release(github: Github, release: Map) -> HostResult<Map> {
+        github.publish_release(&release)
+    }
+
+    /// The newest published (not draft, not prerelease) release whose tag starts with `prefix`,
+    /// with `rollback_tag` added (catalog-2023.07.03.17.52.00 -> rel-2023.07.03.17.52.00), or ().
+    ///
+    /// ```rhai
+    /// let stable = github.latest_release("catalog-");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn latest_release(github: Github, prefix: &str) -> HostResult<Dynamic> {
+        github.latest_release(prefix)
+    }
+
+    /// The open changelog PR of a release tag (`Publish changelog for {tag}`, branch
+    /// changelog/{tag}) as a map with GitHub's field names, or ().
+    ///
+    /// ```rhai
+    /// let pr = github.changelog_pr(draft.tag_name);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn changelog_pr(github: Github, tag: &str) -> HostResult<Dynamic> {
+        github.changelog_pr(tag)
+    }
+
+    /// Approves a pull request of the repository (a review with event APPROVE); GitHub refuses it
+    /// from the PR's own author.
+    ///
+    /// ```rhai
+    /// github.approve_pr(pr.number);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn approve_pr(github: Github, number: i64) -> HostResult<()> {
+        github.approve_pr(number)
+    }
+
+    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base`; returns
+    /// #{number, html_url}, or () in a dry run.
+    ///
+    /// ```rhai
+    /// github.open_pr(github.infra_repo(), "bump-catalog", "main", "Deploy catalog", "Bumps the catalog version.")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn open_pr(
+        github: Github,
+        repo: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> HostResult<Dynamic> {
+        github.open_pr(repo, head, base, title, body)
+    }
+
+    /// Starts a workflow (its file name or id) of `repo` (owner/name) on `ref` with `inputs`, e.g.
+    /// a rollback deploy.
+    ///
+    /// ```rhai
+    /// github.dispatch_workflow(github.infra_repo(), "deploy-catalog.yml", "main", #{ tag: stable.rollback_tag })
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn dispatch_workflow(
+        github: Github,
+        repo: &str,
+        workflow: &str,
+        r#ref: &str,
+        inputs: Map,
+    ) -> HostResult<()> {
+        github.dispatch_workflow(repo, workflow, r#ref, inputs)
+    }
+
+    /// The application repository (owner/name) that releases and changelog PRs belong to.
+    ///
+    /// ```rhai
+    /// info(github.repo());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn repo(github: Github) -> HostResult<String> {
+        github.configured_repo().map(|r| r.to_string())
+    }
+
+    /// The infrastructure repository (owner/name): where the Terraform PRs and rollback workflows
+    /// are.
+    ///
+    /// ```rhai
+    /// github.dispatch_workflow(github.infra_repo(), "rollback.yml", "main", #{})
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn infra_repo(github: Github) -> HostResult<String> {
+        github.infra_repo().map(|r| r.to_string())
+    }
+}
+
+impl Github {
+    fn ctx(&self) -> &Ctx {
+        &self.0.ctx
+    }
+
+    fn client(&self) -> HostResult<&Client> {
+        if let Some(client) = self.0.client.get() {
+            return Ok(client);
+        }
+        let client = Client::new(&self.ctx().config.github, Shared::of(self.ctx()))?;
+        Ok(self.0.client.get_or_init(|| client))
+    }
+
+    fn configured_repo(&self) -> HostResult<Repo> {
+        Ok(client::configured_repo(
+            &self.ctx().config.github.repo,
+            "repo",
+        )?)
+    }
+
+    fn infra_repo(&self) -> HostResult<Repo> {
+        Ok(client::configured_repo(
+            &self.ctx().config.github.infra_repo,
+            "infra_repo",
+        )?)
+    }
+
+    fn draft_release(&self, prefix: &str) -> HostResult<Dynamic> {
+        self.configured_repo()?;
+        to_script(&self.client()?.draft_release(prefix)?)
+    }
+
+    fn latest_release(&self, prefix: &str) -> HostResult<Dynamic> {
+        self.configured_repo()?;
+        to_script(&self.client()?.latest_release(prefix)?)
+    }
+
+    fn publish_release(&self, release: &Map) -> HostResult<Map> {
+        let repo = self.configured_repo()?;
+        let id = release
+            .get("id")
+            .and_then(|id| id.as_int().ok())
+            .ok_or_else(|| {
+                host_error("publish_release takes a release map with its `id`, as github.draft_release(...) returns it")
+            })?;
+        let tag = release
+            .get("tag_name")
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let path = publish_path(&repo, id);
+        if self
+            .ctx()
+            .would(&format!("PATCH {path} draft=false (publish release {tag})"))
+        {
+            let mut published = release.clone();
+            published.insert("draft".into(), false.into());
+            return Ok(published);
+        }
+        let published = self.client()?.publish_release(id, &tag)?;
+        self.ctx().record(Event::GithubReleasePublished {
+            repo: repo.to_string(),
+            id,
+            tag: tag.clone(),
+        });
+        to_script(&published)?.try_cast::<Map>().ok_or_else(|| {
+            host_error(format!(
+                "GitHub answered the publishing of release {tag} (id {id}) of {repo} with something that is not a release"
+            ))
+        })
+    }
+
+    fn changelog_pr(&self, tag: &str) -> HostResult<Dynamic> {
+        self.configured_repo()?;
+        to_script(&self.client()?.changelog_pr(tag)?)
+    }
+
+    fn approve_pr(&self, number: i64) -> HostResult<()> {
+        let repo = self.configured_repo()?;
+        let path = approve_path(&repo, number);
+        if self
+            .ctx()
+            .would(&format!("POST {path} event=APPROVE (approve PR #{number})"))
+        {
+            return Ok(());
+        }
+        self.client()?.approve_pr(number)?;
+        self.ctx().record(Event::GithubPrApproved {
+            repo: repo.to_string(),
+            number,
+        });
+        Ok(())
+    }
+
+    fn dispatch_workflow(
+        &self,
+        repo: &str,
+        workflow: &str,
+        git_ref: &str,
+        inputs: Map,
+    ) -> HostResult<()> {
+        let repo = Repo::parse(repo).map_err(host_error)?;
+        let inputs: Value = rhai::serde::from_dynamic(&Dynamic::from_map(inputs))?;
+        let path = dispatch_path(&repo, workflow);
+        if self
+            .ctx()
+            .would(&format!("POST {path} ref={git_ref} inputs={inputs}"))
+        {
+            return Ok(());
+        }
+        self.client()?
+            .dispatch_workflow(&repo, workflow, git_ref, &inputs)?;
+        self.ctx().record(Event::GithubWorkflowDispatched {
+            repo: repo.to_string(),
+            workflow: workflow.to_string(),
+            git_ref: git_ref.to_string(),
+            inputs,
+        });
+        Ok(())
+    }
+
+    fn open_pr(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> HostResult<Dynamic> {
+        let repo = Repo::parse(repo).map_err(host_error)?;
+        if self.ctx().would(&format!(
+            "POST {}/pulls {head} -> {base}: {title}",
+            repo.path()
+        )) {
+            return Ok(Dynamic::UNIT);
+        }
+        let pr = self.client()?.open_pr(&repo, head, base, title, body)?;
+        self.ctx().record(Event::GithubPrOpened {
+            repo: repo.to_string(),
+            number: pr.number,
+            html_url: Value::String(pr.html_url.clone()),
+        });
+        let mut opened = Map::new();
+        opened.insert("number".into(), pr.number.into());
+        opened.insert("html_url".into(), pr.html_url.into());
+        Ok(Dynamic::from_map(opened))
+    }
+}
+
+/// A model as scripts see it: a map with GitHub's field names; `None` is `()`.
+fn to_script(value: &impl Serialize) -> HostResult<Dynamic> {
+    rhai::serde::to_dynamic(value)
+}

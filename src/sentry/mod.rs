@@ -1,0 +1,91 @@
+//! `sentry`: the unresolved issues of the configured project seen since a point in time, which
+//! is how a runbook decides whether a deploy broke something. This is the binding: `client`
+//! speaks to Sentry, `model` types its answers.
+
+mod client;
+mod model;
+
+use chrono::Utc;
+use rhai::{Array, Dynamic, Engine};
+use std::sync::{Arc, OnceLock};
+
+use self::client::Client;
+use crate::context::Ctx;
+use crate::error::{host_error, HostResult};
+use crate::objects::Objects;
+use crate::rest::Shared;
+
+/// The script object `sentry`; the client is made on first use, so a script that never calls
+/// Sentry needs no Sentry settings.
+#[derive(Clone)]
+pub struct Sentry(Arc<SentryHost>);
+
+struct SentryHost {
+    ctx: Ctx,
+    client: OnceLock<Client>,
+}
+
+pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
+    engine.register_type_with_name::<Sentry>("Sentry");
+    objects.insert(
+        "sentry",
+        Dynamic::from(Sentry(Arc::new(SentryHost {
+            ctx: ctx.clone(),
+            client: OnceLock::new(),
+        }))),
+    );
+    engine.register_global_module(rhai::exported_module!(sentry_api).into());
+}
+
+/// The `sentry` object's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod sentry_api {
+    use super::*;
+
+    /// Unresolved issues of the project last seen since `since` (a duration like "30m" back from
+    /// now, or an RFC 3339 time), all pages, as #{id, title, culprit, level, count, first_seen,
+    /// last_seen, permalink}.
+    ///
+    /// ```rhai
+    /// let errors = sentry.errors_since(deployed_at);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn errors_since(sentry: Sentry, since: &str) -> HostResult<Array> {
+        sentry.errors_since(since, None)
+    }
+
+    /// The same for another project of the organization (its slug), e.g. the ingestion server's.
+    ///
+    /// ```rhai
+    /// let errors = sentry.errors_since(began, "openverse-ingestion-server");
+    /// ```
+    #[rhai_fn(return_raw, name = "errors_since")]
+    pub fn errors_since_in_project(
+        sentry: Sentry,
+        since: &str,
+        project: &str,
+    ) -> HostResult<Array> {
+        sentry.errors_since(since, Some(project))
+    }
+}
+
+impl Sentry {
+    fn ctx(&self) -> &Ctx {
+        &self.0.ctx
+    }
+
+    fn client(&self) -> HostResult<&Client> {
+        if let Some(client) = self.0.client.get() {
+            return Ok(client);
+        }
+        let client = Client::new(&self.ctx().config.sentry, Shared::of(self.ctx()))?;
+        Ok(self.0.client.get_or_init(|| client))
+    }
+
+    fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
+        let now = Utc::now();
+        let since = crate::when::since(since, now).map_err(host_error)?;
+        let issues = self.client()?.errors_since(since, now, project)?;
+        issues.iter().map(rhai::serde::to_dynamic).collect()
+    }
+}
