@@ -68,7 +68,7 @@ impl Client {
         })?;
         let url = format!("{base}/v2/{}/manifests/{}", image.path(), segment(tag));
         let asked = Asked {
-            image: &image,
+            image,
             tag,
             base: &base,
             url: &url,
