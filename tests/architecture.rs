@@ -179,3 +179,44 @@ fn no_source_file_is_over_700_lines() {
         long.join("\n")
     );
 }
+
+/// A system's client, its models and the REST core speak to the system only: no Rhai in them, so that they can be
+/// used and tested without an engine, and the binding is the one place scripts meet them.
+#[test]
+fn clients_and_models_know_nothing_of_rhai() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    // Everything of a system but its binding (`mod.rs`), and the REST core they share.
+    let clients: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| {
+            let in_system = ["airflow", "github", "sentry", "registry"]
+                .iter()
+                .any(|system| f.starts_with(src().join(system)));
+            (in_system && !f.ends_with("mod.rs")) || f.starts_with(src().join("rest"))
+        })
+        .collect();
+    for system in ["airflow", "github", "sentry", "registry"] {
+        for file in ["client.rs", "model.rs"] {
+            let path = src().join(system).join(file);
+            assert!(clients.contains(&&path), "{} is missing", path.display());
+        }
+    }
+    let with_rhai: Vec<String> = clients
+        .iter()
+        .filter(|f| {
+            let text = non_test_text(f);
+            // `Shared::of(context)` in the REST core is the one bridge from the run's context.
+            let bridge = f.ends_with("rest/mod.rs");
+            text.contains("rhai")
+                || text.contains("HostResult")
+                || (!bridge && text.contains("crate::context"))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        with_rhai.is_empty(),
+        "these clients or models use Rhai or the run's context (take `rest::Shared`, answer `error::Failure`):\n{}",
+        with_rhai.join("\n")
+    );
+}

@@ -1,4 +1,4 @@
-//! How `airflow` reaches an Airflow: which REST API the server has (Airflow 2's `/api/v1`, or
+//! How the Airflow client reaches an Airflow: which REST API the server has (Airflow 2's `/api/v1`, or
 //! Airflow 3's `/api/v2`), found by asking it, and how a call is authenticated there (basic auth
 //! on `/api/v1`; on `/api/v2` a JWT from `POST /auth/token`, sent as a bearer token).
 //!
@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{given, AirflowApi, DEFAULT_TIMEOUT_SECS};
-use crate::context::Ctx;
-use crate::error::{host_error, HostResult};
+use crate::error::Failure;
 use crate::journal::Event;
 use crate::rest::{display_url, server_root, Auth, Rest, RestError, Service, Shared};
+
+/// Tells the operator something they should know now (Airflow changed API during the run).
+pub type Notice = Box<dyn Fn(&str) + Send + Sync>;
 
 const URL_HINT: &str = "OVSCRIPT_AIRFLOW_URL (or `url` under [airflow])";
 
@@ -85,8 +87,7 @@ struct Settings {
 }
 
 impl Settings {
-    fn read(ctx: &Ctx) -> HostResult<Settings> {
-        let config = &ctx.config.airflow;
+    fn read(config: &crate::config::Airflow) -> Result<Settings, Failure> {
         let url = given(&config.url).ok_or_else(|| not_configured(&["url"]))?;
         let credentials = match (given(&config.user), given(&config.password)) {
             (Some(user), Some(password)) => Some((user, password)),
@@ -121,8 +122,8 @@ impl Settings {
     }
 }
 
-fn not_configured(keys: &[&str]) -> Box<rhai::EvalAltResult> {
-    host_error(crate::config::not_configured("Airflow", "airflow", keys))
+fn not_configured(keys: &[&str]) -> Failure {
+    Failure::new(crate::config::not_configured("Airflow", "airflow", keys))
 }
 
 /// The API in use and the credentials for it; replaced, never changed.
@@ -138,7 +139,8 @@ struct Session {
 /// One Airflow for a run: its settings, its one client (credentials go per request: asking for
 /// the API and for a token need none), and the session in use.
 pub struct Connection {
-    ctx: Ctx,
+    shared: Shared,
+    notice: Notice,
     settings: Settings,
     rest: Rest,
     session: Mutex<Option<Arc<Session>>>,
@@ -146,11 +148,16 @@ pub struct Connection {
 
 impl Connection {
     /// Reads the settings; sends nothing yet.
-    pub fn new(ctx: &Ctx) -> HostResult<Connection> {
-        let settings = Settings::read(ctx)?;
-        let rest = Rest::new(Shared::of(ctx), settings.service())?;
+    pub fn new(
+        config: &crate::config::Airflow,
+        shared: Shared,
+        notice: Notice,
+    ) -> Result<Connection, Failure> {
+        let settings = Settings::read(config)?;
+        let rest = Rest::new(shared.clone(), settings.service())?;
         Ok(Connection {
-            ctx: ctx.clone(),
+            shared,
+            notice,
             settings,
             rest,
             session: Mutex::new(None),
@@ -166,7 +173,7 @@ impl Connection {
         resource: &Resource,
         body: Option<&Value>,
         what: &str,
-    ) -> HostResult<Answer> {
+    ) -> Result<Answer, Failure> {
         let mut session = self.session()?;
         let (mut renewed, mut asked_again) = (false, false);
         loop {
@@ -196,9 +203,9 @@ impl Connection {
                 asked_again = true;
                 let api = self.detect()?;
                 if api == session.api {
-                    return Err(self.rest.explain(error, what).into());
+                    return Err(self.rest.explain(error, what));
                 }
-                self.ctx.ui.info(&format!(
+                (self.notice)(&format!(
                     "Airflow now answers as {} ({}): it changed during the run; going on with it",
                     api.airflow(),
                     api.root()
@@ -206,27 +213,32 @@ impl Connection {
                 session = self.replace(&session, api)?;
                 self.journal_api(api, true);
             } else {
-                return Err(self.rest.explain(error, what).into());
+                return Err(self.rest.explain(error, what));
             }
         }
     }
 
+    /// What this connection shares with the run.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// The URL a call would go to, as it may be shown (a dry run's "would").
-    pub fn url(&self, resource: &Resource) -> HostResult<String> {
+    pub fn url(&self, resource: &Resource) -> Result<String, Failure> {
         let session = self.session()?;
         Ok(display_url(&self.rest.url(&resource.path(session.api))))
     }
 
     /// The error for an answer that arrived but is not the shape Airflow's API documents.
-    pub fn unreadable(&self, url: &str, what: &str, reason: &str) -> Box<rhai::EvalAltResult> {
+    pub fn unreadable(&self, url: &str, what: &str, reason: &str) -> Failure {
         let error = RestError::Body {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        self.rest.explain(error, what).into()
+        self.rest.explain(error, what)
     }
 
-    fn session(&self) -> HostResult<Arc<Session>> {
+    fn session(&self) -> Result<Arc<Session>, Failure> {
         let mut current = self.session.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(session) = current.as_ref() {
             return Ok(session.clone());
@@ -243,14 +255,14 @@ impl Connection {
 
     /// The API the run speaks, from its first call and whenever it changes.
     fn journal_api(&self, api: Api, detected: bool) {
-        self.ctx.record(Event::AirflowApi {
+        self.shared.journal.record(&Event::AirflowApi {
             api: api.name().to_string(),
             detected,
         });
     }
 
     /// A new session on `api` in place of `old`, unless another thread replaced `old` already.
-    fn replace(&self, old: &Arc<Session>, api: Api) -> HostResult<Arc<Session>> {
+    fn replace(&self, old: &Arc<Session>, api: Api) -> Result<Arc<Session>, Failure> {
         let mut current = self.session.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(session) = current.as_ref().filter(|s| !Arc::ptr_eq(s, old)) {
             return Ok(session.clone());
@@ -260,7 +272,7 @@ impl Connection {
         Ok(session)
     }
 
-    fn open(&self, api: Api, detected: bool) -> HostResult<Session> {
+    fn open(&self, api: Api, detected: bool) -> Result<Session, Failure> {
         let (auth, bearer) = match (&self.settings.credentials, api) {
             (None, _) => (Auth::None, false),
             (Some((user, password)), Api::V1) => (
@@ -283,43 +295,43 @@ impl Connection {
     /// Asks the server which API it has: Airflow 3's `/api/v2/version`, then Airflow 2's
     /// `/api/v1/version` (both answer without credentials). A 404 means "not this one"; any
     /// other failure is explained as it is.
-    fn detect(&self) -> HostResult<Api> {
+    fn detect(&self) -> Result<Api, Failure> {
         let what = "asking which API it speaks";
         for api in [Api::V2, Api::V1] {
             match self.rest.get(&format!("{}/version", api.root())) {
                 Ok(_) => return Ok(api),
                 Err(RestError::Status { status: 404, .. }) => continue,
-                Err(error) => return Err(self.rest.explain(error, what).into()),
+                Err(error) => return Err(self.rest.explain(error, what)),
             }
         }
         let root = display_url(&self.settings.root);
         let root = root.trim_end_matches('/');
-        Err(host_error(format!(
+        Err(Failure::new(format!(
             "{root} is not an Airflow API server: it answers 404 for both {root}/api/v2/version (Airflow 3) and {root}/api/v1/version (Airflow 2); check {URL_HINT}"
         )))
     }
 
     /// A JWT for the configured user from Airflow 3's `POST /auth/token`. It is a secret from
     /// the moment it arrives: the run's redactor hides it before anything could show it.
-    fn token(&self, user: &str, password: &str) -> HostResult<String> {
+    fn token(&self, user: &str, password: &str) -> Result<String, Failure> {
         let what = format!("a token for user {user}");
         let body = json!({ "username": user, "password": password });
         let reply = match self.rest.send(Method::POST, "/auth/token", Some(&body)) {
             Ok(reply) => reply,
             // Only with `api = "v2"` set: a detected Airflow 3 has the route.
             Err(RestError::Status { status: 404, url, .. }) => {
-                return Err(host_error(format!(
+                return Err(Failure::new(format!(
                     "{url} answered 404: this Airflow issues no tokens, so it is not Airflow 3; check `api` under [airflow] (OVSCRIPT_AIRFLOW_API), or leave it to `auto`"
                 )))
             }
-            Err(error) => return Err(self.rest.explain(error, &what).into()),
+            Err(error) => return Err(self.rest.explain(error, &what)),
         };
         let answer = reply.json().map_err(|e| self.rest.explain(e, &what))?;
         let token = answer["access_token"]
             .as_str()
             .filter(|token| !token.is_empty())
             .ok_or_else(|| self.unreadable(&reply.url, &what, "no `access_token` in the answer"))?;
-        self.ctx.redactor.add(token);
+        self.shared.redactor.add(token);
         Ok(token.to_string())
     }
 }
