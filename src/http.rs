@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{display_url, LazyRest, Rest, RestError, Service, Shared};
+use crate::rest::{display_url, Lazy, Rest, RestError, Service, Shared};
 
 /// The script object `http`: one client for every URL, built on first use.
 #[derive(Clone)]
@@ -16,7 +16,7 @@ pub struct Http(Arc<HttpClient>);
 
 struct HttpClient {
     ctx: Ctx,
-    rest: LazyRest,
+    rest: Lazy<Rest>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -25,7 +25,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "http",
         Dynamic::from(Http(Arc::new(HttpClient {
             ctx: ctx.clone(),
-            rest: LazyRest::default(),
+            rest: Lazy::default(),
         }))),
     );
     engine.register_global_module(rhai::exported_module!(http_api).into());
@@ -51,8 +51,11 @@ mod http_api {
 impl Http {
     fn rest(&self) -> HostResult<&Rest> {
         // Every call gives a full URL, which `Rest` keeps as it is.
-        let rest = self.0.rest.get(&Shared::of(&self.0.ctx), || {
-            Ok(Service::by_url("http", None, "the URL"))
+        let rest = self.0.rest.get(|| {
+            Rest::new(
+                Shared::of(&self.0.ctx),
+                Service::by_url("http", None, "the URL"),
+            )
         })?;
         Ok(rest)
     }

@@ -18,7 +18,7 @@ use crate::context::Ctx;
 use crate::error::HostResult;
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::{LazyRest, Rest, RestError, Service, Shared};
+use crate::rest::{Lazy, Rest, RestError, Service, Shared};
 
 /// Seconds a post may take when `[slack] timeout` does not say: a notification must not hold a
 /// deploy up for long.
@@ -32,7 +32,7 @@ pub struct Slack(Arc<SlackClient>);
 
 struct SlackClient {
     ctx: Ctx,
-    rest: LazyRest,
+    rest: Lazy<Rest>,
     /// The run was told that no webhook is configured.
     told_unconfigured: AtomicBool,
     /// A post failed: the operator was asked to tell the team by hand.
@@ -45,7 +45,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "slack",
         Dynamic::from(Slack(Arc::new(SlackClient {
             ctx: ctx.clone(),
-            rest: LazyRest::default(),
+            rest: Lazy::default(),
             told_unconfigured: AtomicBool::new(false),
             told_failed: AtomicBool::new(false),
         }))),
@@ -139,8 +139,11 @@ impl Slack {
             .timeout
             .or(Some(DEFAULT_TIMEOUT_SECS));
         // The webhook is a full URL, which `Rest` keeps as it is.
-        let rest = self.0.rest.get(&Shared::of(self.ctx()), || {
-            Ok(Service::by_url("slack", timeout, WHERE))
+        let rest = self.0.rest.get(|| {
+            Rest::new(
+                Shared::of(self.ctx()),
+                Service::by_url("slack", timeout, WHERE),
+            )
         })?;
         Ok(rest)
     }

@@ -199,21 +199,34 @@ impl<'a> RealApi<'a> {
         }
     }
 
+    /// One call of the test's own setup. SQLite takes one writer at a time, and a scheduler
+    /// writing at the same moment makes Airflow answer 500 "Database error": the setup tries
+    /// again a few times, as an operator would (production Airflow runs on Postgres).
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = self.target.api_url(&format!("/{path}"));
-        let mut request = self.client.request(method, &url);
-        request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request.basic_auth(&self.target.user, Some(&self.target.password)),
-        };
-        if let Some(body) = body {
-            request = request.json(&body);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.request(method.clone(), &url);
+            request = match &self.token {
+                Some(token) => request.bearer_auth(token),
+                None => request.basic_auth(&self.target.user, Some(&self.target.password)),
+            };
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().unwrap_or_else(|e| panic!("{url}: {e}"));
+            let status = response.status();
+            let text = response.text().unwrap();
+            let locked = status.is_server_error()
+                && (text.contains("Database error") || text.contains("database is locked"));
+            if locked && attempt < 5 {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+            assert!(status.is_success(), "{url}: {status} {text}");
+            return serde_json::from_str(&text).unwrap();
         }
-        let response = request.send().unwrap_or_else(|e| panic!("{url}: {e}"));
-        let status = response.status();
-        let text = response.text().unwrap();
-        assert!(status.is_success(), "{url}: {status} {text}");
-        serde_json::from_str(&text).unwrap()
     }
 
     fn unpause(&self, dag_id: &str) {

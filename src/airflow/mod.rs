@@ -10,14 +10,14 @@ mod model;
 
 use rhai::{Array, Dynamic, Engine, Map};
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use self::client::{Client, Listing};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::Shared;
+use crate::rest::{Lazy, Shared};
 
 /// The script object `airflow`; the client is made on first use, so a script that never calls
 /// Airflow needs no Airflow settings.
@@ -26,7 +26,7 @@ pub struct Airflow(Arc<AirflowHost>);
 
 struct AirflowHost {
     ctx: Ctx,
-    client: OnceLock<Client>,
+    client: Lazy<Client>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -35,7 +35,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "airflow",
         Dynamic::from(Airflow(Arc::new(AirflowHost {
             ctx: ctx.clone(),
-            client: OnceLock::new(),
+            client: Lazy::default(),
         }))),
     );
     engine.register_global_module(rhai::exported_module!(airflow_api).into());
@@ -138,13 +138,13 @@ impl Airflow {
     }
 
     fn client(&self) -> HostResult<&Client> {
-        if let Some(client) = self.0.client.get() {
-            return Ok(client);
-        }
-        let ctx = self.ctx().clone();
-        let notice = Box::new(move |text: &str| ctx.ui.info(text));
-        let client = Client::new(&self.ctx().config.airflow, Shared::of(self.ctx()), notice)?;
-        Ok(self.0.client.get_or_init(|| client))
+        let ctx = self.ctx();
+        let client = self.0.client.get(|| {
+            let told = ctx.clone();
+            let notice = Box::new(move |text: &str| told.ui.info(text));
+            Client::new(&ctx.config.airflow, Shared::of(ctx), notice)
+        })?;
+        Ok(client)
     }
 
     fn running_dags(&self) -> HostResult<Array> {

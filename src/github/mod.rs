@@ -9,7 +9,7 @@ mod model;
 use rhai::{Dynamic, Engine, Map};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use self::client::{approve_path, dispatch_path, publish_path, Client};
 use self::model::Repo;
@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::Shared;
+use crate::rest::{Lazy, Shared};
 
 /// The script object `github`; the client is made on first use, so a script that never calls
 /// GitHub needs no GitHub settings.
@@ -26,7 +26,7 @@ pub struct Github(Arc<GithubHost>);
 
 struct GithubHost {
     ctx: Ctx,
-    client: OnceLock<Client>,
+    client: Lazy<Client>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -35,7 +35,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "github",
         Dynamic::from(Github(Arc::new(GithubHost {
             ctx: ctx.clone(),
-            client: OnceLock::new(),
+            client: Lazy::default(),
         }))),
     );
     engine.register_global_module(rhai::exported_module!(github_api).into());
@@ -163,11 +163,12 @@ impl Github {
     }
 
     fn client(&self) -> HostResult<&Client> {
-        if let Some(client) = self.0.client.get() {
-            return Ok(client);
-        }
-        let client = Client::new(&self.ctx().config.github, Shared::of(self.ctx()))?;
-        Ok(self.0.client.get_or_init(|| client))
+        let ctx = self.ctx();
+        let client = self
+            .0
+            .client
+            .get(|| Client::new(&ctx.config.github, Shared::of(ctx)))?;
+        Ok(client)
     }
 
     fn configured_repo(&self) -> HostResult<Repo> {

@@ -16,14 +16,14 @@ mod client;
 mod model;
 
 use rhai::{Dynamic, Engine};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use self::client::Client;
 use self::model::{check_tag, Image};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::Shared;
+use crate::rest::{Lazy, Shared};
 
 /// The script object `registry`; its client is made on first use.
 #[derive(Clone)]
@@ -31,7 +31,7 @@ pub struct Registry(Arc<RegistryHost>);
 
 struct RegistryHost {
     ctx: Ctx,
-    client: OnceLock<Client>,
+    client: Lazy<Client>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -40,7 +40,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "registry",
         Dynamic::from(Registry(Arc::new(RegistryHost {
             ctx: ctx.clone(),
-            client: OnceLock::new(),
+            client: Lazy::default(),
         }))),
     );
     engine.register_global_module(rhai::exported_module!(registry_api).into());
@@ -71,13 +71,10 @@ impl Registry {
         let tag = check_tag(tag).map_err(usage)?;
         let ctx = &self.0.ctx;
         ctx.check_cancelled()?;
-        let client = match self.0.client.get() {
-            Some(client) => client,
-            None => {
-                let client = Client::new(&ctx.config.registry, Shared::of(ctx))?;
-                self.0.client.get_or_init(|| client)
-            }
-        };
+        let client = self
+            .0
+            .client
+            .get(|| Client::new(&ctx.config.registry, Shared::of(ctx)))?;
         Ok(client.has_tag(&image, tag)?)
     }
 }

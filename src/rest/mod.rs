@@ -65,23 +65,25 @@ impl Shared {
     }
 }
 
-/// A `Rest` made on first use: building a client starts a thread, and a script that never calls a
+/// A client made on first use: building one starts a thread, and a script that never calls a
 /// system must not need that system configured.
-#[derive(Default)]
-pub struct LazyRest(std::sync::OnceLock<Rest>);
+pub struct Lazy<T>(std::sync::OnceLock<T>);
 
-impl LazyRest {
-    /// The client, made now from `service()` if this is the first call.
-    pub fn get(
-        &self,
-        shared: &Shared,
-        service: impl FnOnce() -> Result<Service, Failure>,
-    ) -> Result<&Rest, Failure> {
-        if let Some(rest) = self.0.get() {
-            return Ok(rest);
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(std::sync::OnceLock::new())
+    }
+}
+
+impl<T> Lazy<T> {
+    /// The client, made now by `make` if this is the first call; a failure is made again next
+    /// time (the operator may have fixed the setting in the REPL).
+    pub fn get(&self, make: impl FnOnce() -> Result<T, Failure>) -> Result<&T, Failure> {
+        if let Some(client) = self.0.get() {
+            return Ok(client);
         }
-        let rest = Rest::new(shared.clone(), service()?)?;
-        Ok(self.0.get_or_init(|| rest))
+        let client = make()?;
+        Ok(self.0.get_or_init(|| client))
     }
 }
 

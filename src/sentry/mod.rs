@@ -7,13 +7,13 @@ mod model;
 
 use chrono::Utc;
 use rhai::{Array, Dynamic, Engine};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use self::client::Client;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::Shared;
+use crate::rest::{Lazy, Shared};
 
 /// The script object `sentry`; the client is made on first use, so a script that never calls
 /// Sentry needs no Sentry settings.
@@ -22,7 +22,7 @@ pub struct Sentry(Arc<SentryHost>);
 
 struct SentryHost {
     ctx: Ctx,
-    client: OnceLock<Client>,
+    client: Lazy<Client>,
 }
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
@@ -31,7 +31,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
         "sentry",
         Dynamic::from(Sentry(Arc::new(SentryHost {
             ctx: ctx.clone(),
-            client: OnceLock::new(),
+            client: Lazy::default(),
         }))),
     );
     engine.register_global_module(rhai::exported_module!(sentry_api).into());
@@ -75,11 +75,12 @@ impl Sentry {
     }
 
     fn client(&self) -> HostResult<&Client> {
-        if let Some(client) = self.0.client.get() {
-            return Ok(client);
-        }
-        let client = Client::new(&self.ctx().config.sentry, Shared::of(self.ctx()))?;
-        Ok(self.0.client.get_or_init(|| client))
+        let ctx = self.ctx();
+        let client = self
+            .0
+            .client
+            .get(|| Client::new(&ctx.config.sentry, Shared::of(ctx)))?;
+        Ok(client)
     }
 
     fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
