@@ -52,10 +52,11 @@ impl Http {
     fn rest(&self) -> HostResult<&Rest> {
         // Every call gives a full URL, which `Rest` keeps as it is.
         let rest = self.0.rest.get(|| {
-            Rest::new(
-                Shared::of(&self.0.ctx),
-                Service::by_url("http", None, "the URL"),
-            )
+            let service = Service {
+                credentials_hint: "the credentials in the URL".into(),
+                ..Service::by_url("http", None, "the URL")
+            };
+            Rest::new(Shared::of(&self.0.ctx), service)
         })?;
         Ok(rest)
     }

@@ -111,13 +111,13 @@ impl<T: serde::de::DeserializeOwned> Page<T> {
         let Value::Object(mut answer) = answer else {
             return Err("expected a JSON object".into());
         };
+        let Some(Value::Array(items)) = answer.remove(key) else {
+            return Err(format!("no `{key}` list in the answer"));
+        };
         let total = answer
             .get("total_entries")
             .and_then(Value::as_u64)
             .ok_or_else(|| "no `total_entries` in the answer".to_string())?;
-        let Some(Value::Array(items)) = answer.remove(key) else {
-            return Err(format!("no `{key}` list in the answer"));
-        };
         let items = items
             .into_iter()
             .map(serde_json::from_value)

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use super::model::{rollback_tag, PullRequest, Release, Repo};
 use crate::config::{given, not_configured};
 use crate::error::Failure;
-use crate::rest::{Auth, Rest, RestError, Service, Shared};
+use crate::journal::Event;
+use crate::rest::{display_url, Auth, Rest, RestError, Service, Shared};
 
 const DEFAULT_URL: &str = "https://api.github.com";
 
@@ -80,12 +81,22 @@ impl Client {
     }
 
     /// Publishes draft `id` under `tag`, pinned: release-drafter may rewrite a draft at any
-    /// moment. Answers the release as GitHub now shows it.
+    /// moment. Journaled once GitHub took it; answers the release as GitHub now shows it.
     pub fn publish_release(&self, id: i64, tag: &str) -> Result<Release, Failure> {
         let repo = self.repo()?;
         let what = format!("release {tag} (id {id}) of {repo}");
         let body = json!({ "draft": false, "tag_name": tag });
-        self.send(Method::PATCH, &publish_path(&repo, id), &body, &what)
+        let answer = self.send(Method::PATCH, &publish_path(&repo, id), &body, &what)?;
+        self.journal(Event::GithubReleasePublished {
+            repo: repo.to_string(),
+            id,
+            tag: tag.to_string(),
+        });
+        serde_json::from_value(answer).map_err(|e| {
+            self.rest.shared().failure(format!(
+                "GitHub answered the publishing of {what} with something that is not a release ({e}): it may be published; check its page before going on"
+            ))
+        })
     }
 
     /// The open changelog PR of a release tag: branch `changelog/{tag}`, or the title
@@ -112,7 +123,13 @@ impl Client {
         let repo = self.repo()?;
         let path = approve_path(&repo, number);
         match self.rest.send(Method::POST, &path, Some(&json!({ "event": "APPROVE" }))) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.journal(Event::GithubPrApproved {
+                    repo: repo.to_string(),
+                    number,
+                });
+                Ok(())
+            }
             Err(RestError::Status { status: 422, detail, .. }) => Err(self.rest.shared().failure(format!(
                 "GitHub refused to approve PR #{number} of {repo} (HTTP 422: {detail}): GitHub does not let the author of a pull request approve it, so someone else must approve it"
             ))),
@@ -131,12 +148,19 @@ impl Client {
     ) -> Result<PullRequest, Failure> {
         let what = format!("repository {repo} (a PR from {head} into {base})");
         let request = json!({ "title": title, "head": head, "base": base, "body": body });
-        self.send(
-            Method::POST,
-            &format!("{}/pulls", repo.path()),
-            &request,
-            &what,
-        )
+        let path = format!("{}/pulls", repo.path());
+        let answer = self.send(Method::POST, &path, &request, &what)?;
+        let pr: PullRequest = serde_json::from_value(answer.clone()).map_err(|_| {
+            self.rest.shared().failure(format!(
+                "GitHub opened a PR in {repo} but its answer has no number and html_url: {answer}"
+            ))
+        })?;
+        self.journal(Event::GithubPrOpened {
+            repo: repo.to_string(),
+            number: pr.number,
+            html_url: Value::String(pr.html_url.clone()),
+        });
+        Ok(pr)
     }
 
     /// Starts `workflow` (its file name or id) of `repo` on `git_ref` with `inputs`.
@@ -155,31 +179,27 @@ impl Client {
                 let what = format!("workflow {workflow} of {repo} on ref {git_ref}");
                 self.rest.explain(e, &what)
             })?;
+        self.journal(Event::GithubWorkflowDispatched {
+            repo: repo.to_string(),
+            workflow: workflow.to_string(),
+            git_ref: git_ref.to_string(),
+            inputs: inputs.clone(),
+        });
         Ok(())
     }
 
-    /// Sends `body` and reads the answer as a `T`.
-    fn send<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &Value,
-        what: &str,
-    ) -> Result<T, Failure> {
+    /// A change GitHub took, journaled as soon as it answered.
+    fn journal(&self, event: Event) {
+        self.rest.shared().journal.record(&event);
+    }
+
+    /// Sends `body` and reads the JSON answer.
+    fn send(&self, method: Method, path: &str, body: &Value, what: &str) -> Result<Value, Failure> {
         let reply = self
             .rest
             .send(method, path, Some(body))
             .map_err(|e| self.rest.explain(e, what))?;
-        serde_json::from_str(&reply.text).map_err(|e| {
-            let reason = format!("not what GitHub documents ({e})");
-            self.rest.explain(
-                RestError::Body {
-                    url: reply.url,
-                    reason,
-                },
-                what,
-            )
-        })
+        reply.json().map_err(|e| self.rest.explain(e, what))
     }
 
     /// Every item of a listing, all pages, stopping at Ctrl-C between pages.
@@ -190,7 +210,7 @@ impl Client {
             for item in page.map_err(|e| self.rest.explain(e, what))? {
                 let item = serde_json::from_value(item).map_err(|e| {
                     let reason = format!("an item is not what GitHub documents ({e})");
-                    let url = self.rest.url(path);
+                    let url = display_url(&self.rest.url(path));
                     self.rest.explain(RestError::Body { url, reason }, what)
                 })?;
                 items.push(item);
@@ -288,6 +308,51 @@ mod tests {
             .expect("published");
         assert_eq!(latest.tag_name, draft.tag_name);
         assert_eq!(latest.rollback_tag, Some(rollback_tag(&draft.tag_name)));
+    }
+
+    #[test]
+    fn every_change_github_took_is_journaled_by_the_client() {
+        let world = World::start(Scenario::Calm).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = crate::journal::Journal::create(dir.path(), Default::default()).unwrap();
+        let shared = Shared {
+            journal: std::sync::Arc::new(journal),
+            ..Shared::detached()
+        };
+        let settings = crate::config::Github {
+            url: Some(world.github_url()),
+            token: Some(world.credentials().github_token.clone()),
+            repo: Some(world.github_repo().to_string()),
+            ..Default::default()
+        };
+        let github = Client::new(&settings, shared.clone()).unwrap();
+        let draft = github.draft_release("catalog-").unwrap().unwrap();
+        github.publish_release(draft.id, &draft.tag_name).unwrap();
+        let pr = github.changelog_pr(&draft.tag_name).unwrap().unwrap();
+        github.approve_pr(pr.number).unwrap();
+        let infra = Repo::parse(world.github_infra_repo()).unwrap();
+        github
+            .dispatch_workflow(&infra, "rollback.yml", "main", &json!({ "tag": "rel-x" }))
+            .unwrap();
+        let opened = github.open_pr(&infra, "bump", "main", "Deploy", "").unwrap();
+        let text = std::fs::read_to_string(shared.journal.path().unwrap()).unwrap();
+        let events: Vec<String> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["event"].to_string())
+            .filter(|event| event.contains("github"))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                r#""github_release_published""#,
+                r#""github_pr_approved""#,
+                r#""github_workflow_dispatched""#,
+                r#""github_pr_opened""#
+            ],
+            "{text}"
+        );
+        assert!(text.contains(&opened.html_url), "{text}");
+        assert!(!text.contains(&world.credentials().github_token), "{text}");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use self::client::{approve_path, dispatch_path, publish_path, Client};
 use self::model::Repo;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
-use crate::journal::Event;
 use crate::objects::Objects;
 use crate::rest::{Lazy, Shared};
 
@@ -217,11 +216,6 @@ impl Github {
             return Ok(published);
         }
         let published = self.client()?.publish_release(id, &tag)?;
-        self.ctx().record(Event::GithubReleasePublished {
-            repo: repo.to_string(),
-            id,
-            tag: tag.clone(),
-        });
         to_script(&published)?.try_cast::<Map>().ok_or_else(|| {
             host_error(format!(
                 "GitHub answered the publishing of release {tag} (id {id}) of {repo} with something that is not a release"
@@ -244,10 +238,6 @@ impl Github {
             return Ok(());
         }
         self.client()?.approve_pr(number)?;
-        self.ctx().record(Event::GithubPrApproved {
-            repo: repo.to_string(),
-            number,
-        });
         Ok(())
     }
 
@@ -269,12 +259,6 @@ impl Github {
         }
         self.client()?
             .dispatch_workflow(&repo, workflow, git_ref, &inputs)?;
-        self.ctx().record(Event::GithubWorkflowDispatched {
-            repo: repo.to_string(),
-            workflow: workflow.to_string(),
-            git_ref: git_ref.to_string(),
-            inputs,
-        });
         Ok(())
     }
 
@@ -294,11 +278,6 @@ impl Github {
             return Ok(Dynamic::UNIT);
         }
         let pr = self.client()?.open_pr(&repo, head, base, title, body)?;
-        self.ctx().record(Event::GithubPrOpened {
-            repo: repo.to_string(),
-            number: pr.number,
-            html_url: Value::String(pr.html_url.clone()),
-        });
         let mut opened = Map::new();
         opened.insert("number".into(), pr.number.into());
         opened.insert("html_url".into(), pr.html_url.into());

@@ -2,7 +2,7 @@
 //! answer.
 
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// A bearer challenge: where to ask for a token, and for what.
@@ -81,18 +81,12 @@ fn parse_bearer(header: &str) -> Option<Challenge> {
 
 /// The token of a token endpoint's answer: `token`, or OAuth's `access_token`.
 pub fn read_token(text: &str) -> Option<String> {
-    let answer: TokenAnswer = serde_json::from_str(text).ok()?;
-    [answer.token, answer.access_token]
-        .into_iter()
-        .flatten()
+    let answer: Map<String, Value> = serde_json::from_str(text).ok()?;
+    ["token", "access_token"]
+        .iter()
+        .filter_map(|key| answer.get(*key).and_then(Value::as_str))
         .find(|token| !token.is_empty())
-}
-
-/// A token endpoint's answer (Docker's token spec; ghcr.io sends `token`).
-#[derive(Deserialize)]
-struct TokenAnswer {
-    token: Option<String>,
-    access_token: Option<String>,
+        .map(str::to_string)
 }
 
 #[cfg(test)]

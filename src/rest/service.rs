@@ -39,7 +39,9 @@ impl Service {
         api_root: &str,
         timeout: Option<u64>,
     ) -> Service {
-        let url = url.map(str::trim).filter(|u| !u.is_empty());
+        // A setting that is there but empty stays empty (every call then fails, naming the
+        // setting): a variable meant to point at a mirror or a fake must never fall back to
+        // the real service.
         Service {
             name,
             base_url: server_root(url.unwrap_or(default_url), api_root),
@@ -143,6 +145,9 @@ mod tests {
             None,
         );
         assert_eq!(sentry.base_url, "https://s.test");
+        let unexpanded =
+            Service::configured("github", Some(""), "https://api.github.com", "", None);
+        assert_eq!(unexpanded.base_url, "");
         assert_eq!(sentry.timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::model::Issue;
 use crate::config::{given, not_configured};
 use crate::error::Failure;
-use crate::rest::{segment, Auth, Rest, RestError, Service, Shared};
+use crate::rest::{display_url, segment, Auth, Rest, RestError, Service, Shared};
 
 const DEFAULT_URL: &str = "https://sentry.io";
 
@@ -73,7 +73,7 @@ impl Client {
             let page = page.map_err(|e| self.explain(e, project))?;
             for issue in &page {
                 let issue = Issue::read(issue).map_err(|reason| {
-                    let url = self.rest.url(&path);
+                    let url = display_url(&self.rest.url(&path));
                     self.explain(RestError::Body { url, reason }, project)
                 })?;
                 // The server filters too; these checks keep the answer right should it not
