@@ -2,32 +2,20 @@
 //! answer, not a failure: the script decides what a 503 means.
 
 use reqwest::Method;
-use rhai::{Dynamic, Engine, Map};
+use rhai::{Engine, Map};
 use std::sync::Arc;
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{display_url, Lazy, Rest, RestError, Service, Shared};
+use crate::rest::{display_url, Rest, RestError, Service, Shared};
+use crate::system::System;
 
 /// The script object `http`: one client for every URL, built on first use.
-#[derive(Clone)]
-pub struct Http(Arc<HttpClient>);
-
-struct HttpClient {
-    ctx: Ctx,
-    rest: Lazy<Rest>,
-}
+pub type Http = Arc<System<Rest>>;
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    engine.register_type_with_name::<Http>("Http");
-    objects.insert(
-        "http",
-        Dynamic::from(Http(Arc::new(HttpClient {
-            ctx: ctx.clone(),
-            rest: Lazy::default(),
-        }))),
-    );
+    System::<Rest>::install(engine, ctx, objects, "http", "Http");
     engine.register_global_module(rhai::exported_module!(http_api).into());
 }
 
@@ -48,17 +36,15 @@ mod http_api {
     }
 }
 
-impl Http {
+impl System<Rest> {
     fn rest(&self) -> HostResult<&Rest> {
-        // Every call gives a full URL, which `Rest` keeps as it is.
-        let rest = self.0.rest.get(|| {
+        self.client(|ctx| {
             let service = Service {
                 credentials_hint: "the credentials in the URL".into(),
                 ..Service::by_url("http", None, "the URL")
             };
-            Rest::new(Shared::of(&self.0.ctx), service)
-        })?;
-        Ok(rest)
+            Rest::new(Shared::of(ctx), service)
+        })
     }
 
     fn get(&self, url: &str) -> HostResult<Map> {
@@ -100,6 +86,6 @@ impl Http {
             ),
             other => return rest.explain(other, "http.get").into(),
         };
-        host_error(self.0.ctx.redact(&message))
+        host_error(self.ctx().redact(&message))
     }
 }

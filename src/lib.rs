@@ -37,6 +37,7 @@ pub mod sentry;
 pub mod shell;
 pub mod slack;
 pub mod summary;
+pub mod system;
 pub mod tf;
 pub mod ui;
 pub mod when;

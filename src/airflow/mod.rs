@@ -8,7 +8,7 @@ mod collection;
 mod connection;
 mod model;
 
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, Engine, Map};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -17,27 +17,14 @@ use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::journal::Event;
 use crate::objects::Objects;
-use crate::rest::{Lazy, Shared};
+use crate::rest::Shared;
+use crate::system::System;
 
-/// The script object `airflow`; the client is made on first use, so a script that never calls
-/// Airflow needs no Airflow settings.
-#[derive(Clone)]
-pub struct Airflow(Arc<AirflowHost>);
-
-struct AirflowHost {
-    ctx: Ctx,
-    client: Lazy<Client>,
-}
+/// The script object `airflow`; its client is made on first use.
+pub type Airflow = Arc<System<Client>>;
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    engine.register_type_with_name::<Airflow>("Airflow");
-    objects.insert(
-        "airflow",
-        Dynamic::from(Airflow(Arc::new(AirflowHost {
-            ctx: ctx.clone(),
-            client: Lazy::default(),
-        }))),
-    );
+    System::<Client>::install(engine, ctx, objects, "airflow", "Airflow");
     engine.register_global_module(rhai::exported_module!(airflow_api).into());
 }
 
@@ -132,41 +119,35 @@ mod airflow_api {
     }
 }
 
-impl Airflow {
-    pub fn ctx(&self) -> &Ctx {
-        &self.0.ctx
-    }
-
-    fn client(&self) -> HostResult<&Client> {
-        let ctx = self.ctx();
-        let client = self.0.client.get(|| {
+impl System<Client> {
+    fn airflow(&self) -> HostResult<&Client> {
+        self.client(|ctx| {
             let told = ctx.clone();
             let notice = Box::new(move |text: &str| told.ui.info(text));
             Client::new(&ctx.config.airflow, Shared::of(ctx), notice)
-        })?;
-        Ok(client)
+        })
     }
 
     fn running_dags(&self) -> HostResult<Array> {
-        self.listed(self.client()?.running_dags()?)
+        self.listed(self.airflow()?.running_dags()?)
     }
 
     fn active_tasks(&self, dag_id: &str, run_id: &str) -> HostResult<Array> {
-        self.listed(self.client()?.active_tasks(dag_id, run_id)?)
+        self.listed(self.airflow()?.active_tasks(dag_id, run_id)?)
     }
 
     fn dags(&self, tag: &str) -> HostResult<Array> {
-        self.listed(self.client()?.dags(tag)?)
+        self.listed(self.airflow()?.dags(tag)?)
     }
 
     pub fn is_paused(&self, dag_id: &str) -> HostResult<bool> {
-        Ok(self.client()?.is_paused(dag_id)?)
+        Ok(self.airflow()?.is_paused(dag_id)?)
     }
 
     /// Pauses or unpauses; the state Airflow answers with must be the one asked for, because a
     /// runbook goes on to deploy believing it.
     pub fn set_paused(&self, dag_id: &str, paused: bool) -> HostResult<bool> {
-        let client = self.client()?;
+        let client = self.airflow()?;
         if self.ctx().dry_run {
             // A read, so that a wrong DAG id fails in the dry run and not in the real one.
             client.is_paused(dag_id)?;
@@ -193,14 +174,14 @@ impl Airflow {
     }
 
     fn health(&self) -> HostResult<Map> {
-        let health = self.client()?.health()?;
+        let health = self.airflow()?.health()?;
         rhai::serde::to_dynamic(&health)?
             .try_cast::<Map>()
             .ok_or_else(|| host_error("Airflow's health check is not a map"))
     }
 
     fn version(&self) -> HostResult<String> {
-        Ok(self.client()?.version()?)
+        Ok(self.airflow()?.version()?)
     }
 
     /// A listing as scripts see it, after warning when it may be incomplete.

@@ -334,7 +334,9 @@ mod tests {
         github
             .dispatch_workflow(&infra, "rollback.yml", "main", &json!({ "tag": "rel-x" }))
             .unwrap();
-        let opened = github.open_pr(&infra, "bump", "main", "Deploy", "").unwrap();
+        let opened = github
+            .open_pr(&infra, "bump", "main", "Deploy", "")
+            .unwrap();
         let text = std::fs::read_to_string(shared.journal.path().unwrap()).unwrap();
         let events: Vec<String> = text
             .lines()

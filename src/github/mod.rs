@@ -16,27 +16,14 @@ use self::model::Repo;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{Lazy, Shared};
+use crate::rest::Shared;
+use crate::system::System;
 
-/// The script object `github`; the client is made on first use, so a script that never calls
-/// GitHub needs no GitHub settings.
-#[derive(Clone)]
-pub struct Github(Arc<GithubHost>);
-
-struct GithubHost {
-    ctx: Ctx,
-    client: Lazy<Client>,
-}
+/// The script object `github`; its client is made on first use.
+pub type Github = Arc<System<Client>>;
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    engine.register_type_with_name::<Github>("Github");
-    objects.insert(
-        "github",
-        Dynamic::from(Github(Arc::new(GithubHost {
-            ctx: ctx.clone(),
-            client: Lazy::default(),
-        }))),
-    );
+    System::<Client>::install(engine, ctx, objects, "github", "Github");
     engine.register_global_module(rhai::exported_module!(github_api).into());
 }
 
@@ -156,18 +143,9 @@ mod github_api {
     }
 }
 
-impl Github {
-    fn ctx(&self) -> &Ctx {
-        &self.0.ctx
-    }
-
-    fn client(&self) -> HostResult<&Client> {
-        let ctx = self.ctx();
-        let client = self
-            .0
-            .client
-            .get(|| Client::new(&ctx.config.github, Shared::of(ctx)))?;
-        Ok(client)
+impl System<Client> {
+    fn github(&self) -> HostResult<&Client> {
+        self.client(|ctx| Client::new(&ctx.config.github, Shared::of(ctx)))
     }
 
     fn configured_repo(&self) -> HostResult<Repo> {
@@ -186,12 +164,12 @@ impl Github {
 
     fn draft_release(&self, prefix: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
-        to_script(&self.client()?.draft_release(prefix)?)
+        to_script(&self.github()?.draft_release(prefix)?)
     }
 
     fn latest_release(&self, prefix: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
-        to_script(&self.client()?.latest_release(prefix)?)
+        to_script(&self.github()?.latest_release(prefix)?)
     }
 
     fn publish_release(&self, release: &Map) -> HostResult<Map> {
@@ -215,7 +193,7 @@ impl Github {
             published.insert("draft".into(), false.into());
             return Ok(published);
         }
-        let published = self.client()?.publish_release(id, &tag)?;
+        let published = self.github()?.publish_release(id, &tag)?;
         to_script(&published)?.try_cast::<Map>().ok_or_else(|| {
             host_error(format!(
                 "GitHub answered the publishing of release {tag} (id {id}) of {repo} with something that is not a release"
@@ -225,7 +203,7 @@ impl Github {
 
     fn changelog_pr(&self, tag: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
-        to_script(&self.client()?.changelog_pr(tag)?)
+        to_script(&self.github()?.changelog_pr(tag)?)
     }
 
     fn approve_pr(&self, number: i64) -> HostResult<()> {
@@ -237,7 +215,7 @@ impl Github {
         {
             return Ok(());
         }
-        self.client()?.approve_pr(number)?;
+        self.github()?.approve_pr(number)?;
         Ok(())
     }
 
@@ -257,7 +235,7 @@ impl Github {
         {
             return Ok(());
         }
-        self.client()?
+        self.github()?
             .dispatch_workflow(&repo, workflow, git_ref, &inputs)?;
         Ok(())
     }
@@ -277,7 +255,7 @@ impl Github {
         )) {
             return Ok(Dynamic::UNIT);
         }
-        let pr = self.client()?.open_pr(&repo, head, base, title, body)?;
+        let pr = self.github()?.open_pr(&repo, head, base, title, body)?;
         let mut opened = Map::new();
         opened.insert("number".into(), pr.number.into());
         opened.insert("html_url".into(), pr.html_url.into());

@@ -15,7 +15,7 @@ mod challenge;
 mod client;
 mod model;
 
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 use std::sync::Arc;
 
 use self::client::Client;
@@ -23,26 +23,14 @@ use self::model::{check_tag, Image};
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{Lazy, Shared};
+use crate::rest::Shared;
+use crate::system::System;
 
 /// The script object `registry`; its client is made on first use.
-#[derive(Clone)]
-pub struct Registry(Arc<RegistryHost>);
-
-struct RegistryHost {
-    ctx: Ctx,
-    client: Lazy<Client>,
-}
+pub type Registry = Arc<System<Client>>;
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    engine.register_type_with_name::<Registry>("Registry");
-    objects.insert(
-        "registry",
-        Dynamic::from(Registry(Arc::new(RegistryHost {
-            ctx: ctx.clone(),
-            client: Lazy::default(),
-        }))),
-    );
+    System::<Client>::install(engine, ctx, objects, "registry", "Registry");
     engine.register_global_module(rhai::exported_module!(registry_api).into());
 }
 
@@ -64,17 +52,13 @@ mod registry_api {
     }
 }
 
-impl Registry {
+impl System<Client> {
     fn has_tag(&self, image: &str, tag: &str) -> HostResult<bool> {
         let usage = |e: String| host_error(format!("registry.has_tag: {e}"));
         let image = Image::parse(image).map_err(usage)?;
         let tag = check_tag(tag).map_err(usage)?;
-        let ctx = &self.0.ctx;
-        ctx.check_cancelled()?;
-        let client = self
-            .0
-            .client
-            .get(|| Client::new(&ctx.config.registry, Shared::of(ctx)))?;
+        self.ctx().check_cancelled()?;
+        let client = self.client(|ctx| Client::new(&ctx.config.registry, Shared::of(ctx)))?;
         Ok(client.has_tag(&image, tag)?)
     }
 }

@@ -6,34 +6,21 @@ mod client;
 mod model;
 
 use chrono::Utc;
-use rhai::{Array, Dynamic, Engine};
+use rhai::{Array, Engine};
 use std::sync::Arc;
 
 use self::client::Client;
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::objects::Objects;
-use crate::rest::{Lazy, Shared};
+use crate::rest::Shared;
+use crate::system::System;
 
-/// The script object `sentry`; the client is made on first use, so a script that never calls
-/// Sentry needs no Sentry settings.
-#[derive(Clone)]
-pub struct Sentry(Arc<SentryHost>);
-
-struct SentryHost {
-    ctx: Ctx,
-    client: Lazy<Client>,
-}
+/// The script object `sentry`; its client is made on first use.
+pub type Sentry = Arc<System<Client>>;
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
-    engine.register_type_with_name::<Sentry>("Sentry");
-    objects.insert(
-        "sentry",
-        Dynamic::from(Sentry(Arc::new(SentryHost {
-            ctx: ctx.clone(),
-            client: Lazy::default(),
-        }))),
-    );
+    System::<Client>::install(engine, ctx, objects, "sentry", "Sentry");
     engine.register_global_module(rhai::exported_module!(sentry_api).into());
 }
 
@@ -69,24 +56,15 @@ mod sentry_api {
     }
 }
 
-impl Sentry {
-    fn ctx(&self) -> &Ctx {
-        &self.0.ctx
-    }
-
-    fn client(&self) -> HostResult<&Client> {
-        let ctx = self.ctx();
-        let client = self
-            .0
-            .client
-            .get(|| Client::new(&ctx.config.sentry, Shared::of(ctx)))?;
-        Ok(client)
+impl System<Client> {
+    fn sentry(&self) -> HostResult<&Client> {
+        self.client(|ctx| Client::new(&ctx.config.sentry, Shared::of(ctx)))
     }
 
     fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
         let now = Utc::now();
         let since = crate::when::since(since, now).map_err(host_error)?;
-        let issues = self.client()?.errors_since(since, now, project)?;
+        let issues = self.sentry()?.errors_since(since, now, project)?;
         issues.iter().map(rhai::serde::to_dynamic).collect()
     }
 }
