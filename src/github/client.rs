@@ -338,18 +338,36 @@ mod tests {
             .open_pr(&infra, "bump", "main", "Deploy", "")
             .unwrap();
         let text = std::fs::read_to_string(shared.journal.path().unwrap()).unwrap();
-        let events: Vec<String> = text
+        let changes: Vec<Event> = text
             .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap()["event"].to_string())
-            .filter(|event| event.contains("github"))
+            .map(|line| serde_json::from_str::<Event>(line).unwrap())
+            .filter(|event| !matches!(event, Event::Http { .. }))
             .collect();
+        let repo = world.github_repo().to_string();
+        let infra_repo = infra.to_string();
         assert_eq!(
-            events,
+            changes,
             [
-                r#""github_release_published""#,
-                r#""github_pr_approved""#,
-                r#""github_workflow_dispatched""#,
-                r#""github_pr_opened""#
+                Event::GithubReleasePublished {
+                    repo: repo.clone(),
+                    id: draft.id,
+                    tag: draft.tag_name.clone(),
+                },
+                Event::GithubPrApproved {
+                    repo,
+                    number: pr.number,
+                },
+                Event::GithubWorkflowDispatched {
+                    repo: infra_repo.clone(),
+                    workflow: "rollback.yml".into(),
+                    git_ref: "main".into(),
+                    inputs: json!({ "tag": "rel-x" }),
+                },
+                Event::GithubPrOpened {
+                    repo: infra_repo,
+                    number: opened.number,
+                    html_url: json!(opened.html_url),
+                },
             ],
             "{text}"
         );
