@@ -31,7 +31,14 @@ const INSTALL_HINT: &str = "`just` is not installed or not on PATH: install it w
 const JUSTFILE_NAMES: &[&str] = &["justfile", "Justfile", ".justfile"];
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
-    let started = Started::default();
+    // A resumed run counts what the runs before it started: a recipe begun by a run that died
+    // may have touched production as much as one begun here.
+    let inherited = ctx
+        .resumed
+        .as_ref()
+        .map(|run| run.started_recipes.clone())
+        .unwrap_or_default();
+    let started = Started::new(std::sync::Mutex::new(inherited));
     let just = Just {
         ctx: ctx.clone(),
         started: started.clone(),
@@ -61,7 +68,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
     describe(
         "just_started",
         &["command: &str", "bool"],
-        "Whether this run started `just COMMAND` (e.g. \"apply prod catalog-airflow\"): its process began, whatever came of it. False when the call failed before (a missing recipe, no `just`) or in a dry run.",
+        "Whether this run, or a run it resumed, started `just COMMAND` (e.g. \"apply prod catalog-airflow\"): its process began, whatever came of it. False when the call failed before (a missing recipe, no `just`) or in a dry run.",
         r#"if just_started("apply prod catalog-airflow") { offer_rollback() }"#,
     )
     .register_into_engine(engine, move |command: &str| {

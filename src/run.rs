@@ -306,6 +306,12 @@ fn resumable(
             "run {run_id} finished: there is nothing to go on with; run the script without --resume"
         )));
     }
+    // Two processes going on with one deploy would each apply it.
+    if record.running {
+        return Err(Error::usage(format!(
+            "run {run_id} is still running, in another terminal or process on this machine: let it finish, or stop it (Ctrl-C) and then go on with --resume {run_id}"
+        )));
+    }
     // A run another run went on with is that run's now: going on from it again would redo
     // what the later one did (skipping the publish of a release it did not publish).
     if let Some(later) = journal::RunRecord::resumed_by(base_dir, run_id) {
@@ -478,6 +484,7 @@ pub fn execute(
             from: resumed.run_id.clone(),
             paused_dags: resumed.paused_dags.clone(),
             lock: resumed.lock.clone(),
+            started_recipes: resumed.started_recipes.clone(),
         });
     }
     let started = Instant::now();

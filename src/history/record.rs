@@ -32,8 +32,8 @@ pub struct Run {
     pub scenario: Option<String>,
     /// The release tag it published (`github_release_published`).
     pub release: Option<String>,
-    /// `ok`, `error`, `interrupted`, `usage`, `compile error`, or `killed/unfinished` when the
-    /// journal has no end.
+    /// `ok`, `error`, `interrupted`, `usage`, `compile error`; `running` when the journal has
+    /// no end yet and its process lives, else `killed/unfinished`.
     pub outcome: String,
     /// The error it ended with.
     pub error: Option<String>,
@@ -53,6 +53,9 @@ pub struct Run {
 
 /// The outcome of a run whose journal has no end.
 pub const UNFINISHED: &str = "killed/unfinished";
+
+/// The outcome of a run whose journal has no end yet: its process holds the journal.
+pub const RUNNING: &str = "running";
 
 impl Run {
     /// Reads the journal `path`. `None` for a journal with nothing in it.
@@ -80,7 +83,11 @@ impl Run {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(Some(Run::from_lines(run_id, lines, damaged_lines)))
+        let mut run = Run::from_lines(run_id, lines, damaged_lines);
+        if !run.finished && crate::journal::is_running(path) {
+            run.outcome = RUNNING.into();
+        }
+        Ok(Some(run))
     }
 
     fn from_lines(run_id: String, lines: Vec<Line>, damaged_lines: Vec<usize>) -> Run {

@@ -41,6 +41,10 @@ pub enum Event {
         paused_dags: Vec<String>,
         #[serde(default)]
         lock: Option<String>,
+        /// The recipe calls (recipe, then arguments) the runs before started: production may
+        /// have been touched by one of them.
+        #[serde(default)]
+        started_recipes: Vec<Vec<String>>,
     },
     /// A rehearsal: the scenario and where its world's record is kept.
     Rehearsal {

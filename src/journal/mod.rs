@@ -34,6 +34,10 @@ impl Journal {
             .create_new(true)
             .append(true)
             .open(&path)?;
+        // Held while this process lives, released by the kernel however it ends (kill -9
+        // included): how another process tells a run that is still going from a dead one. A
+        // filesystem without locks only loses that check.
+        let _ = file.try_lock();
         Ok(Journal {
             run_id,
             path: Some(path),
@@ -90,6 +94,24 @@ impl Journal {
     }
 }
 
+/// Whether the run of the journal at `path` is still going: its process, alive on this
+/// machine, holds the journal's lock.
+pub fn is_running(path: &Path) -> bool {
+    File::open(path).is_ok_and(|file| holds_lock(&file))
+}
+
+/// Whether a live process holds the journal `file` (see `Journal::create`).
+fn holds_lock(file: &File) -> bool {
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
+}
+
 fn new_run_id() -> String {
     let now = chrono::Utc::now();
     let nanos = now.timestamp_subsec_nanos();
@@ -141,6 +163,10 @@ pub struct RunRecord {
     pub paused_dags: Vec<String>,
     /// The deploy lock it took and did not release: the lock commit.
     pub lock: Option<String>,
+    /// The recipe calls (recipe, then arguments) it, or a run it resumed, started.
+    pub started_recipes: Vec<Vec<String>>,
+    /// Its process is alive on this machine: it holds its journal's lock.
+    pub running: bool,
     /// Whether it changed anything (a file, a DAG, a recipe, a release, a git ref, the lock):
     /// a run that changed nothing left nothing behind.
     pub changed: bool,
@@ -162,6 +188,7 @@ impl RunRecord {
         })?;
         let mut record = RunRecord {
             run_id: run_id.to_string(),
+            running: holds_lock(&file),
             ..RunRecord::default()
         };
         for line in BufReader::new(file).lines() {
@@ -224,8 +251,12 @@ impl RunRecord {
             }
             // Inherited from the run it resumed, so that a second crash still knows them.
             Event::Adopted {
-                paused_dags, lock, ..
+                paused_dags,
+                lock,
+                started_recipes,
+                ..
             } => {
+                self.started_recipes.extend(started_recipes);
                 for dag in paused_dags {
                     if !self.paused_dags.contains(&dag) {
                         self.paused_dags.push(dag);
@@ -234,6 +265,10 @@ impl RunRecord {
                 if lock.is_some() {
                     self.lock = lock;
                 }
+            }
+            Event::JustStart { recipe, args } => {
+                self.started_recipes
+                    .push(std::iter::once(recipe).chain(args).collect());
             }
             Event::LockTaken { commit, .. } => self.lock = Some(commit),
             Event::LockReleased { .. } => self.lock = None,
@@ -289,9 +324,15 @@ impl RunRecord {
             })
     }
 
-    /// The newest run of `runbook` under `base`, of the same kind (real, rehearsal), that did
-    /// not end well and that no later run resumed: what a crashed or failed deploy left behind.
-    pub fn newest_unfinished(base: &Path, runbook: &str, rehearsal: bool) -> Option<RunRecord> {
+    /// The newest run of `runbook` under `base` but `except` (the asking run), of the same kind
+    /// (real, rehearsal), that did not end well and that no later run resumed: what a crashed or
+    /// failed deploy left behind, or one going on now.
+    pub fn newest_unfinished(
+        base: &Path,
+        runbook: &str,
+        rehearsal: bool,
+        except: &str,
+    ) -> Option<RunRecord> {
         let mut ids: Vec<String> = std::fs::read_dir(base.join(DIR))
             .ok()?
             .filter_map(|e| e.ok())
@@ -306,9 +347,11 @@ impl RunRecord {
         let records: Vec<RunRecord> = ids
             .iter()
             .filter_map(|id| RunRecord::read(base, id).ok())
+            .filter(|r| r.run_id != except)
             .filter(|r| r.runbook == runbook && !r.dry_run && r.rehearsal == rehearsal)
-            // A run that changed nothing (refused at a check, a usage error) left nothing.
-            .filter(|r| r.changed || r.ended_ok())
+            // A run that changed nothing (refused at a check, a usage error) left nothing; one
+            // still going may change anything yet.
+            .filter(|r| r.changed || r.ended_ok() || r.running)
             .collect();
         let newest = records.last()?;
         if newest.ended_ok() {
@@ -372,6 +415,36 @@ mod tests {
                 value: json!(3)
             }]
         );
+    }
+
+    #[test]
+    fn a_run_is_running_while_its_journal_is_open_and_its_recipes_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), Redactor::default()).unwrap();
+        let run_id = journal.run_id().to_string();
+        journal.record(&Event::JustStart {
+            recipe: "apply".into(),
+            args: vec!["prod".into(), "catalog-airflow".into()],
+        });
+        let record = RunRecord::read(dir.path(), &run_id).unwrap();
+        assert!(record.running);
+        assert_eq!(
+            record.started_recipes,
+            vec![vec!["apply", "prod", "catalog-airflow"]]
+        );
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, "").map(|r| r.run_id),
+            Some(run_id.clone()),
+            "a run going on is unfinished, changed or not"
+        );
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, &run_id).map(|r| r.run_id),
+            None,
+            "but not to itself"
+        );
+        drop(journal);
+        let record = RunRecord::read(dir.path(), &run_id).unwrap();
+        assert!(!record.running, "the lock goes with the process's file");
     }
 
     #[test]

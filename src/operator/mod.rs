@@ -79,8 +79,8 @@ fn earlier_run(ctx: &Ctx) -> Dynamic {
                 &ctx.base_dir,
                 &ctx.runbook,
                 ctx.rehearsal,
-            )
-            .filter(|r| r.run_id != ctx.journal.run_id()),
+                ctx.journal.run_id(),
+            ),
             false,
         ),
     };
@@ -95,6 +95,7 @@ fn earlier_run(ctx: &Ctx) -> Dynamic {
         "paused_dags": record.paused_dags,
         "lock": record.lock,
         "resuming": resuming,
+        "running": record.running,
     });
     rhai::serde::to_dynamic(&value).unwrap_or(Dynamic::UNIT)
 }
@@ -302,8 +303,8 @@ mod operator_api {
     /// The earlier run of this runbook that is not finished: on `--resume RUN_ID` that run,
     /// otherwise the newest one that did not end well (killed, failed, interrupted) and that no
     /// later run finished; () when there is none. A map #{run_id, started, outcome, last_step,
-    /// paused_dags, lock, resuming}: `outcome` is () for a run that was killed, `resuming` is true
-    /// on --resume.
+    /// paused_dags, lock, resuming, running}: `outcome` is () for a run that was killed or still
+    /// runs, `resuming` is true on --resume, `running` while its process lives on this machine.
     ///
     /// ```rhai
     /// let earlier = earlier_run(); if earlier != () { info(`run ${earlier.run_id} stopped at ${earlier.last_step}`) }
