@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ovscript::journal::Event;
 use ovscript::world::{AirflowVersion, Credentials, Faults, Scenario, World};
 
 use crate::test::{journal_text, Output, Test};
@@ -395,29 +396,43 @@ fn check_pause_round_trip(target: &Target) {
             out.stdout
         );
     }
-    let journal = out.journal();
-    let patches: Vec<&Value> = journal
+    let journal = out.events();
+    let patches: Vec<(&String, &String, &Option<u16>)> = journal
         .iter()
-        .filter(|l| l["event"] == "http" && l["method"] == "PATCH")
+        .filter_map(|e| match e {
+            Event::Http {
+                service,
+                method,
+                url,
+                status,
+                ..
+            } if method == "PATCH" => Some((service, url, status)),
+            _ => None,
+        })
         .collect();
     assert_eq!(patches.len(), 2, "{journal:?}");
     let url = target.api_url(&format!(
         "/dags/{}?update_mask=is_paused",
         target.pausable_dag
     ));
-    for patch in patches {
-        assert_eq!(patch["url"], url);
-        assert_eq!(patch["status"], 200);
-        assert_eq!(patch["service"], "airflow");
+    for (patch_service, patch_url, patch_status) in patches {
+        assert_eq!(patch_url, &url);
+        assert_eq!(patch_status, &Some(200));
+        assert_eq!(patch_service, "airflow");
     }
-    let changes: Vec<&Value> = journal
+    let changes: Vec<(&String, bool)> = journal
         .iter()
-        .filter(|l| l["event"] == "airflow_pause")
+        .filter_map(|e| match e {
+            Event::AirflowPause {
+                dag_id, is_paused, ..
+            } => Some((dag_id, *is_paused)),
+            _ => None,
+        })
         .collect();
     assert_eq!(changes.len(), 2);
-    assert_eq!(changes[0]["dag_id"], target.pausable_dag);
-    assert_eq!(changes[0]["is_paused"], true);
-    assert_eq!(changes[1]["is_paused"], false);
+    assert_eq!(changes[0].0, &target.pausable_dag);
+    assert!(changes[0].1);
+    assert!(!changes[1].1);
     assert!(!journal_text(&out.dir).contains(&target.password));
 }
 
@@ -436,15 +451,18 @@ fn check_health_and_version(target: &Target) {
     assert_eq!(rows(&out, "metadatabase"), vec![vec!["healthy"]]);
     assert_eq!(rows(&out, "scheduler"), vec![vec!["healthy"]]);
     assert_eq!(rows(&out, "version"), vec![vec![target.version.number()]]);
-    let api: Vec<Value> = out
-        .journal()
+    let api: Vec<(String, bool)> = out
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "airflow_api")
+        .filter_map(|e| match e {
+            Event::AirflowApi { api, detected } => Some((api, detected)),
+            _ => None,
+        })
         .collect();
     let expected = target.version.api_root().trim_start_matches("/api/");
     assert_eq!(api.len(), 1, "asked once per run: {api:?}");
-    assert_eq!(api[0]["api"], expected);
-    assert_eq!(api[0]["detected"], true);
+    assert_eq!(api[0].0, expected);
+    assert!(api[0].1);
 }
 
 fn check_dags_by_tag(target: &Target) {
@@ -854,13 +872,15 @@ fn an_upgrade_during_the_run_is_followed() {
         ]
     );
     assert_eq!(world["paused"]["flickr_workflow"], false);
-    let apis: Vec<Value> = out
-        .journal()
+    let apis: Vec<String> = out
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "airflow_api")
-        .map(|l| l["api"].clone())
+        .filter_map(|e| match e {
+            Event::AirflowApi { api, .. } => Some(api),
+            _ => None,
+        })
         .collect();
-    assert_eq!(apis, vec![json!("v1"), json!("v2")]);
+    assert_eq!(apis, ["v1", "v2"]);
     assert!(
         !journal_text(&out.dir).contains("eyJ"),
         "a token in the journal"
@@ -1021,12 +1041,12 @@ fn airflow_down_names_the_url_and_never_the_password() {
         .stderr_has("check OVSCRIPT_AIRFLOW_URL")
         .lacks(&target.password);
     assert!(!journal_text(&out.dir).contains(&target.password));
-    let journal = out.journal();
-    let call = journal
-        .iter()
-        .find(|l| l["event"] == "http")
-        .expect("the call is journaled");
-    assert_eq!(call["status"], Value::Null);
+    let journal = out.events();
+    let Some(Event::Http { status, .. }) = journal.iter().find(|e| matches!(e, Event::Http { .. }))
+    else {
+        panic!("the call is journaled");
+    };
+    assert_eq!(status, &None);
 }
 
 #[test]
@@ -1094,11 +1114,13 @@ fn a_dry_run_pause_sends_no_patch() {
         ],
         "only reads: which API, and whether the DAG exists"
     );
-    let journal = out.journal();
+    let journal = out.events();
     assert!(journal
         .iter()
-        .any(|l| l["event"] == "would" && l["what"].as_str().unwrap().starts_with("PATCH ")));
-    assert!(!journal.iter().any(|l| l["event"] == "airflow_pause"));
+        .any(|e| matches!(e, Event::Would { what } if what.starts_with("PATCH "))));
+    assert!(!journal
+        .iter()
+        .any(|e| matches!(e, Event::AirflowPause { .. })));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, Scenario, World};
 
 use crate::test::{tools_bin, Output, Test, BIN};
@@ -92,16 +93,19 @@ fn an_error_points_at_the_justfile_line_and_names_the_recipe() {
         // The way to go on, in the form it was started in.
         .stderr_has("to go on from here: OVSCRIPT_RESUME=")
         .stderr_has(" just failing");
-    let journal = out.journal();
-    let start = journal.iter().find(|e| e["event"] == "run_start").unwrap();
-    assert_eq!(start["script"], "justfile");
-    assert!(
-        start["runbook"]
-            .as_str()
-            .unwrap()
-            .ends_with("/justfile#failing"),
-        "{start}"
-    );
+    let journal = out.events();
+    let start = journal
+        .iter()
+        .find(|e| matches!(e, Event::RunStart { .. }))
+        .unwrap();
+    let Event::RunStart {
+        script, runbook, ..
+    } = start
+    else {
+        unreachable!()
+    };
+    assert_eq!(script, "justfile");
+    assert!(runbook.ends_with("/justfile#failing"), "{start:?}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! journal, `--resume`, confirmations, secrets, objects everywhere, Ctrl-C, check, doc.
 
 use crate::test::{journal_text, Test};
+use ovscript::journal::Event;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -21,19 +22,34 @@ fn a_script_runs_its_steps_and_sees_its_arguments() {
         .stdout_has("ok [1] Count the arguments: done")
         .stdout_has("args: --skip-staging,x y n=2")
         .stdout_has("ok [2] Say them: done");
-    let journal = out.journal();
-    let start = &journal.iter().find(|l| l["event"] == "run_start").unwrap();
-    assert_eq!(start["args"], serde_json::json!(["--skip-staging", "x y"]));
-    assert_eq!(start["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(start["dry_run"], false);
-    let ends: Vec<_> = journal
+    let journal = out.events();
+    let Some(Event::RunStart {
+        args,
+        sha256,
+        dry_run,
+        ..
+    }) = journal.iter().find(|e| matches!(e, Event::RunStart { .. }))
+    else {
+        panic!("no run start in {journal:?}");
+    };
+    assert_eq!(args, &["--skip-staging", "x y"]);
+    assert_eq!(sha256.len(), 64);
+    assert!(!dry_run);
+    let ends: Vec<usize> = journal
         .iter()
-        .filter(|l| l["event"] == "step_end")
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::StepEnd { .. }))
+        .map(|(at, _)| at)
         .collect();
     assert_eq!(ends.len(), 2);
-    assert_eq!(ends[0]["outcome"], "ok");
-    assert_eq!(ends[0]["value"], 2);
-    assert!(ends[0]["duration_ms"].is_u64());
+    let Event::StepEnd { outcome, value, .. } = &journal[ends[0]] else {
+        unreachable!()
+    };
+    assert_eq!(outcome, "ok");
+    assert_eq!(value, &serde_json::json!(2));
+    // A missing duration would read as 0: that it was written is in the raw line.
+    let raw = crate::test::journal_lines(&out.dir);
+    assert!(raw[ends[0]]["duration_ms"].is_u64());
 }
 
 #[test]
@@ -46,7 +62,10 @@ fn a_syntax_error_exits_2_with_its_place_and_runs_no_step() {
         .stderr_has("2 | let b = 1 +;")
         .stdout_lacks("ran")
         .stdout_lacks("[1]");
-    assert!(out.journal().iter().all(|l| l["event"] != "step_start"));
+    assert!(out
+        .events()
+        .iter()
+        .all(|e| !matches!(e, Event::StepStart { .. })));
 }
 
 #[test]
@@ -64,13 +83,15 @@ fn a_runtime_error_shows_the_line_with_a_caret_and_exits_1() {
         .stdout_has("FAILED [1] Deploy: failed")
         // Nothing finished, so there is nothing to go on from.
         .lacks("--resume");
-    let end = out
-        .journal()
+    let Some(Event::StepEnd { outcome, error, .. }) = out
+        .events()
         .into_iter()
-        .find(|l| l["event"] == "step_end")
-        .unwrap();
-    assert_eq!(end["outcome"], "error");
-    assert_eq!(end["error"], "the apply failed");
+        .find(|e| matches!(e, Event::StepEnd { .. }))
+    else {
+        panic!("no step end");
+    };
+    assert_eq!(outcome, "error");
+    assert_eq!(error.as_deref(), Some("the apply failed"));
 }
 
 #[test]
@@ -124,13 +145,15 @@ fn confirm_without_a_terminal_fails_and_yes_answers() {
     out.success()
         .stdout_has("Publish the release? [y/N] yes (--yes)")
         .stdout_has("published");
-    let answer = out
-        .journal()
+    let Some(Event::Confirm { answer, by, .. }) = out
+        .events()
         .into_iter()
-        .find(|l| l["event"] == "confirm")
-        .unwrap();
-    assert_eq!(answer["answer"], true);
-    assert_eq!(answer["by"], "--yes");
+        .find(|e| matches!(e, Event::Confirm { .. }))
+    else {
+        panic!("no confirmation");
+    };
+    assert!(answer);
+    assert_eq!(by, "--yes");
 }
 
 #[test]
@@ -300,7 +323,9 @@ fn ctrl_c_cancels_the_script_and_exits_130() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_journal_event(test.path(), "wait_start");
+    wait_for_journal_event(test.path(), "wait start", |e| {
+        matches!(e, Event::WaitStart { .. })
+    });
     let started = Instant::now();
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -309,26 +334,28 @@ fn ctrl_c_cancels_the_script_and_exits_130() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(5));
-    let journal = crate::test::journal_lines(test.path());
-    let end = journal.iter().find(|l| l["event"] == "step_end").unwrap();
-    assert_eq!(end["outcome"], "interrupted");
+    let journal = crate::test::journal_events(test.path());
+    let Some(Event::StepEnd { outcome, .. }) =
+        journal.iter().find(|e| matches!(e, Event::StepEnd { .. }))
+    else {
+        panic!("no step end in {journal:?}");
+    };
+    assert_eq!(outcome, "interrupted");
     assert!(journal
         .iter()
-        .any(|l| l["event"] == "run_end" && l["outcome"] == "interrupted"));
+        .any(|e| matches!(e, Event::RunEnd { outcome, .. } if outcome == "interrupted")));
 }
 
-fn wait_for_journal_event(dir: &std::path::Path, event: &str) {
+/// Waits until the journals in `dir` show an event that `seen` accepts (`what`, for the failure).
+fn wait_for_journal_event(dir: &std::path::Path, what: &str, seen: impl Fn(&Event) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if crate::test::journal_lines_lenient(dir)
-            .iter()
-            .any(|l| l["event"] == event)
-        {
+        if crate::test::journal_events_lenient(dir).iter().any(&seen) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("no {event} in the journal");
+    panic!("no {what} in the journal");
 }
 
 #[test]
@@ -462,7 +489,9 @@ fn always_runs_its_cleanup_after_an_error_and_after_ctrl_c() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_journal_event(test.path(), "wait_start");
+    wait_for_journal_event(test.path(), "wait start", |e| {
+        matches!(e, Event::WaitStart { .. })
+    });
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -503,7 +532,9 @@ fn ctrl_c_interrupts_a_request_that_hangs() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_journal_event(test.path(), "step_start");
+    wait_for_journal_event(test.path(), "step start", |e| {
+        matches!(e, Event::StepStart { .. })
+    });
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     std::process::Command::new("kill")
@@ -560,12 +591,14 @@ fn confirm_asks_at_the_terminal_and_one_ctrl_c_interrupts_it() {
     session.send("\x03").unwrap();
     session.expect("interrupted (Ctrl-C)").unwrap();
     session.expect(expectrl::Eof).unwrap();
-    let answers: Vec<_> = crate::test::journal_lines(test.path())
+    let answers: Vec<bool> = crate::test::journal_events(test.path())
         .into_iter()
-        .filter(|l| l["event"] == "confirm")
-        .map(|l| l["answer"].clone())
+        .filter_map(|e| match e {
+            Event::Confirm { answer, .. } => Some(answer),
+            _ => None,
+        })
         .collect();
-    assert_eq!(answers, [serde_json::json!(true), serde_json::json!(false)]);
+    assert_eq!(answers, [true, false]);
 }
 
 #[test]
@@ -594,16 +627,14 @@ fn resume_skips_a_finished_step_with_the_steps_nested_in_it() {
         .stdout_has("deployed")
         .stdout_has("verified")
         .stdout_lacks("checking");
-    let starts: Vec<_> = crate::test::journal_lines(test.path())
+    let starts: Vec<u64> = crate::test::journal_events(test.path())
         .into_iter()
-        .filter(|l| l["event"] == "step_start" && l["title"] == "Deploy")
-        .map(|l| l["ordinal"].clone())
+        .filter_map(|e| match e {
+            Event::StepStart { ordinal, title, .. } if title == "Deploy" => Some(ordinal),
+            _ => None,
+        })
         .collect();
-    assert_eq!(
-        starts,
-        [serde_json::json!(4), serde_json::json!(4)],
-        "Deploy keeps its ordinal"
-    );
+    assert_eq!(starts, [4, 4], "Deploy keeps its ordinal");
 }
 
 #[test]
@@ -644,7 +675,9 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
         .process_group(0)
         .spawn()
         .unwrap();
-    wait_for_journal_event(test.path(), "just_start");
+    wait_for_journal_event(test.path(), "recipe start", |e| {
+        matches!(e, Event::JustStart { .. })
+    });
     let tf = test.path().join("infra/main.tf");
     assert!(std::fs::read_to_string(&tf).unwrap().contains("= true"));
     for _ in 0..2 {
@@ -709,7 +742,10 @@ fn a_stdlib_module_that_does_not_compile_stops_the_run_before_any_step() {
         .stderr_has("2 | let x = ;")
         .stderr_has("in import of")
         .stdout_lacks("ran");
-    assert!(out.journal().iter().all(|l| l["event"] != "step_start"));
+    assert!(out
+        .events()
+        .iter()
+        .all(|e| !matches!(e, Event::StepStart { .. })));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! PyPI, installed by tools/install-tools.sh) on a justfile written here, and the real git on a
 //! repository with a bare "origin" made here.
 
-use serde_json::Value;
+use ovscript::journal::Event;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,16 +48,44 @@ fn with_justfile(script: &str) -> Option<Test> {
     )
 }
 
-/// The journal's `just` lines: one when a recipe ends, with its exit code.
-fn just_events(journal: &[Value]) -> Vec<&Value> {
-    journal.iter().filter(|l| l["event"] == "just").collect()
+/// A recipe's end in the journal, with its exit code.
+struct JustEnd<'a> {
+    recipe: &'a str,
+    args: &'a [String],
+    code: Option<i64>,
+    captured: bool,
 }
 
-/// The journal's `just_start` lines: one when a recipe starts.
-fn just_starts(journal: &[Value]) -> Vec<&Value> {
+/// The journal's `Event::Just` lines: one when a recipe ends, with its exit code.
+fn just_events(journal: &[Event]) -> Vec<JustEnd<'_>> {
     journal
         .iter()
-        .filter(|l| l["event"] == "just_start")
+        .filter_map(|e| match e {
+            Event::Just {
+                recipe,
+                args,
+                code,
+                captured,
+                ..
+            } => Some(JustEnd {
+                recipe,
+                args,
+                code: *code,
+                captured: *captured,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The journal's `Event::JustStart` lines: one when a recipe starts, with its arguments.
+fn just_starts(journal: &[Event]) -> Vec<&[String]> {
+    journal
+        .iter()
+        .filter_map(|e| match e {
+            Event::JustStart { args, .. } => Some(args.as_slice()),
+            _ => None,
+        })
         .collect()
 }
 
@@ -78,16 +106,16 @@ fn recipes_receive_exactly_their_arguments() {
     for planted in ["infra/pwned", "pwned", "infra/hacked.txt", "hacked.txt"] {
         assert!(!out.dir.join(planted).exists(), "{planted} was created");
     }
-    let journal = out.journal();
+    let journal = out.events();
     let events = just_events(&journal);
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["recipe"], "record");
-    assert_eq!(events[0]["args"][1], "$(touch pwned)");
-    assert_eq!(events[0]["code"], 0);
-    assert!(events[0]["duration_ms"].is_u64());
+    assert_eq!(events[0].recipe, "record");
+    assert_eq!(events[0].args[1], "$(touch pwned)");
+    assert_eq!(events[0].code, Some(0));
+    // Its `duration_ms` is a u64 without a default: the line read as an event, so it has one.
     let starts = just_starts(&journal);
     assert_eq!(starts.len(), 1);
-    assert_eq!(starts[0]["args"], events[0]["args"]);
+    assert_eq!(starts[0], events[0].args);
 }
 
 #[test]
@@ -105,11 +133,8 @@ fn six_arguments_and_the_array_form_arrive_alike() {
     out.success();
     let recorded = std::fs::read_to_string(out.dir.join("infra/recorded.txt")).unwrap();
     assert_eq!(recorded, "a\nb c\n");
-    let journal = out.journal();
-    let counts: Vec<usize> = just_events(&journal)
-        .iter()
-        .map(|e| e["args"].as_array().unwrap().len())
-        .collect();
+    let journal = out.events();
+    let counts: Vec<usize> = just_events(&journal).iter().map(|e| e.args.len()).collect();
     assert_eq!(counts, [6, 0, 2]);
 
     let Some(test) = with_justfile(r#"just("record", ["a", 3]);"#) else {
@@ -134,8 +159,8 @@ fn a_failing_recipe_reports_its_exit_code_and_stops_the_script() {
     out.code(1)
         .stderr_has("just fail 3 failed with exit code 3")
         .stdout_lacks("after the failure");
-    let journal = out.journal();
-    assert_eq!(just_events(&journal)[0]["code"], 3);
+    let journal = out.events();
+    assert_eq!(just_events(&journal)[0].code, Some(3));
 }
 
 #[test]
@@ -156,7 +181,7 @@ fn an_unknown_recipe_or_a_wrong_count_is_refused_before_anything_runs() {
         .stderr_has("recipe `two` takes 2 arguments (first second), given 3 (a b record)");
     assert!(!out.dir.join("infra/two.txt").exists());
     assert!(!out.dir.join("infra/recorded.txt").exists());
-    assert!(just_starts(&out.journal()).is_empty());
+    assert!(just_starts(&out.events()).is_empty());
 
     let Some(test) = with_justfile(r#"just_output("two", "only one");"#) else {
         return;
@@ -185,10 +210,10 @@ fn just_output_captures_without_throwing() {
         .stdout_has("stderr has err-line: true");
     assert!(!out.stdout.lines().any(|l| l == "out-line"));
     assert!(!out.stderr.contains("err-line"));
-    let journal = out.journal();
+    let journal = out.events();
     let events = just_events(&journal);
-    assert_eq!(events[0]["code"], 4);
-    assert_eq!(events[0]["captured"], true);
+    assert_eq!(events[0].code, Some(4));
+    assert!(events[0].captured);
 }
 
 #[test]
@@ -225,7 +250,7 @@ fn a_dry_run_says_the_recipe_and_runs_nothing() {
         .stdout_has("would: just show")
         .stdout_has("code=0 stdout=[]");
     assert!(!out.dir.join("infra/recorded.txt").exists());
-    assert!(just_starts(&out.journal()).is_empty());
+    assert!(just_starts(&out.events()).is_empty());
 
     // The recipe is still checked, so a dry run finds the typo.
     let Some(test) = with_justfile(r#"just("aply", "prod");"#) else {
@@ -312,12 +337,12 @@ fn ctrl_c_stops_the_recipe_and_the_script() {
     assert_eq!(status.code(), Some(130));
     assert!(interrupted.elapsed() < Duration::from_secs(10));
     assert!(!test.path().join("infra/finished.txt").exists());
-    let journal = crate::test::journal_lines(test.path());
+    let journal = crate::test::journal_events(test.path());
     assert_eq!(just_starts(&journal).len(), 1);
     assert_eq!(just_events(&journal).len(), 1);
     assert!(journal
         .iter()
-        .any(|l| l["event"] == "run_end" && l["outcome"] == "interrupted"));
+        .any(|e| matches!(e, Event::RunEnd { outcome, .. } if outcome == "interrupted")));
 }
 
 fn wait_for(ready: impl Fn() -> bool, what: &str) {
@@ -445,11 +470,13 @@ fn a_branch_is_created_committed_and_pushed_to_origin() {
         ),
         "origin/deploy/catalog"
     );
-    let journal = out.journal();
+    let journal = out.events();
     let commands: Vec<&str> = journal
         .iter()
-        .filter(|l| l["event"] == "git")
-        .map(|l| l["args"][0].as_str().unwrap())
+        .filter_map(|e| match e {
+            Event::Git { args, .. } => Some(args[0].as_str()),
+            _ => None,
+        })
         .collect();
     assert_eq!(commands, ["checkout", "add", "commit", "push"]);
 }
@@ -486,7 +513,7 @@ fn a_dry_run_changes_nothing_in_git() {
     assert_eq!(git(&infra, &["diff", "--cached", "--name-only"]), "");
     let origin = out.dir.join("origin.git");
     assert_eq!(git(&origin, &["for-each-ref"]), "");
-    assert!(!out.journal().iter().any(|l| l["event"] == "git"));
+    assert!(!out.events().iter().any(|e| matches!(e, Event::Git { .. })));
 }
 
 #[test]
@@ -607,5 +634,46 @@ fn a_clearance_flag_set_true_is_never_committed() {
         git(&infra, &["rev-parse", "HEAD"]),
         head,
         "a commit was made"
+    );
+}
+
+#[test]
+fn a_resumed_run_knows_the_recipes_the_run_it_resumes_started() {
+    // The first run starts `just fail 1` and fails; the resumed one stops before its own recipe.
+    let Some(test) = with_justfile(
+        r#"on_error(|| {
+    step("Apply", || {
+        if env("OVSCRIPT_TEST_GATE") != () { throw "stopped before the recipe"; }
+        just("fail", "1");
+    });
+}, |message| print(`started|${just_started("fail 1")}`));"#,
+    ) else {
+        return;
+    };
+    test.run().code(1).stdout_has("started|true");
+    let journals = crate::test::journal_files(test.path());
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let first = journals[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    // A fresh run that never starts the recipe did not touch anything.
+    let gated = test.clone().env("OVSCRIPT_TEST_GATE", "1");
+    gated.run().code(1).stdout_has("started|false");
+    // Going on with the first run: its recipe may have touched production.
+    gated
+        .command(&["run", "--resume", &first, "script.rhai"])
+        .code(1)
+        .stdout_has("started|true");
+    let resumed = crate::test::journal_events(test.path());
+    assert!(
+        resumed.iter().any(|e| matches!(
+            e,
+            Event::Adopted { from, started_recipes, .. }
+                if *from == first && *started_recipes == [vec!["fail".to_string(), "1".into()]]
+        )),
+        "{resumed:#?}"
     );
 }

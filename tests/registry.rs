@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
+use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, Request, Scenario, World};
 
-use crate::test::{journal_lines_lenient, journal_text, Test};
+use crate::test::{journal_events_lenient, journal_text, Test};
 
 const CATALOG: &str = "ghcr.io/wordpress/openverse-catalog";
 const CATALOG_NAME: &str = "wordpress/openverse-catalog";
@@ -123,18 +124,23 @@ fn the_anonymous_token_is_fetched_once_per_repository_and_never_shown() {
         "service=ghcr.io&scope=repository%3Awordpress%2Fopenverse-catalog%3Apull"
     );
     // Each call is journaled by its URL; the token is in a header only.
-    let calls: Vec<Value> = out
-        .journal()
+    let calls: Vec<(String, String)> = out
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "http" && l["service"] == "registry")
+        .filter_map(|e| match e {
+            Event::Http {
+                service,
+                method,
+                url,
+                ..
+            } if service == "registry" => Some((method, url)),
+            _ => None,
+        })
         .collect();
     assert_eq!(calls.len(), 7, "{calls:?}");
-    assert_eq!(calls[0]["method"], "HEAD");
-    assert_eq!(calls[1]["method"], "GET");
-    assert!(calls[1]["url"]
-        .as_str()
-        .unwrap()
-        .contains("/token?service=ghcr.io"));
+    assert_eq!(calls[0].0, "HEAD");
+    assert_eq!(calls[1].0, "GET");
+    assert!(calls[1].1.contains("/token?service=ghcr.io"));
     assert!(!journal_text(&out.dir).contains(TOKEN_PREFIX));
     out.lacks(TOKEN_PREFIX);
 }
@@ -312,9 +318,9 @@ fn ctrl_c_interrupts_a_registry_that_hangs() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !journal_lines_lenient(test.path())
+    while !journal_events_lenient(test.path())
         .iter()
-        .any(|l| l["event"] == "step_start")
+        .any(|e| matches!(e, Event::StepStart { .. }))
     {
         assert!(Instant::now() < deadline, "the step did not start");
         std::thread::sleep(Duration::from_millis(50));
@@ -484,15 +490,17 @@ fn a_real_registry_answers_for_a_pushed_image() {
         .stdout_has("pushed true")
         .stdout_has("other false")
         .stdout_has("unknown repository false");
-    let statuses: Vec<(String, u64)> = out
-        .journal()
+    let statuses: Vec<(String, u16)> = out
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "http" && l["service"] == "registry")
-        .map(|l| {
-            (
-                l["method"].as_str().unwrap().to_string(),
-                l["status"].as_u64().unwrap(),
-            )
+        .filter_map(|e| match e {
+            Event::Http {
+                service,
+                method,
+                status,
+                ..
+            } if service == "registry" => Some((method, status.expect("a status"))),
+            _ => None,
         })
         .collect();
     // No auth on this registry: no challenge, no token.

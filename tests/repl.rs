@@ -6,9 +6,10 @@ use expectrl::{Expect, Regex, Session};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ovscript::journal::Event;
 use ovscript::world::{Scenario, World};
 
-use crate::test::{journal_lines, Test};
+use crate::test::{journal_events, Test};
 
 /// How long one expectation may wait: the binary answers a typed line in milliseconds, but the
 /// machine is shared with other builds.
@@ -203,14 +204,18 @@ fn a_dry_run_session_says_what_it_would_change_and_journals_each_line() {
     repl.evaluate(r#"airflow.pause("flickr_workflow")"#, "would:");
     repl.leave();
     assert_eq!(world.dag_paused("flickr_workflow"), Some(false));
-    let lines = journal_lines(test.path());
+    let lines = journal_events(test.path());
     assert!(
-        lines.iter().any(|l| l["event"] == "repl_line"
-            && l["input"] == r#"airflow.pause("flickr_workflow")"#
-            && l["outcome"] == "ok"),
+        lines
+            .iter()
+            .any(|e| matches!(e, Event::ReplLine { input, outcome, .. }
+            if input == r#"airflow.pause("flickr_workflow")"# && outcome == "ok")),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l["event"] == "would"), "{lines:#?}");
+    assert!(
+        lines.iter().any(|e| matches!(e, Event::Would { .. })),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use crate::rehearsal::{rehearse, repo_file, Rehearsal};
 use crate::test::Test;
+use ovscript::journal::Event;
 use serde_json::Value;
 use std::path::Path;
 
@@ -584,21 +585,17 @@ fn the_bump_waits_for_the_release_image() {
         &(200, "rel-2024.05.02.10.00.00".to_string())
     );
     // In the journal, the wait ends before the bump starts.
-    let journal = r.out.journal();
+    let journal = r.out.events();
     let waited = journal
         .iter()
         .position(|e| {
-            e["event"] == "wait_end"
-                && e["outcome"] == "ok"
-                && e["what"]
-                    .as_str()
-                    .unwrap()
-                    .contains("rel-2024.05.02.10.00.00")
+            matches!(e, Event::WaitEnd { outcome, what, .. }
+                if outcome == "ok" && what.contains("rel-2024.05.02.10.00.00"))
         })
         .expect("the wait ended");
     let bumped = journal
         .iter()
-        .position(|e| e["event"] == "just_start" && e["recipe"] == "bump")
+        .position(|e| matches!(e, Event::JustStart { recipe, .. } if recipe == "bump"))
         .expect("bumped");
     assert!(waited < bumped);
     r.flag_only_during_apply(CATALOG_TF, "running_dags_cleared");
@@ -726,9 +723,12 @@ fn a_run_ends_with_a_summary_of_its_steps() {
         .stdout_has("left to do by hand:\n  - get the infrastructure PR");
     let end = r
         .out
-        .journal()
+        .events()
         .into_iter()
-        .find(|e| e["event"] == "run_end")
+        .find(|e| matches!(e, Event::RunEnd { .. }))
         .unwrap();
-    assert_eq!(end["by_hand"].as_array().unwrap().len(), 1, "{end}");
+    let Event::RunEnd { by_hand, .. } = &end else {
+        unreachable!()
+    };
+    assert_eq!(by_hand.len(), 1, "{end:?}");
 }

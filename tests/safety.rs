@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, Scenario, World};
 
 use crate::rehearsal::repo_file;
-use crate::test::{journal_lines_lenient, journal_text, path_with, tools_bin, Output, Test};
+use crate::test::{journal_events_lenient, journal_text, path_with, tools_bin, Output, Test};
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
 
@@ -182,22 +183,24 @@ fn configured(test: Test, world: &World, infra: &str) -> Test {
         .env("GIT_COMMITTER_EMAIL", "ada@example.org")
 }
 
-/// Waits until the journals in `dir` show `event` (with `field` = `value`, if given).
-fn wait_for_event(dir: &Path, event: &str, field: Option<(&str, &str)>) {
+/// Waits until the journals in `dir` show an event that `seen` accepts (`what`, for the failure).
+fn wait_for_event(dir: &Path, what: &str, seen: impl Fn(&Event) -> bool) {
     let started = Instant::now();
     loop {
-        let seen = journal_lines_lenient(dir).iter().any(|line| {
-            line["event"] == event && field.is_none_or(|(key, value)| line[key] == value)
-        });
-        if seen {
+        if journal_events_lenient(dir).iter().any(&seen) {
             return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no {event} in the journal after 60s"
+            "no {what} in the journal after 60s"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `event` is the start of the `apply` recipe.
+fn starts_the_apply(event: &Event) -> bool {
+    matches!(event, Event::JustStart { recipe, .. } if recipe == "apply")
 }
 
 /// The run id of the newest journal in `dir` (by time written: run ids of one second do not
@@ -238,7 +241,7 @@ fn finish(child: Child) -> (Option<i32>, String, String) {
 /// Kills the whole process group of a run once its production apply started.
 fn kill_during_apply(deploy: &Deploy) {
     let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")]);
-    wait_for_event(deploy.test.path(), "just_start", Some(("recipe", "apply")));
+    wait_for_event(deploy.test.path(), "apply start", starts_the_apply);
     signal(&child, "KILL", true);
     let (code, _, _) = finish(child);
     assert_eq!(code, None, "killed by a signal");
@@ -327,7 +330,9 @@ fn two_checkouts_of_one_origin_deploy_one_at_a_time() {
         configured(other, &deploy.world, "infra").env("PATH", &path_with(&tools_bin().unwrap()));
 
     let first = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "5")]);
-    wait_for_event(deploy.test.path(), "lock_taken", None);
+    wait_for_event(deploy.test.path(), "lock taken", |e| {
+        matches!(e, Event::LockTaken { .. })
+    });
     let first_run = newest_run(deploy.test.path());
     for runbook in ["catalog", "ingestion"] {
         other
@@ -408,9 +413,9 @@ fn the_lock_is_released_after_success_failure_ctrl_c_and_sigterm() {
                 .cloned();
             let applying = files.len() > journals_before
                 && newest.is_some_and(|f| {
-                    std::fs::read_to_string(f)
-                        .unwrap_or_default()
-                        .contains(r#""event":"just_start","recipe":"apply""#)
+                    crate::test::journal_file_events_lenient(&f)
+                        .iter()
+                        .any(starts_the_apply)
                 });
             if applying {
                 break;
@@ -448,7 +453,7 @@ fn a_double_ctrl_c_in_a_sensor_waiting_deploy_unpauses_the_dag_and_restores_the_
         return;
     };
     let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "37")]);
-    wait_for_event(deploy.test.path(), "just_start", Some(("recipe", "apply")));
+    wait_for_event(deploy.test.path(), "apply start", starts_the_apply);
     assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(true));
     signal(&child, "INT", false);
     std::thread::sleep(Duration::from_millis(300));
@@ -774,4 +779,68 @@ fn a_checkout_behind_origin_is_refused() {
         "{:?}",
         deploy.world.changes()
     );
+}
+
+#[test]
+fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")]);
+    wait_for_event(deploy.test.path(), "apply start", starts_the_apply);
+    let going = newest_run(deploy.test.path());
+    let before = deploy.world.changes().len();
+
+    // In another terminal: going on with it would apply twice.
+    deploy
+        .catalog(&["--resume", &going])
+        .code(2)
+        .stderr_has(&format!(
+            "run {going} is still running, in another terminal or process on this machine"
+        ));
+    // A fresh run names it as going on, not as killed.
+    deploy
+        .catalog(&[])
+        .code(1)
+        .stderr_has(&format!("run {going} of this runbook is deploying now"))
+        .stderr_has("Nothing was changed. Wait for it to end.");
+    deploy
+        .test
+        .command(&["log"])
+        .success()
+        .stdout_has("running");
+    assert_eq!(
+        deploy.world.changes().len(),
+        before,
+        "the refused runs changed the world"
+    );
+
+    signal(&child, "KILL", true);
+    let (code, _, _) = finish(child);
+    assert_eq!(code, None, "killed by a signal");
+    // Dead now: it can be gone on with.
+    deploy
+        .catalog(&["--resume", &going])
+        .success()
+        .stdout_has(&format!("going on with run {going}"));
+}
+
+#[test]
+fn a_resumed_run_that_stops_before_its_deploy_unpauses_what_the_dead_run_paused() {
+    let Some(deploy) = Deploy::new(Scenario::SensorWaiting) else {
+        return;
+    };
+    kill_during_apply(&deploy);
+    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(true));
+    let killed = newest_run(deploy.test.path());
+
+    // The resumed run stops at once (a wrong runbook option), before any step.
+    let script = repo_file("scripts/catalog.rhai");
+    deploy
+        .test
+        .command(&["run", "--yes", "--resume", &killed, &script, "--watch=soon"])
+        .code(2)
+        .stdout_has("image_data_refresh was paused by run")
+        .stdout_has("unpaused, as this run did not get to its deploy");
+    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(false));
 }

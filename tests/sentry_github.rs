@@ -3,10 +3,11 @@
 //! the fakes received and how they changed, and what the operator reads when something fails.
 
 use chrono::{Duration as Span, FixedOffset, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, NewIssue, Request, Scenario, World};
 
 use crate::test::{journal_text, Output, Test};
@@ -196,11 +197,13 @@ fn a_published_release_gets_its_changelog_pr_approved() {
         patch.body,
         Some(json!({"draft": false, "tag_name": CATALOG_DRAFT}))
     );
-    let journal = out.journal();
-    assert!(journal.iter().any(|l| l["event"] == "http"
-        && l["method"] == "PATCH"
-        && l["status"] == 200
-        && l["service"] == "github"));
+    let journal = out.events();
+    assert!(journal.iter().any(|e| matches!(e, Event::Http {
+        method,
+        status: Some(200),
+        service,
+        ..
+    } if method == "PATCH" && service == "github")));
 }
 
 #[test]
@@ -237,9 +240,9 @@ fn a_dry_run_reads_but_changes_nothing() {
     assert_eq!(world.release(CATALOG_DRAFT).unwrap()["draft"], true);
     assert!(world.changes().is_empty(), "{:?}", world.changes());
     let woulds = out
-        .journal()
+        .events()
         .iter()
-        .filter(|l| l["event"] == "would")
+        .filter(|e| matches!(e, Event::Would { .. }))
         .count();
     assert_eq!(woulds, 4);
 }
@@ -299,10 +302,11 @@ fn a_workflow_is_dispatched_with_its_ref_and_inputs() {
             "inputs": {"tag": "rel-2024.04.01.12.00.00", "force": true},
         })]
     );
-    assert!(out
-        .journal()
-        .iter()
-        .any(|l| l["event"] == "http" && l["method"] == "POST" && l["status"] == 204));
+    assert!(out.events().iter().any(|e| matches!(e, Event::Http {
+        method,
+        status: Some(204),
+        ..
+    } if method == "POST")));
 }
 
 #[test]
@@ -593,13 +597,18 @@ fn http_get_returns_any_status_with_body_and_time() {
         .stdout_has("ok 200 i64 true")
         .stdout_has("missing 404 {")
         .stdout_has(r#""message":"Not Found""#);
-    let gets: Vec<Value> = out
-        .journal()
+    let gets: Vec<Option<u16>> = out
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "http" && l["service"] == "http")
+        .filter_map(|e| match e {
+            Event::Http {
+                service, status, ..
+            } if service == "http" => Some(status),
+            _ => None,
+        })
         .collect();
     assert_eq!(gets.len(), 2);
-    assert_eq!(gets[1]["status"], 404);
+    assert_eq!(gets[1], Some(404));
     // Anonymous: no token was configured, none was sent.
     assert!(world.requests().iter().all(|r| !r.authorized));
 

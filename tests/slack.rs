@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use ovscript::journal::Event;
 use ovscript::world::{Scenario, World};
 
 use crate::rehearsal::Rehearsal;
@@ -246,19 +247,23 @@ fn a_post_reaches_the_channel_as_written_and_the_webhook_never_shows() {
     assert_eq!(sent, [serde_json::json!({"text": "a &lt;b&gt; &amp; c"})]);
     let journal = journal_text(&out.dir);
     assert!(!journal.contains(SECRET), "{journal}");
-    let posted = out
-        .journal()
+    let Some(Event::SlackPost { text, outcome, .. }) = out
+        .events()
         .into_iter()
-        .find(|e| e["event"] == "slack_post")
-        .unwrap();
-    assert_eq!(posted["text"], "a <b> & c");
-    assert_eq!(posted["outcome"], "posted");
-    let http = out
-        .journal()
+        .find(|e| matches!(e, Event::SlackPost { .. }))
+    else {
+        panic!("no post in the journal");
+    };
+    assert_eq!(text, "a <b> & c");
+    assert_eq!(outcome, "posted");
+    let Some(Event::Http { url, .. }) = out
+        .events()
         .into_iter()
-        .find(|e| e["event"] == "http" && e["service"] == "slack")
-        .unwrap();
-    assert_eq!(http["url"], "***");
+        .find(|e| matches!(e, Event::Http { service, .. } if service == "slack"))
+    else {
+        panic!("no call to Slack in the journal");
+    };
+    assert_eq!(url, "***");
 }
 
 #[test]
@@ -278,15 +283,16 @@ fn a_wrong_webhook_is_a_warning_that_does_not_name_it() {
         .lacks(&wrong);
     assert!(world.slack_posts().is_empty());
     assert!(!journal_text(&out.dir).contains(SECRET));
-    let failed = out
-        .journal()
+    let Some(Event::SlackPost {
+        outcome, status, ..
+    }) = out
+        .events()
         .into_iter()
-        .find(|e| e["event"] == "slack_post")
-        .unwrap();
-    assert_eq!(
-        (failed["outcome"].as_str(), failed["status"].as_u64()),
-        (Some("failed"), Some(404))
-    );
+        .find(|e| matches!(e, Event::SlackPost { .. }))
+    else {
+        panic!("no post in the journal");
+    };
+    assert_eq!((outcome.as_str(), status), ("failed", Some(404)));
 }
 
 #[test]
@@ -297,11 +303,13 @@ fn without_a_webhook_a_run_says_so_once_and_goes_on() {
     out.success().stdout_has("false\n").stdout_has("went on\n");
     let note = "note: Slack is not configured: the team's channel is not told of this run (set OVSCRIPT_SLACK_WEBHOOK, or `webhook` under [slack])\n";
     assert_eq!(out.stdout.matches(note).count(), 1, "{}", out.stdout);
-    let outcomes: Vec<Value> = out
-        .journal()
+    let outcomes: Vec<String> = out
+        .events()
         .into_iter()
-        .filter(|e| e["event"] == "slack_post")
-        .map(|e| e["outcome"].clone())
+        .filter_map(|e| match e {
+            Event::SlackPost { outcome, .. } => Some(outcome),
+            _ => None,
+        })
         .collect();
     assert_eq!(outcomes, ["not configured", "not configured"]);
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use ovscript::journal::Event;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -278,9 +279,9 @@ impl Output {
         self
     }
 
-    /// Every line of every journal written in the working directory, in run order.
-    pub fn journal(&self) -> Vec<Value> {
-        journal_lines(&self.dir)
+    /// Every event of every journal written in the working directory, in run order.
+    pub fn events(&self) -> Vec<Event> {
+        journal_events(&self.dir)
     }
 
     /// The run id of the newest journal.
@@ -303,6 +304,25 @@ pub fn journal_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Every event of every journal in `dir`, in run order (`ts` is not part of an event).
+pub fn journal_events(dir: &Path) -> Vec<Event> {
+    let mut files = journal_files(dir);
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("journal line is an event"))
+                .collect::<Vec<Event>>()
+        })
+        .collect()
+}
+
+/// Every line of every journal in `dir` as raw JSON, in run order, parallel to
+/// `journal_events`: only for what an `Event` cannot tell, such as whether a field with a
+/// default was written at all.
 pub fn journal_lines(dir: &Path) -> Vec<Value> {
     let mut files = journal_files(dir);
     files.sort();
@@ -326,17 +346,24 @@ pub fn journal_text(dir: &Path) -> String {
         .collect()
 }
 
-/// Like `journal_lines`, but skips a line still being written (for tests that poll a live run).
-pub fn journal_lines_lenient(dir: &Path) -> Vec<Value> {
-    journal_files(dir)
+/// Like `journal_events`, but for a live run: a last line still being written is skipped.
+pub fn journal_events_lenient(dir: &Path) -> Vec<Event> {
+    let mut files = journal_files(dir);
+    files.sort();
+    files
         .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect::<Vec<Value>>()
-        })
+        .flat_map(|f| journal_file_events_lenient(f))
+        .collect()
+}
+
+/// The events of one journal file that may still be written: only the lines ended by their
+/// newline are read (a line is written before its newline, so a partial one has none yet).
+pub fn journal_file_events_lenient(file: &Path) -> Vec<Event> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal line is an event"))
         .collect()
 }
 

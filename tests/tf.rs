@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::test::{journal_lines_lenient, Output, Test};
+use crate::test::{journal_events_lenient, Output, Test};
+use ovscript::journal::Event;
 
 const FILE: &str = "environments/prod/catalog-airflow.tf";
 const FLAG: &str = "module.catalog-airflow.running_dags_cleared";
@@ -234,7 +235,10 @@ fn a_missing_key_lists_the_attributes_and_leaves_the_file_alone() {
         .stderr_has("module.catalog-airflow.running_dags_cleared (line 9)")
         .stderr_has("script.rhai:1:");
     assert_eq!(read(&out.dir, FILE), CATALOG);
-    assert!(!out.journal().iter().any(|l| l["event"] == "file_change"));
+    assert!(!out
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileChange { .. })));
 }
 
 #[test]
@@ -404,7 +408,10 @@ fn a_dry_run_leaves_the_file_alone_and_says_what_it_would_do() {
         .stdout_has("the block ran")
         .stdout_has(&format!("would: restore {FLAG} = false in {FILE}"));
     assert_eq!(read(&out.dir, FILE), CATALOG);
-    assert!(!out.journal().iter().any(|l| l["event"] == "file_change"));
+    assert!(!out
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileChange { .. })));
 }
 
 #[test]
@@ -417,17 +424,18 @@ fn the_journal_has_each_change_with_its_before_and_after_values() {
     .run();
     out.success();
     let changes: Vec<_> = out
-        .journal()
+        .events()
         .into_iter()
-        .filter(|l| l["event"] == "file_change")
-        .map(|l| {
-            (
-                l["key"].as_str().unwrap().to_string(),
-                l["reason"].as_str().unwrap().to_string(),
-                l["before"].clone(),
-                l["after"].clone(),
-                l["file"].as_str().unwrap().to_string(),
-            )
+        .filter_map(|e| match e {
+            Event::FileChange {
+                file,
+                key,
+                reason,
+                before,
+                after,
+                ..
+            } => Some((key, reason, before, after, file)),
+            _ => None,
         })
         .collect();
     let line = |key: &str, reason: &str, before, after| {
@@ -474,7 +482,9 @@ fn ctrl_c_inside_with_restores_the_file_and_exits_130() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_journal_event(test.path(), "wait_start");
+    wait_for_journal_event(test.path(), "wait start", |e| {
+        matches!(e, Event::WaitStart { .. })
+    });
     assert_eq!(
         read(test.path(), FILE),
         CATALOG.replace(
@@ -499,13 +509,11 @@ fn ctrl_c_inside_with_restores_the_file_and_exits_130() {
     assert_eq!(read(test.path(), FILE), CATALOG);
 }
 
-fn wait_for_journal_event(dir: &Path, event: &str) {
+/// Waits until the journals in `dir` show an event that `seen` accepts (`what`, for the failure).
+fn wait_for_journal_event(dir: &Path, what: &str, seen: impl Fn(&Event) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !journal_lines_lenient(dir)
-        .iter()
-        .any(|l| l["event"] == event)
-    {
-        assert!(Instant::now() < deadline, "no {event} in the journal");
+    while !journal_events_lenient(dir).iter().any(&seen) {
+        assert!(Instant::now() < deadline, "no {what} in the journal");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
