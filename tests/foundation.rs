@@ -664,7 +664,7 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
         .file("infra/main.tf", original)
         // A recipe that goes on after an interrupt (terraform finishing its work): only the
         // second Ctrl-C's last resort stops it.
-        .file("infra/justfile", "apply:\n    trap '' INT; sleep 20\n")
+        .file("infra/justfile", "apply:\n    trap '' INT; touch ignoring-ctrl-c; sleep 20\n")
         .script(
             r#"always(|| tf.with("main.tf", "running_dags_cleared", true, || just("apply")), || info("unpaused"));"#,
         );
@@ -678,6 +678,14 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
     wait_for_journal_event(test.path(), "recipe start", |e| {
         matches!(e, Event::JustStart { .. })
     });
+    // The recipe's shell ignores Ctrl-C only once it ran `trap`: a loaded machine may not be
+    // there yet when the recipe's start is journaled.
+    let ignoring = test.path().join("infra/ignoring-ctrl-c");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !ignoring.exists() {
+        assert!(std::time::Instant::now() < deadline, "the recipe did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let tf = test.path().join("infra/main.tf");
     assert!(std::fs::read_to_string(&tf).unwrap().contains("= true"));
     for _ in 0..2 {
