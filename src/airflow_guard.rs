@@ -1,65 +1,17 @@
 //! `airflow.while_paused(dags, body)`: what the host paused, the host unpauses. Script-level
 //! clean-up cannot run when a second Ctrl-C or SIGTERM ends the process at once; this guard's
 //! undo is a last resort of the host, so the DAGs are unpaused then too. A run resumed after a
-//! crash adopts the DAGs the dead run paused, and unpauses them at its end: in `while_paused`
-//! when the run gets there, else when the run ends (it failed before, or never pauses).
+//! crash adopts the DAGs the dead run paused, and unpauses them at its end.
 
 use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
 use std::sync::{Arc, Mutex};
 
 use crate::airflow::Airflow;
-use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
 use crate::journal::Event;
-use crate::objects::Objects;
 
-pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
+pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(airflow_guard_api).into());
-    let adopted = ctx.resumed.as_ref().map_or(0, |run| run.paused_dags.len());
-    let airflow = objects
-        .get("airflow")
-        .and_then(|object| object.clone().try_cast::<Airflow>());
-    if let (true, Some(airflow)) = (adopted > 0, airflow) {
-        ctx.at_end
-            .push(move || unpause_adopted_at_the_end(&airflow));
-    }
-}
-
-/// The DAGs the resumed run paused that are still paused when this run ends: no `while_paused`
-/// of this run took them over (it failed before its deploy, or never pauses), since one that
-/// did has unpaused them. A failed run must not leave the refresh paused.
-fn unpause_adopted_at_the_end(airflow: &Airflow) {
-    let ctx = airflow.ctx();
-    let Some(resumed) = &ctx.resumed else {
-        return;
-    };
-    let _hold = ctx.cancel.hold();
-    for dag in &resumed.paused_dags {
-        let outcome = airflow.is_paused(dag).and_then(|paused| {
-            if paused {
-                unpause_while_airflow_restarts(airflow, dag).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
-        match outcome {
-            Ok(Some(_)) => ctx.ui.info(&format!(
-                "{dag} was paused by run {}: unpaused, as this run did not get to its deploy",
-                resumed.run_id
-            )),
-            Ok(None) => {}
-            Err(e) => {
-                let message = crate::diagnostic::message_of(&e);
-                ctx.ui.warn(&format!(
-                    "{dag} may be STILL PAUSED (run {} paused it): unpause it in Airflow's UI ({message})",
-                    resumed.run_id
-                ));
-                ctx.summary.by_hand(&format!(
-                    "unpause the DAG {dag} in Airflow (it may still be paused)"
-                ));
-            }
-        }
-    }
 }
 
 /// `airflow.while_paused(...)`; its doc comment is its documentation everywhere.

@@ -168,6 +168,29 @@ fn signal_tree(handle: &duct::Handle, signal: libc::c_int) {
     }
 }
 
+/// `command` with the descriptor `fd` left open in the child, and so in what it starts: the
+/// run's journal lock (`Journal::lock_fd`), so that the run counts as going while a recipe it
+/// started lives, even if ovscript itself was killed.
+pub fn inheriting(command: duct::Expression, fd: Option<i32>) -> duct::Expression {
+    let Some(fd) = fd else {
+        return command;
+    };
+    command.before_spawn(move |cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec, fcntl(2) is async-signal-safe and changes only the
+        // child's own copy of `fd` (its close-on-exec flag), which stays open for its life.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+}
+
 /// The processes whose parent is `pid` (from /proc; none where there is no /proc).
 fn children_of(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

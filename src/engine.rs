@@ -100,7 +100,7 @@ fn apply_limits(engine: &mut Engine, ctx: &Ctx) {
 fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::airflow::register(engine, ctx, objects);
     // What the host paused, the host unpauses (a guard on `airflow`).
-    crate::airflow_guard::register(engine, ctx, objects);
+    crate::airflow_guard::register(engine);
     crate::tf::register(engine, ctx, objects);
     crate::just::register(engine, ctx, objects);
     crate::git::register(engine, ctx, objects);

@@ -201,7 +201,7 @@ impl Just {
         captured: bool,
     ) -> HostResult<std::process::Output> {
         let started = self.journal_start(call);
-        let child = command
+        let child = crate::child::inheriting(command, self.ctx.journal.lock_fd())
             .unchecked()
             .start()
             .map_err(|e| spawn_error(&call.program, &e))?;

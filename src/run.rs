@@ -306,17 +306,24 @@ fn resumable(
             "run {run_id} finished: there is nothing to go on with; run the script without --resume"
         )));
     }
-    // Two processes going on with one deploy would each apply it.
-    if record.running {
-        return Err(Error::usage(format!(
-            "run {run_id} is still running, in another terminal or process on this machine: let it finish, or stop it (Ctrl-C) and then go on with --resume {run_id}"
-        )));
-    }
     // A run another run went on with is that run's now: going on from it again would redo
     // what the later one did (skipping the publish of a release it did not publish).
     if let Some(later) = journal::RunRecord::resumed_by(base_dir, run_id) {
+        let later_path = base_dir.join(journal::DIR).join(format!("{later}.jsonl"));
+        if journal::is_running(&later_path) {
+            return Err(Error::usage(format!(
+                "run {run_id} is being gone on with by run {later}, which is still running: let it finish"
+            )));
+        }
         return Err(Error::usage(format!(
             "run {run_id} was resumed by run {later}: go on with the newest run of that chain (--resume {later}), or run the script without --resume"
+        )));
+    }
+    // Two processes going on with one deploy would each apply it: the run must be dead (no
+    // process of it, nor a recipe it started, holds its journal), and is ours from now on.
+    if record.running || journal::hold(base_dir, run_id).is_err() {
+        return Err(Error::usage(format!(
+            "run {run_id} is still running (ovscript, or a recipe it started such as just apply), in another terminal or process on this machine: let it finish, or stop it (Ctrl-C) and then go on with --resume {run_id}"
         )));
     }
     if record.sha256 != sha && !changed_ok {

@@ -683,7 +683,10 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
     let ignoring = test.path().join("infra/ignoring-ctrl-c");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !ignoring.exists() {
-        assert!(std::time::Instant::now() < deadline, "the recipe did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recipe did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let tf = test.path().join("infra/main.tf");

@@ -126,8 +126,16 @@ impl Deploy {
 
     /// The catalog runbook started in its own process group, for signals.
     fn spawn_catalog(&self, env: &[(&str, &str)]) -> Child {
+        self.spawn_catalog_with(&[], env)
+    }
+
+    /// The same with `extra` flags (`--resume ID`).
+    fn spawn_catalog_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Child {
         let script = repo_file("scripts/catalog.rhai");
-        let mut command = self.test.prepare(&["run", "--yes", &script]);
+        let mut argv = vec!["run", "--yes"];
+        argv.extend_from_slice(extra);
+        argv.push(&script);
+        let mut command = self.test.prepare(&argv);
         command.stdin(Stdio::null()).process_group(0);
         for (name, value) in env {
             command.env(name, value);
@@ -790,14 +798,15 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
     wait_for_event(deploy.test.path(), "apply start", starts_the_apply);
     let going = newest_run(deploy.test.path());
     let before = deploy.world.changes().len();
+    let still_running = format!(
+        "run {going} is still running (ovscript, or a recipe it started such as just apply), in another terminal or process on this machine"
+    );
 
     // In another terminal: going on with it would apply twice.
     deploy
         .catalog(&["--resume", &going])
         .code(2)
-        .stderr_has(&format!(
-            "run {going} is still running, in another terminal or process on this machine"
-        ));
+        .stderr_has(&still_running);
     // A fresh run names it as going on, not as killed.
     deploy
         .catalog(&[])
@@ -815,32 +824,52 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
         "the refused runs changed the world"
     );
 
-    signal(&child, "KILL", true);
-    let (code, _, _) = finish(child);
-    assert_eq!(code, None, "killed by a signal");
-    // Dead now: it can be gone on with.
+    // ovscript alone is killed: its apply goes on, and so does the run.
+    let group = format!("-{}", child.id());
+    let mut child = child;
+    signal(&child, "KILL", false);
+    // Only the process: its output stays open while the recipe, which shares it, lives.
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), None, "killed by a signal");
     deploy
         .catalog(&["--resume", &going])
-        .success()
-        .stdout_has(&format!("going on with run {going}"));
-}
-
-#[test]
-fn a_resumed_run_that_stops_before_its_deploy_unpauses_what_the_dead_run_paused() {
-    let Some(deploy) = Deploy::new(Scenario::SensorWaiting) else {
-        return;
-    };
-    kill_during_apply(&deploy);
-    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(true));
-    let killed = newest_run(deploy.test.path());
-
-    // The resumed run stops at once (a wrong runbook option), before any step.
-    let script = repo_file("scripts/catalog.rhai");
-    deploy
-        .test
-        .command(&["run", "--yes", "--resume", &killed, &script, "--watch=soon"])
         .code(2)
-        .stdout_has("image_data_refresh was paused by run")
-        .stdout_has("unpaused, as this run did not get to its deploy");
-    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(false));
+        .stderr_has(&still_running);
+
+    // The apply killed too: the run is dead and can be gone on with, by one run at a time.
+    let status = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -KILL {group}");
+    let resumer = deploy.spawn_catalog_with(
+        &["--resume", &going],
+        &[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")],
+    );
+    let started = Instant::now();
+    while !crate::test::journal_files(deploy.test.path())
+        .iter()
+        .any(|file| {
+            !file.ends_with(format!("{going}.jsonl"))
+                && crate::test::journal_file_events_lenient(file)
+                    .iter()
+                    .any(starts_the_apply)
+        })
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the resumed run did not apply"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let resuming = newest_run(deploy.test.path());
+    assert_ne!(resuming, going);
+    deploy
+        .catalog(&["--resume", &going])
+        .code(2)
+        .stderr_has(&format!(
+            "run {going} is being gone on with by run {resuming}, which is still running"
+        ));
+    signal(&resumer, "KILL", true);
+    finish(resumer);
 }

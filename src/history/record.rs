@@ -60,6 +60,8 @@ pub const RUNNING: &str = "running";
 impl Run {
     /// Reads the journal `path`. `None` for a journal with nothing in it.
     pub fn read(path: &Path) -> std::io::Result<Option<Run>> {
+        // Asked first: a run that ends while its journal is read is not taken for a killed one.
+        let running = crate::journal::is_running(path);
         let text = std::fs::read_to_string(path)?;
         let mut lines = Vec::new();
         let mut damaged_lines = Vec::new();
@@ -84,7 +86,7 @@ impl Run {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut run = Run::from_lines(run_id, lines, damaged_lines);
-        if !run.finished && crate::journal::is_running(path) {
+        if !run.finished && running {
             run.outcome = RUNNING.into();
         }
         Ok(Some(run))

@@ -18,6 +18,8 @@ pub struct Journal {
     run_id: String,
     path: Option<PathBuf>,
     file: Mutex<Option<File>>,
+    /// The descriptor that holds the journal's lock (see `create`), for recipes to inherit.
+    lock_fd: Option<i32>,
     redactor: Redactor,
     /// Steps finished (or skipped as finished) so far: whether `--resume` has anything to skip.
     steps_done: std::sync::atomic::AtomicUsize,
@@ -34,14 +36,26 @@ impl Journal {
             .create_new(true)
             .append(true)
             .open(&path)?;
-        // Held while this process lives, released by the kernel however it ends (kill -9
-        // included): how another process tells a run that is still going from a dead one. A
-        // filesystem without locks only loses that check.
-        let _ = file.try_lock();
+        // Held while this process and the recipes it starts live (they inherit it), released
+        // by the kernel however they end (kill -9 included): how another process tells a run
+        // that is still going from a dead one. Blocking: a reader's probe holds it for an
+        // instant only.
+        let locked = match file.lock() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("warning: cannot lock the journal {} ({e}): another terminal could not tell that this run is going", path.display());
+                false
+            }
+        };
+        #[cfg(unix)]
+        let lock_fd = locked.then(|| std::os::unix::io::AsRawFd::as_raw_fd(&file));
+        #[cfg(not(unix))]
+        let lock_fd = None;
         Ok(Journal {
             run_id,
             path: Some(path),
             file: Mutex::new(Some(file)),
+            lock_fd,
             redactor,
             steps_done: Default::default(),
         })
@@ -53,6 +67,7 @@ impl Journal {
             run_id: String::new(),
             path: None,
             file: Mutex::new(None),
+            lock_fd: None,
             redactor: Redactor::default(),
             steps_done: Default::default(),
         }
@@ -64,6 +79,12 @@ impl Journal {
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The descriptor holding this run's lock, open for the journal's whole life: a recipe that
+    /// inherits it keeps the run "going" while it lives, even if ovscript itself was killed.
+    pub fn lock_fd(&self) -> Option<i32> {
+        self.lock_fd
     }
 
     /// Appends `{"ts":..., "event": event, ...fields}`; secrets are redacted from every string.
@@ -94,10 +115,28 @@ impl Journal {
     }
 }
 
-/// Whether the run of the journal at `path` is still going: its process, alive on this
-/// machine, holds the journal's lock.
+/// Whether the run of the journal at `path` is still going: its process, or a recipe it
+/// started, alive on this machine, holds the journal's lock.
 pub fn is_running(path: &Path) -> bool {
     File::open(path).is_ok_and(|file| holds_lock(&file))
+}
+
+/// Takes the lock of run `run_id`'s journal for as long as this process lives: the run being
+/// resumed, so that a second `--resume` of it (or a look for runs going on) sees it taken.
+/// An error when a live process holds it.
+pub fn hold(base: &Path, run_id: &str) -> Result<(), String> {
+    let path = base.join(DIR).join(format!("{run_id}.jsonl"));
+    let file = File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Released by the kernel when this process ends.
+            std::mem::forget(file);
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!("run {run_id} is still going")),
+        // A filesystem without locks: nothing to hold, nothing another run could see.
+        Err(std::fs::TryLockError::Error(_)) => Ok(()),
+    }
 }
 
 /// Whether a live process holds the journal `file` (see `Journal::create`).
@@ -344,10 +383,12 @@ impl RunRecord {
             })
             .collect();
         ids.sort();
+        // The asking run's own journal is not even probed (on NFS a probe's unlock would drop
+        // the run's own lock).
+        ids.retain(|id| id != except);
         let records: Vec<RunRecord> = ids
             .iter()
             .filter_map(|id| RunRecord::read(base, id).ok())
-            .filter(|r| r.run_id != except)
             .filter(|r| r.runbook == runbook && !r.dry_run && r.rehearsal == rehearsal)
             // A run that changed nothing (refused at a check, a usage error) left nothing; one
             // still going may change anything yet.
@@ -445,6 +486,49 @@ mod tests {
         drop(journal);
         let record = RunRecord::read(dir.path(), &run_id).unwrap();
         assert!(!record.running, "the lock goes with the process's file");
+    }
+
+    #[test]
+    fn a_run_going_on_counts_before_it_changed_anything_and_a_chain_keeps_its_recipes() {
+        let dir = tempfile::tempdir().unwrap();
+        let checking = Journal::create(dir.path(), Redactor::default()).unwrap();
+        checking.record(&Event::StepStart {
+            ordinal: 1,
+            label: "[1]".into(),
+            title: "Check that no DAGs are running".into(),
+        });
+        let id = checking.run_id().to_string();
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, "").map(|r| r.run_id),
+            Some(id.clone())
+        );
+        assert!(
+            hold(dir.path(), &id).is_err(),
+            "a live run cannot be taken over"
+        );
+        drop(checking);
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, "").map(|r| r.run_id),
+            None,
+            "dead, it changed nothing and left nothing"
+        );
+
+        let resuming = Journal::create(dir.path(), Redactor::default()).unwrap();
+        resuming.record(&Event::Adopted {
+            from: "an-earlier-run".into(),
+            paused_dags: vec![],
+            lock: None,
+            started_recipes: vec![vec!["apply".into(), "prod".into()]],
+        });
+        resuming.record(&Event::JustStart {
+            recipe: "bump".into(),
+            args: vec!["prod".into()],
+        });
+        let record = RunRecord::read(dir.path(), resuming.run_id()).unwrap();
+        assert_eq!(
+            record.started_recipes,
+            vec![vec!["apply", "prod"], vec!["bump", "prod"]]
+        );
     }
 
     #[test]
