@@ -31,6 +31,7 @@ pub mod registry;
 pub mod rehearse;
 pub mod repl;
 pub mod rest;
+pub mod resume;
 pub mod run;
 pub mod runbook_page;
 pub mod sentry;
