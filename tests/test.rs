@@ -304,8 +304,8 @@ pub fn journal_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Every event of every journal in `dir`, in run order (`ts` is not part of an event).
-pub fn journal_events(dir: &Path) -> Vec<Event> {
+/// Every line of every journal in `dir`, in run order, read as a `T`.
+fn journal_lines_as<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
     let mut files = journal_files(dir);
     files.sort();
     files
@@ -314,28 +314,24 @@ pub fn journal_events(dir: &Path) -> Vec<Event> {
             std::fs::read_to_string(f)
                 .unwrap()
                 .lines()
-                .map(|l| serde_json::from_str(l).expect("journal line is an event"))
-                .collect::<Vec<Event>>()
+                .map(|l| {
+                    serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", f.display()))
+                })
+                .collect::<Vec<T>>()
         })
         .collect()
+}
+
+/// Every event of every journal in `dir`, in run order (`ts` is not part of an event).
+pub fn journal_events(dir: &Path) -> Vec<Event> {
+    journal_lines_as(dir)
 }
 
 /// Every line of every journal in `dir` as raw JSON, in run order, parallel to
 /// `journal_events`: only for what an `Event` cannot tell, such as whether a field with a
 /// default was written at all.
 pub fn journal_lines(dir: &Path) -> Vec<Value> {
-    let mut files = journal_files(dir);
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("journal line is JSON"))
-                .collect::<Vec<Value>>()
-        })
-        .collect()
+    journal_lines_as(dir)
 }
 
 /// The raw text of every journal in `dir`, for "never appears" checks.
