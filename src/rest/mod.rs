@@ -21,7 +21,7 @@ use crate::journal::{Event, Journal};
 use crate::redact::Redactor;
 
 use self::detail::detail_of;
-pub use self::service::{server_root, setting_names, Auth, Service};
+pub use self::service::{server_root, Auth, Service};
 
 /// What a client takes of the run: Ctrl-C (a call waits for an answer or for it), the journal
 /// (every call is a line), the redactor (no message shows a secret, nor a token a server issued).

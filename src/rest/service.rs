@@ -82,7 +82,7 @@ impl Service {
 
 /// `OVSCRIPT_SENTRY_TOKEN (or `token` under [sentry])`, or for two keys
 /// `OVSCRIPT_AIRFLOW_USER / OVSCRIPT_AIRFLOW_PASSWORD (or `user` / `password` under [airflow])`.
-pub fn setting_names(section: &str, keys: &[&str]) -> String {
+fn setting_names(section: &str, keys: &[&str]) -> String {
     let variables: Vec<String> = keys
         .iter()
         .map(|key| {
