@@ -391,8 +391,9 @@ impl RunRecord {
             .filter_map(|id| RunRecord::read(base, id).ok())
             .filter(|r| r.runbook == runbook && !r.dry_run && r.rehearsal == rehearsal)
             // A run that changed nothing (refused at a check, a usage error) left nothing; one
-            // still going may change anything yet.
-            .filter(|r| r.changed || r.ended_ok() || r.running)
+            // still going may change anything yet, but of two started together only the later
+            // one gives way (run ids sort by start): the deploy lock decides between them.
+            .filter(|r| r.changed || r.ended_ok() || (r.running && r.run_id.as_str() < except))
             .collect();
         let newest = records.last()?;
         if newest.ended_ok() {
@@ -498,13 +499,21 @@ mod tests {
             title: "Check that no DAGs are running".into(),
         });
         let id = checking.run_id().to_string();
-        assert_eq!(
-            RunRecord::newest_unfinished(dir.path(), "", false, "").map(|r| r.run_id),
-            Some(id.clone())
-        );
         assert!(
             hold(dir.path(), &id).is_err(),
             "a live run cannot be taken over"
+        );
+        let later = format!("{id}~later");
+        let earlier = format!("0{id}");
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, &later).map(|r| r.run_id),
+            Some(id.clone()),
+            "a run started later gives way to it"
+        );
+        assert_eq!(
+            RunRecord::newest_unfinished(dir.path(), "", false, &earlier).map(|r| r.run_id),
+            None,
+            "a run started earlier does not: one of two goes on"
         );
         drop(checking);
         assert_eq!(
