@@ -85,7 +85,9 @@ fn while_paused(
                         crate::diagnostic::message_of(&e)
                     ),
                 };
-                eprintln!("{}", airflow.ctx().redact(&line));
+                {
+                    crate::ui::err(&format!("{}\n", airflow.ctx().redact(&line)));
+                };
             }
         })
     };

@@ -1,5 +1,8 @@
 //! Ctrl-C for a run: the flag the signal handler sets and every wait wakes on, the clean-up
 //! that holds it off, and the last resorts a process runs when it must exit at once.
+//!
+//! An interruption has a kind (Ctrl-C, a termination request, the terminal lost, the journal
+//! lost): the first one decides how the run ends and its exit code.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,10 +20,72 @@ pub struct Cancel {
     held: Arc<std::sync::atomic::AtomicUsize>,
     /// The process is exiting (a second Ctrl-C): its last resorts are running.
     exiting: Arc<AtomicBool>,
+    /// The first interruption: what it was, and whether a running recipe got it too.
+    first: Arc<Mutex<Option<Interruption>>>,
+    /// The running recipe got the interruption itself (it held the terminal): send it none.
+    recipe_signalled: Arc<AtomicBool>,
+}
+
+/// What stopped a run. Its exit code follows the shell's 128 + signal rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    /// SIGINT: Ctrl-C at the terminal, `kill -INT`, `timeout -s INT`, a CI runner's cancel.
+    Interrupt,
+    /// SIGTERM: `kill`, `timeout`, a CI runner's cancel after its grace.
+    Terminate,
+    /// SIGHUP, or a terminal that answers writes with EIO: nobody is there any more.
+    TerminalLost,
+    /// The journal cannot be written (disk full): a deploy whose record is lost cannot be resumed.
+    JournalLost,
+}
+
+impl Interruption {
+    /// The exit code a wrapper reads: 130, 143, 129 as a shell reports those signals; 1 for a
+    /// lost journal (the run failed, no signal came).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Interruption::Interrupt => 130,
+            Interruption::Terminate => 143,
+            Interruption::TerminalLost => 129,
+            Interruption::JournalLost => 1,
+        }
+    }
+
+    /// The journal's outcome word for a run that ended so.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Interruption::Interrupt => "interrupted",
+            Interruption::Terminate => "terminated",
+            Interruption::TerminalLost => "terminal-lost",
+            Interruption::JournalLost => "journal-lost",
+        }
+    }
+
+    /// How the operator is told what stopped the run.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Interruption::Interrupt => "interrupted (Ctrl-C)",
+            Interruption::Terminate => "interrupted (SIGTERM)",
+            Interruption::TerminalLost => "interrupted: the terminal was lost (SIGHUP)",
+            Interruption::JournalLost => "stopped: the journal cannot be written",
+        }
+    }
 }
 
 impl Cancel {
+    /// Ctrl-C (the REPL, tests): an interruption of the default kind.
     pub fn trigger(&self) {
+        self.interrupt(Interruption::Interrupt);
+    }
+
+    /// Stops the run for `why`; the first interruption is the one the run ends with.
+    pub fn interrupt(&self, why: Interruption) {
+        {
+            let mut first = self.first.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() || !self.inner.2.load(Ordering::SeqCst) {
+                *first = Some(why);
+            }
+        }
         let (lock, wake, flag) = &*self.inner;
         flag.store(true, Ordering::SeqCst);
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -46,6 +111,29 @@ impl Cancel {
         self.inner.2.load(Ordering::SeqCst)
     }
 
+    /// What stopped the run, once something did.
+    pub fn interruption(&self) -> Option<Interruption> {
+        if !self.was_triggered() {
+            return None;
+        }
+        *self.first.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The recipe holding the terminal got this interruption from it.
+    pub fn note_recipe_signalled(&self) {
+        self.recipe_signalled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the running recipe got the interruption itself (no SIGINT is to be sent).
+    pub fn recipe_signalled(&self) -> bool {
+        self.recipe_signalled.load(Ordering::SeqCst)
+    }
+
+    /// Whether nobody can answer a question any more: every later `confirm` is "no".
+    pub fn terminal_lost(&self) -> bool {
+        self.interruption() == Some(Interruption::TerminalLost)
+    }
+
     /// Whether the process is exiting: its last resorts run, and nothing else may clean up.
     pub fn is_exiting(&self) -> bool {
         self.exiting.load(Ordering::SeqCst)
@@ -54,6 +142,7 @@ impl Cancel {
     /// Clears the flag (the REPL goes on after a cancelled line).
     pub fn reset(&self) {
         self.inner.2.store(false, Ordering::SeqCst);
+        self.recipe_signalled.store(false, Ordering::SeqCst);
     }
 
     /// Wakes the waiters of `wait_for` (someone made their condition true).
@@ -88,7 +177,9 @@ impl Cancel {
         let filled = slot.clone();
         let cancel = self.clone();
         std::thread::spawn(move || {
-            let result = work();
+            // A panic of the work is the caller's, raised on its thread: a waiter that never
+            // hears back would hang the run with a flag set.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
             *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
             cancel.wake();
         });
@@ -97,7 +188,10 @@ impl Cancel {
             result = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             result.is_some()
         });
-        result
+        match result? {
+            Ok(value) => Some(value),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// Waits up to `timeout` of real time, returning early when cancelled.
@@ -121,6 +215,12 @@ impl Cancel {
             };
         }
     }
+}
+
+/// The process's one interruption flag: signals, a lost terminal and a lost journal set it.
+pub fn process() -> Cancel {
+    static PROCESS: std::sync::OnceLock<Cancel> = std::sync::OnceLock::new();
+    PROCESS.get_or_init(Cancel::default).clone()
 }
 
 type LastResortFn = Box<dyn Fn() + Send + Sync>;
@@ -149,7 +249,8 @@ impl Cancel {
     }
 }
 
-/// Unregisters its undo when dropped: the normal clean-up has run.
+/// Unregisters its undo when dropped: the normal clean-up has run. Dropped while its thread
+/// unwinds from a panic, it runs the undo instead: the clean-up after it will not run.
 pub struct LastResort {
     id: u64,
     list: Arc<Mutex<Vec<(u64, LastResortFn)>>>,
@@ -157,10 +258,16 @@ pub struct LastResort {
 
 impl Drop for LastResort {
     fn drop(&mut self) {
-        self.list
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(id, _)| *id != self.id);
+        let undo = {
+            let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+            let position = list.iter().position(|(id, _)| *id == self.id);
+            position.map(|i| list.remove(i).1)
+        };
+        if let Some(undo) = undo {
+            if std::thread::panicking() {
+                undo();
+            }
+        }
     }
 }
 
@@ -185,8 +292,40 @@ mod tests {
         let started = Instant::now();
         let t = std::thread::spawn(move || other.wait(Duration::from_secs(30)));
         std::thread::sleep(Duration::from_millis(50));
-        cancel.trigger();
+        cancel.interrupt(Interruption::Terminate);
         t.join().unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(cancel.interruption(), Some(Interruption::Terminate));
+        // A later interruption does not change how the run ends.
+        cancel.interrupt(Interruption::Interrupt);
+        assert_eq!(cancel.interruption(), Some(Interruption::Terminate));
+        assert_eq!(Interruption::TerminalLost.exit_code(), 129);
+    }
+
+    #[test]
+    fn a_panic_of_interruptible_work_reaches_the_caller() {
+        let cancel = Cancel::default();
+        let caught =
+            std::panic::catch_unwind(|| cancel.interruptible(|| -> u8 { panic!("in the work") }));
+        assert!(caught.is_err());
+    }
+
+    #[test]
+    fn a_last_resort_runs_when_its_thread_unwinds() {
+        let cancel = Cancel::default();
+        let ran = Arc::new(AtomicBool::new(false));
+        let seen = ran.clone();
+        let inner = cancel.clone();
+        let _ = std::thread::spawn(move || {
+            let _undo = inner.last_resort(move || seen.store(true, Ordering::SeqCst));
+            panic!("a bug");
+        })
+        .join();
+        assert!(ran.load(Ordering::SeqCst));
+        // Dropped normally, it does not run.
+        let ran = Arc::new(AtomicBool::new(false));
+        let seen = ran.clone();
+        drop(cancel.last_resort(move || seen.store(true, Ordering::SeqCst)));
+        assert!(!ran.load(Ordering::SeqCst));
     }
 }

@@ -1,58 +1,141 @@
-//! Waiting for a child process (a recipe: `just apply`) so that Ctrl-C never leaves it running
-//! under the clean-up. When the terminal's Ctrl-C reached the child too, it is given time to stop
-//! cleanly on its own (terraform exits at once, state lost, on a second interrupt); when the
-//! signal reached ovscript alone, the child is sent SIGINT once. Then SIGTERM and SIGKILL, each
-//! after a bounded wait, with the processes it started. Only then does the script unwind and
-//! restore a clearance flag: never under a running apply. A second Ctrl-C (the host's last
-//! resort) stops it at once: SIGTERM, then SIGKILL.
+//! Running a recipe (`just apply`) so that no terminal, pipe or signal can cut it or leave it
+//! running under the clean-up.
+//!
+//! - **Its own process group.** Nothing sent to ovscript's group reaches it: not `kill -- -PGID`,
+//!   not `timeout`'s second signal, not a CI runner's SIGTERM, not the SIGHUP a shell sends its
+//!   jobs when an SSH session drops. ovscript sends it exactly one SIGINT per interruption, and
+//!   none when the terminal is lost (the apply finishes; then the run restores and stops).
+//! - **The terminal, when there is one.** A recipe that shows its output gets the terminal's
+//!   foreground (terraform asks to confirm there), with a [witness](crate::witness) in its group:
+//!   a Ctrl-C goes to the recipe once, and the witness tells ovscript.
+//! - **Output through ovscript when it is not a terminal.** A stream that is a pipe or a file is
+//!   relayed: the recipe never sees `tee` die (EPIPE would kill terraform mid-apply).
+//!
+//! Only once the recipe has ended does the script unwind and restore a clearance flag: never
+//! under a running apply. A second Ctrl-C (the host's last resort) stops it at once: SIGTERM,
+//! then SIGKILL.
 
+use std::io::{BufRead, IsTerminal, Read};
+use std::process::Output;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::cancel::Interruption;
 use crate::context::{Ctx, LastResort};
 
-/// How long a child may take to end after each step of the escalation.
+/// How long a recipe may take to end after each step of the escalation.
 #[derive(Clone, Copy)]
 struct Patience {
-    /// For the child to end on its own: it got the terminal's Ctrl-C too.
-    on_its_own: Duration,
-    /// Whether to send it SIGINT: not when the terminal did (terraform takes a second interrupt
-    /// as "exit immediately", losing state), only when the signal reached ovscript alone.
+    /// Whether to send it SIGINT (not when it got the interruption itself).
     send_sigint: bool,
+    /// For it to end after the SIGINT, or on its own when none was sent.
     after_sigint: Duration,
     after_sigterm: Duration,
 }
 
-/// Ctrl-C reached the recipe through the terminal: give it time to stop cleanly (terraform
-/// finishes what it started), then escalate; a second Ctrl-C escalates at once.
-const TERMINAL_CTRL_C: Patience = Patience {
-    on_its_own: Duration::from_secs(600),
-    send_sigint: false,
-    after_sigint: Duration::ZERO,
+/// An interruption (Ctrl-C, SIGTERM): one SIGINT unless the recipe got it from the terminal,
+/// then time to stop cleanly (terraform finishes what it started).
+const INTERRUPTED: Patience = Patience {
+    send_sigint: true,
+    after_sigint: Duration::from_secs(600),
     after_sigterm: Duration::from_secs(30),
 };
 
-/// The signal reached ovscript alone (SIGTERM, a `kill`, no terminal): interrupt the recipe once.
-const OVSCRIPT_ALONE: Patience = Patience {
-    on_its_own: Duration::ZERO,
-    send_sigint: true,
-    after_sigint: Duration::from_secs(300),
+/// The terminal or the journal is lost: nobody asked to stop the recipe, so it finishes.
+const LEFT_TO_FINISH: Patience = Patience {
+    send_sigint: false,
+    after_sigint: Duration::from_secs(6 * 3600),
     after_sigterm: Duration::from_secs(30),
 };
 
 /// The process is exiting (a second Ctrl-C): less patience, but still no restore under a
 /// running child.
 const ON_EXIT: Patience = Patience {
-    on_its_own: Duration::ZERO,
     send_sigint: false,
     after_sigint: Duration::ZERO,
     after_sigterm: Duration::from_secs(5),
 };
 
-/// Whether a Ctrl-C at the terminal reached the child too: ovscript (and so the child) is the
-/// terminal's foreground process group.
-fn terminal_signals_reach_the_child() -> bool {
-    use std::io::IsTerminal;
+/// What becomes of a recipe's stdout and stderr.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// Shown to the operator (relayed where a stream is not a terminal); stdin passed through.
+    Show,
+    /// Captured for the script (the expression says so); no terminal.
+    Capture,
+}
+
+/// A started recipe and what came with it.
+pub struct Running {
+    handle: Arc<duct::Handle>,
+    /// Its process group, when it has one of its own.
+    group: Option<libc::pid_t>,
+    relays: Vec<JoinHandle<()>>,
+    /// The terminal given to the recipe's group, taken back when dropped.
+    foreground: Option<Foreground>,
+    witness: Option<Witness>,
+}
+
+/// Starts `command` (built with `.unchecked()` and its streams set for `Capture`) as a recipe:
+/// in a process group of its own, inheriting `fd` (the journal's lock), see the module's doc.
+pub fn start(
+    command: duct::Expression,
+    fd: Option<i32>,
+    streams: Streams,
+) -> std::io::Result<Running> {
+    let at_terminal = streams == Streams::Show && holds_the_terminal();
+    let witness = if at_terminal { Witness::start() } else { None };
+    // No witness (it could not start): the recipe stays in ovscript's group, where the
+    // terminal's Ctrl-C reaches both, as before.
+    let group: Option<libc::pid_t> = match (&witness, at_terminal) {
+        (Some(w), _) => Some(w.pid),
+        (None, true) => None,
+        (None, false) => Some(0),
+    };
+    let foreground = witness.as_ref().and_then(|w| Foreground::give(w.pid));
+    let mut command = inheriting(command, fd);
+    let mut relays = Vec::new();
+    if streams == Streams::Show {
+        if !std::io::stdout().is_terminal() {
+            let (reader, writer) = os_pipe::pipe()?;
+            command = command.stdout_file(writer);
+            relays.push(relay(reader, crate::ui::Stream::Out));
+        }
+        if !std::io::stderr().is_terminal() {
+            let (reader, writer) = os_pipe::pipe()?;
+            command = command.stderr_file(writer);
+            relays.push(relay(reader, crate::ui::Stream::Err));
+        }
+    }
+    let command = command.before_spawn(move |cmd| {
+        use std::os::unix::process::CommandExt;
+        if let Some(group) = group {
+            cmd.process_group(group);
+        }
+        Ok(())
+    });
+    let handle = command.start()?;
+    // The write ends of the relays' pipes close with `command`: a relay ends with the recipe.
+    drop(command);
+    let group = match group {
+        Some(0) => handle
+            .pids()
+            .first()
+            .and_then(|pid| libc::pid_t::try_from(*pid).ok()),
+        other => other,
+    };
+    Ok(Running {
+        handle: Arc::new(handle),
+        group,
+        relays,
+        foreground,
+        witness,
+    })
+}
+
+/// Whether ovscript is the terminal's foreground: a recipe it starts can have the terminal.
+fn holds_the_terminal() -> bool {
     if !std::io::stdin().is_terminal() {
         return false;
     }
@@ -61,74 +144,134 @@ fn terminal_signals_reach_the_child() -> bool {
     foreground > 0 && foreground == ours
 }
 
-/// Waits for `handle` or Ctrl-C. `None` when interrupted: by then the child has ended.
-pub fn wait(
-    ctx: &Ctx,
-    what: &str,
-    handle: duct::Handle,
-) -> Option<std::io::Result<std::process::Output>> {
-    let handle = Arc::new(handle);
-    let _stop_on_exit = stop_on_exit(ctx, what, &handle);
+/// Copies a recipe's output to ovscript's own stream, whatever becomes of that stream: the
+/// recipe's pipe is always read, so the recipe never blocks or sees EPIPE.
+fn relay(mut reader: os_pipe::PipeReader, stream: crate::ui::Stream) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => {
+                    crate::ui::write(stream, &buffer[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// Waits for the recipe or an interruption. `None` when interrupted: by then it has ended.
+pub fn wait(ctx: &Ctx, what: &str, running: Running) -> Option<std::io::Result<Output>> {
+    let handle = running.handle.clone();
+    let group = running.group;
+    let _stop_on_exit = stop_on_exit(ctx, what, &handle, group);
     let waiter = handle.clone();
     let outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
     if outcome.is_none() {
-        let patience = if terminal_signals_reach_the_child() {
-            eprintln!(
-                "{}",
-                ctx.redact(&format!(
+        let patience = match ctx.cancel.interruption() {
+            Some(Interruption::TerminalLost | Interruption::JournalLost) => {
+                ctx.ui.notice(&format!(
+                    "letting `{what}` finish: nobody asked to stop it; the run stops after it"
+                ));
+                LEFT_TO_FINISH
+            }
+            _ if ctx.cancel.recipe_signalled() => {
+                ctx.ui.notice(&format!(
                     "waiting for `{what}` to stop: it got the Ctrl-C too (Ctrl-C again to stop it at once)"
-                ))
-            );
-            TERMINAL_CTRL_C
-        } else {
-            OVSCRIPT_ALONE
+                ));
+                Patience {
+                    send_sigint: false,
+                    ..INTERRUPTED
+                }
+            }
+            _ => INTERRUPTED,
         };
-        stop(ctx, what, &handle, patience);
+        stop(ctx, what, &handle, group, patience);
     }
     // A second Ctrl-C may have stopped the child from its last resort: the process is about to
     // exit there, and this thread must not race it with clean-up of its own.
     while ctx.cancel.is_exiting() {
         std::thread::park();
     }
+    running.finish();
     outcome
+}
+
+impl Running {
+    /// After the recipe ended: its output drained (a grandchild that keeps the pipe open is
+    /// not waited for long), the terminal taken back, the witness gone.
+    fn finish(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for relay in self.relays.drain(..) {
+            while !relay.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if relay.is_finished() {
+                let _ = relay.join();
+            }
+        }
+        drop(self.foreground.take());
+        drop(self.witness.take());
+    }
 }
 
 /// A second Ctrl-C exits at once: the child is stopped first (last resorts run newest first, so
 /// before the flag is restored).
-fn stop_on_exit(ctx: &Ctx, what: &str, handle: &Arc<duct::Handle>) -> LastResort {
+fn stop_on_exit(
+    ctx: &Ctx,
+    what: &str,
+    handle: &Arc<duct::Handle>,
+    group: Option<libc::pid_t>,
+) -> LastResort {
     let (ctx2, what, handle) = (ctx.clone(), what.to_string(), handle.clone());
     ctx.cancel
-        .last_resort(move || stop(&ctx2, &what, &handle, ON_EXIT))
+        .last_resort(move || stop(&ctx2, &what, &handle, group, ON_EXIT))
 }
 
-fn stop(ctx: &Ctx, what: &str, handle: &duct::Handle, patience: Patience) {
-    if ended_within(handle, patience.on_its_own) {
+fn stop(
+    ctx: &Ctx,
+    what: &str,
+    handle: &duct::Handle,
+    group: Option<libc::pid_t>,
+    patience: Patience,
+) {
+    if patience.send_sigint {
+        ctx.ui.notice(&format!(
+            "stopping `{what}` (SIGINT); waiting up to {} for it to end",
+            crate::ui::human(patience.after_sigint)
+        ));
+        signal(handle, group, libc::SIGINT);
+    }
+    if ended_within(handle, patience.after_sigint) {
         return;
     }
-    let mut steps = Vec::new();
-    if patience.send_sigint {
-        steps.push((libc::SIGINT, patience.after_sigint, "SIGINT"));
+    ctx.ui.notice(&format!(
+        "stopping `{what}` (SIGTERM); waiting up to {} for it to end",
+        crate::ui::human(patience.after_sigterm)
+    ));
+    signal(handle, group, libc::SIGTERM);
+    if ended_within(handle, patience.after_sigterm) {
+        return;
     }
-    steps.push((libc::SIGTERM, patience.after_sigterm, "SIGTERM"));
-    for (signal, wait, name) in steps {
-        eprintln!(
-            "{}",
-            ctx.redact(&format!(
-                "stopping `{what}` ({name}); waiting up to {} for it to end",
-                crate::ui::human(wait)
-            ))
-        );
-        signal_tree(handle, signal);
-        if ended_within(handle, wait) {
-            return;
-        }
-    }
-    eprintln!(
-        "{}",
-        ctx.redact(&format!("`{what}` did not stop: killing it (SIGKILL)"))
-    );
+    ctx.ui
+        .notice(&format!("`{what}` did not stop: killing it (SIGKILL)"));
+    signal(handle, group, libc::SIGKILL);
     signal_tree(handle, libc::SIGKILL);
     let _ = handle.wait();
+}
+
+/// Sends `signal` as a terminal would: once to every process of the recipe's group (the
+/// witness ignores ovscript's own), or of its process tree when it has no group of its own.
+fn signal(handle: &duct::Handle, group: Option<libc::pid_t>, signal: libc::c_int) {
+    match group {
+        // SAFETY: killpg(2) on the recipe's own process group with a valid signal number.
+        Some(group) if group > 0 => unsafe {
+            libc::killpg(group, signal);
+        },
+        _ => signal_tree(handle, signal),
+    }
 }
 
 /// Polls the child every 50 ms until it ends or `limit` passes: a bounded wait on a process
@@ -171,24 +314,113 @@ fn signal_tree(handle: &duct::Handle, signal: libc::c_int) {
 /// `command` with the descriptor `fd` left open in the child, and so in what it starts: the
 /// run's journal lock (`Journal::lock_fd`), so that the run counts as going while a recipe it
 /// started lives, even if ovscript itself was killed.
+/// A recipe also starts with SIGHUP and SIGPIPE ignored: a hangup or a dead pipe is ovscript's
+/// to handle, not a reason for an apply to die half-way (programs that catch them, as just
+/// does, still can).
 pub fn inheriting(command: duct::Expression, fd: Option<i32>) -> duct::Expression {
-    let Some(fd) = fd else {
-        return command;
-    };
     command.before_spawn(move |cmd| {
         use std::os::unix::process::CommandExt;
-        // SAFETY: between fork and exec, fcntl(2) is async-signal-safe and changes only the
-        // child's own copy of `fd` (its close-on-exec flag), which stays open for its life.
+        // SAFETY: between fork and exec, fcntl(2) and signal(2) are async-signal-safe and
+        // change only the child's own descriptor flag and dispositions.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                if let Some(fd) = fd {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
         }
         Ok(())
     })
+}
+
+/// The terminal's foreground given to a recipe's group; given back to ovscript's when dropped.
+struct Foreground;
+
+impl Foreground {
+    fn give(group: libc::pid_t) -> Option<Foreground> {
+        set_foreground(group).then_some(Foreground)
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        // SAFETY: getpgrp only reads this process's group id.
+        set_foreground(unsafe { libc::getpgrp() });
+    }
+}
+
+/// tcsetpgrp with SIGTTOU blocked on this thread: a process in the background may take the
+/// terminal back only so. A lost terminal answers an error, and nothing is to be done then.
+fn set_foreground(group: libc::pid_t) -> bool {
+    // SAFETY: signal-mask calls on this thread with valid pointers; tcsetpgrp on fd 0.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let done = libc::tcsetpgrp(0, group) == 0;
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        done
+    }
+}
+
+/// The running witness of a recipe's group (see `crate::witness`).
+struct Witness {
+    child: std::process::Child,
+    pid: libc::pid_t,
+}
+
+impl Witness {
+    /// Starts `ovscript signal-witness` as the leader of a new group and a thread that turns
+    /// its reports into interruptions; `None` if it cannot start.
+    fn start() -> Option<Witness> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().ok()?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("signal-witness")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
+        // SAFETY: prctl(2) is async-signal-safe; it ties the witness's life to this thread's.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().ok()?;
+        let pid = libc::pid_t::try_from(child.id()).ok()?;
+        let mut lines = std::io::BufReader::new(child.stdout.take()?).lines();
+        // Its signals are blocked once it says so: only then may the terminal's go to it.
+        if !matches!(lines.next(), Some(Ok(line)) if line == "READY") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(why) = crate::witness::interruption_of(&line) {
+                    crate::signals::received(why, true);
+                }
+            }
+        });
+        Some(Witness { child, pid })
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The processes whose parent is `pid` (from /proc; none where there is no /proc).

@@ -32,10 +32,16 @@ pub fn message_of(error: &EvalAltResult) -> String {
         EvalAltResult::ErrorStackOverflow(_) => {
             "calls nested too deeply (runaway recursion?): raise [limits] max_call_levels if this is real work".into()
         }
-        EvalAltResult::ErrorTerminated(value, _) => match value.clone().into_immutable_string() {
-            Ok(what) if what != "interrupted" => format!("interrupted (Ctrl-C) {what}"),
-            _ => "interrupted (Ctrl-C)".into(),
-        },
+        EvalAltResult::ErrorTerminated(value, _) => {
+            let why = crate::cancel::process()
+                .interruption()
+                .unwrap_or(crate::cancel::Interruption::Interrupt)
+                .describe();
+            match value.clone().into_immutable_string() {
+                Ok(what) if what != "interrupted" => format!("{why} {what}"),
+                _ => why.into(),
+            }
+        }
         other => {
             let text = other.to_string();
             match text.rfind(" (line ") {

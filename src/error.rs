@@ -6,6 +6,8 @@ use std::fmt;
 pub const EXIT_SCRIPT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// ovscript itself failed (a bug): the clean-up ran, the journal says `crashed`.
+pub const EXIT_INTERNAL: i32 = 70;
 
 #[derive(Debug)]
 pub enum Error {
@@ -15,8 +17,9 @@ pub enum Error {
     Compile(String),
     /// The script ran and failed; the message is already formatted with its location.
     Script(String),
-    /// Ctrl-C.
-    Interrupted(String),
+    /// A signal, a lost terminal or a lost journal stopped the run: the message, the exit code
+    /// (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 1 the journal).
+    Interrupted(String, i32),
 }
 
 impl Error {
@@ -24,7 +27,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Compile(_) => EXIT_USAGE,
             Error::Script(_) => EXIT_SCRIPT_FAILED,
-            Error::Interrupted(_) => EXIT_INTERRUPTED,
+            Error::Interrupted(_, code) => *code,
         }
     }
 
@@ -36,7 +39,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(m) | Error::Compile(m) | Error::Script(m) | Error::Interrupted(m) => {
+            Error::Usage(m) | Error::Compile(m) | Error::Script(m) | Error::Interrupted(m, _) => {
                 f.write_str(m)
             }
         }

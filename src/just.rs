@@ -163,7 +163,7 @@ impl Just {
         if self.ctx.would(&call.to_string()) {
             return Ok(());
         }
-        let outcome = self.execute(&call, call.command(), false)?;
+        let outcome = self.execute(&call, call.command(), crate::child::Streams::Show)?;
         let code = exit_code(outcome.status);
         if code != 0 {
             return Err(host_error(format!(
@@ -183,7 +183,7 @@ impl Just {
             .stdin_null()
             .stdout_capture()
             .stderr_capture();
-        let outcome = self.execute(&call, command, true)?;
+        let outcome = self.execute(&call, command, crate::child::Streams::Capture)?;
         // What a recipe printed may hold a secret (a token in a plan): redacted like any output.
         Ok(captured(
             exit_code(outcome.status),
@@ -198,12 +198,11 @@ impl Just {
         &self,
         call: &Call,
         command: duct::Expression,
-        captured: bool,
+        streams: crate::child::Streams,
     ) -> HostResult<std::process::Output> {
+        let captured = streams == crate::child::Streams::Capture;
         let started = self.journal_start(call);
-        let child = crate::child::inheriting(command, self.ctx.journal.lock_fd())
-            .unchecked()
-            .start()
+        let child = crate::child::start(command.unchecked(), self.ctx.journal.lock_fd(), streams)
             .map_err(|e| spawn_error(&call.program, &e))?;
         self.started.lock().unwrap_or_else(|e| e.into_inner()).push(
             [call.recipe.clone()]

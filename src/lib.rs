@@ -36,12 +36,14 @@ pub mod run;
 pub mod runbook_page;
 pub mod sentry;
 pub mod shell;
+pub mod signals;
 pub mod slack;
 pub mod summary;
 pub mod system;
 pub mod tf;
 pub mod ui;
 pub mod when;
+pub mod witness;
 pub mod world;
 
 use clap::Parser;
@@ -62,10 +64,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             };
         }
     };
-    run::dispatch(cli).map_err(|e: Error| {
+    // A bug (a panic) on the main thread unwinds it: each guard on the way runs its undo (a
+    // flag restored, a DAG unpaused), then what is left (the deploy lock) is undone here, after
+    // the run's last change, and the journal says the run crashed. Never exit 101.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::dispatch(cli)));
+    let result = result.unwrap_or_else(|_| {
+        crate::cancel::process().run_last_resorts();
+        crate::signals::crashed();
+        Err(Error::Script(
+            "error: ovscript itself failed (a bug; its report is above): what the run had set was undone; check `ovscript log` and report it".into(),
+        ))
+        .map_err(|e| Error::Interrupted(e.to_string(), error::EXIT_INTERNAL))
+    });
+    result.map_err(|e: Error| {
         let text = e.to_string();
         if !text.is_empty() {
-            eprintln!("{}", text.trim_end());
+            ui::err(&format!("{}\n", text.trim_end()));
         }
         e.code()
     })

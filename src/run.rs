@@ -3,12 +3,12 @@
 use clap::{CommandFactory, Parser};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cli::{Cli, Command, Common, RunArgs};
 use crate::config::Config;
-use crate::context::{Cancel, Clock, Context, Ctx};
+use crate::context::{Clock, Context, Ctx};
 use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
@@ -47,14 +47,13 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             crate::history::show(&working_dir()?, run_id.as_deref(), json)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "ovscript",
-                &mut std::io::stdout(),
-            );
+            // Written whole, then printed: a closed stdout is an error, never a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ovscript", &mut script);
+            crate::ui::out(&String::from_utf8_lossy(&script));
             Ok(())
         }
+        Command::SignalWitness => std::process::exit(crate::witness::serve()),
     }
 }
 
@@ -104,13 +103,16 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         Journal::disabled()
     };
     let journal = Arc::new(journal);
+    if settings.journal {
+        crate::signals::journal_run(journal.clone());
+    }
     Ok(Arc::new(Context {
         config: settings.config,
         dry_run: settings.dry_run,
         yes: settings.yes,
-        journal,
-        ui: Ui::new(redactor.clone()),
-        cancel: interrupt_flag(),
+        journal: journal.clone(),
+        ui: Ui::new(redactor.clone(), Some(journal)),
+        cancel: crate::signals::cancel(),
         clock: settings.clock,
         base_dir,
         redactor,
@@ -120,38 +122,6 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         resumed: settings.resumed,
         at_end: Default::default(),
     }))
-}
-
-/// The process-wide Ctrl-C flag. The first Ctrl-C cancels the running script so that the host's
-/// guards (restoring a flag in a .tf file, unpausing a DAG) run as the error unwinds; a second one
-/// exits at once.
-pub fn interrupt_flag() -> Cancel {
-    static FLAG: OnceLock<Cancel> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let cancel = Cancel::default();
-        let handler = cancel.clone();
-        let installed = ctrlc::set_handler(move || {
-            if handler.was_triggered() {
-                eprintln!("\ninterrupted again: exiting now");
-                handler.run_last_resorts();
-                std::process::exit(crate::error::EXIT_INTERRUPTED);
-            }
-            eprintln!("\ninterrupting: undoing what the current step changed (Ctrl-C again to exit at once)");
-            handler.trigger();
-        });
-        if let Err(e) = installed {
-            eprintln!("warning: cannot handle Ctrl-C: {e}");
-        }
-        // A bug must not leave a clearance flag set either.
-        let on_panic = cancel.clone();
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            report(info);
-            on_panic.run_last_resorts();
-        }));
-        cancel
-    })
-    .clone()
 }
 
 fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
@@ -417,7 +387,11 @@ pub fn execute(
         }
         Err(e) => {
             let interrupted = crate::diagnostic::is_interrupt(&e);
-            let outcome = if interrupted { "interrupted" } else { "error" };
+            let why = ctx
+                .cancel
+                .interruption()
+                .unwrap_or(crate::cancel::Interruption::Interrupt);
+            let outcome = if interrupted { why.outcome() } else { "error" };
             let message = crate::diagnostic::message_of(&e);
             ctx.record(Event::RunEnd {
                 outcome: outcome.into(),
@@ -434,10 +408,10 @@ pub fn execute(
                 _ => String::new(),
             };
             if interrupted {
-                Err(Error::Interrupted(format!(
-                    "{}{resume_hint}",
-                    report.trim_end()
-                )))
+                Err(Error::Interrupted(
+                    format!("{}{resume_hint}", report.trim_end()),
+                    why.exit_code(),
+                ))
             } else {
                 Err(Error::Script(format!("{}{resume_hint}", report.trim_end())))
             }

@@ -1,21 +1,30 @@
 //! What the operator sees. Step lines with their state and duration, a spinner while waiting;
 //! plain lines when stdout is not a terminal (readable CI logs); no colour under `NO_COLOR`.
 //! Every line passes through the redactor: a secret never reaches the terminal.
+//!
+//! Output can fail (`| tee` killed by the same Ctrl-C, a hung-up terminal, a full disk); the
+//! deploy does not: no write here panics, what could not be shown is journaled, and a terminal
+//! that answers EIO is a lost terminal, which stops the run safely.
 
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::journal::{Event, Journal};
 use crate::redact::Redactor;
 
 pub struct Ui {
     fancy: bool,
     redactor: Redactor,
+    /// Where a line that could not be shown still goes.
+    journal: Option<Arc<Journal>>,
 }
 
 impl Ui {
-    pub fn new(redactor: Redactor) -> Ui {
+    pub fn new(redactor: Redactor, journal: Option<Arc<Journal>>) -> Ui {
         if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             console::set_colors_enabled(false);
             console::set_colors_enabled_stderr(false);
@@ -23,11 +32,15 @@ impl Ui {
         Ui {
             fancy: std::io::stdout().is_terminal(),
             redactor,
+            journal,
         }
     }
 
     pub fn line(&self, text: &str) {
-        out(&format!("{}\n", self.redactor.redact(text)));
+        let text = self.redactor.redact(text);
+        if !out(&format!("{text}\n")) {
+            self.unshown(Stream::Out, &text);
+        }
     }
 
     pub fn info(&self, text: &str) {
@@ -35,19 +48,41 @@ impl Ui {
     }
 
     pub fn warn(&self, text: &str) {
-        eprintln!(
-            "{} {}",
-            style("warning:").yellow().bold(),
-            self.redactor.redact(text)
-        );
+        let text = self.redactor.redact(text);
+        if !err(&format!("{} {text}\n", style("warning:").yellow().bold())) {
+            self.unshown(Stream::Err, &format!("warning: {text}"));
+        }
+    }
+
+    /// A line for standard error (a notice about the run, not its output).
+    pub fn notice(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        if !err(&format!("{text}\n")) {
+            self.unshown(Stream::Err, &text);
+        }
     }
 
     pub fn would(&self, text: &str) {
-        out(&format!(
-            "{} {}\n",
-            style("would:").cyan().bold(),
-            self.redactor.redact(text)
-        ));
+        let text = self.redactor.redact(text);
+        if !out(&format!("{} {text}\n", style("would:").cyan().bold())) {
+            self.unshown(Stream::Out, &format!("would: {text}"));
+        }
+    }
+
+    /// Journals a line the operator could not be shown: the record keeps what the screen lost.
+    fn unshown(&self, stream: Stream, text: &str) {
+        if let Some(journal) = &self.journal {
+            if let Some(error) = stream.failure().take() {
+                journal.record(&Event::OutputLost {
+                    stream: stream.name().to_string(),
+                    error,
+                });
+            }
+            journal.record(&Event::Unshown {
+                stream: stream.name().to_string(),
+                text: console::strip_ansi_codes(text).into_owned(),
+            });
+        }
     }
 
     pub fn step_started(&self, label: &str, title: &str) {
@@ -127,14 +162,80 @@ impl Drop for Spinner {
     }
 }
 
-/// Writes to stdout, flushed. A closed stdout (`ovscript run ... | head`) must not panic: the
-/// run goes on so that its clean-up (a flag restored, a DAG unpaused) still happens.
-pub fn out(text: &str) {
+/// Standard output or standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Out => "stdout",
+            Stream::Err => "stderr",
+        }
+    }
+
+    /// Set once a write to this stream failed.
+    fn broken(self) -> &'static AtomicBool {
+        static OUT: AtomicBool = AtomicBool::new(false);
+        static ERR: AtomicBool = AtomicBool::new(false);
+        match self {
+            Stream::Out => &OUT,
+            Stream::Err => &ERR,
+        }
+    }
+
+    /// The first failure of this stream, until a run's journal took it.
+    fn failure(self) -> std::sync::MutexGuard<'static, Option<String>> {
+        static OUT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        static ERR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let slot = match self {
+            Stream::Out => &OUT,
+            Stream::Err => &ERR,
+        };
+        slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes to stdout, flushed; false when it could not be written. A closed stdout (`ovscript run
+/// ... | head`) must not panic: the run goes on so that its clean-up (a flag restored, a DAG
+/// unpaused) still happens.
+pub fn out(text: &str) -> bool {
+    write(Stream::Out, text.as_bytes())
+}
+
+/// Writes to stderr, flushed; false when it could not be written. Never panics.
+pub fn err(text: &str) -> bool {
+    write(Stream::Err, text.as_bytes())
+}
+
+/// Writes `bytes` to `stream`, flushed, and never panics. The first failure of a stream is kept
+/// for the journal; an EIO means the terminal is gone (an SSH session dropped), maybe before its
+/// SIGHUP arrives: the run is stopped as for a hangup.
+pub fn write(stream: Stream, bytes: &[u8]) -> bool {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush());
+    let result = match stream {
+        Stream::Out => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes).and_then(|_| out.flush())
+        }
+        Stream::Err => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(bytes).and_then(|_| err.flush())
+        }
+    };
+    let Err(error) = result else {
+        return true;
+    };
+    if !stream.broken().swap(true, Ordering::SeqCst) {
+        *stream.failure() = Some(error.to_string());
+    }
+    if error.raw_os_error() == Some(libc::EIO) {
+        crate::cancel::process().interrupt(crate::cancel::Interruption::TerminalLost);
+    }
+    false
 }
 
 /// `1.2s`, `3m04s`, `1h02m`.

@@ -69,7 +69,12 @@ pub fn runs(base: &Path) -> Result<Vec<Run>, Error> {
                 runs.push(run);
             }
             Ok(None) => {}
-            Err(e) => eprintln!("warning: cannot read {}: {e}; skipped", file.display()),
+            Err(e) => {
+                crate::ui::err(&format!(
+                    "warning: cannot read {}: {e}; skipped\n",
+                    file.display()
+                ));
+            }
         }
     }
     runs.sort_by_key(|r| std::cmp::Reverse((r.started_at(), r.run_id.clone())));
@@ -78,10 +83,12 @@ pub fn runs(base: &Path) -> Result<Vec<Run>, Error> {
 
 fn warn_damaged(file: &Path, run: &Run) {
     for line in &run.damaged_lines {
-        eprintln!(
-            "warning: {}:{line}: not a journal line (torn by a crash?): skipped",
-            file.display()
-        );
+        {
+            crate::ui::err(&format!(
+                "warning: {}:{line}: not a journal line (torn by a crash?): skipped\n",
+                file.display()
+            ));
+        };
     }
 }
 

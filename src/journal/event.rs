@@ -25,7 +25,8 @@ pub enum Event {
         #[serde(default)]
         who: Option<String>,
     },
-    /// The run ended: `ok`, `error`, `interrupted`, `usage`.
+    /// The run ended: `ok`, `error`, `usage`, or what stopped it: `interrupted` (SIGINT),
+    /// `terminated` (SIGTERM), `terminal-lost` (SIGHUP), `journal-lost`, `crashed` (a bug).
     RunEnd {
         outcome: String,
         #[serde(default)]
@@ -95,6 +96,17 @@ pub enum Event {
     },
     Warning {
         message: String,
+    },
+    /// A stream the operator reads (stdout, stderr) cannot be written any more: a dead pipe, a
+    /// hung-up terminal, a full disk. The run goes on; what it could not show is journaled.
+    OutputLost {
+        stream: String,
+        error: String,
+    },
+    /// A line of ovscript's own the operator could not be shown.
+    Unshown {
+        stream: String,
+        text: String,
     },
     /// Something left for the operator to do by hand.
     ByHand {

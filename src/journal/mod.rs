@@ -23,6 +23,13 @@ pub struct Journal {
     redactor: Redactor,
     /// Steps finished (or skipped as finished) so far: whether `--resume` has anything to skip.
     steps_done: std::sync::atomic::AtomicUsize,
+    /// A write failed: the run is stopping.
+    lost: std::sync::atomic::AtomicBool,
+}
+
+/// A warning about the journal on stderr; never panics (stderr may be a dead pipe).
+fn warn(text: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {text}");
 }
 
 impl Journal {
@@ -43,7 +50,7 @@ impl Journal {
         let locked = match file.lock() {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("warning: cannot lock the journal {} ({e}): another terminal could not tell that this run is going", path.display());
+                warn(&format!("cannot lock the journal {} ({e}): another terminal could not tell that this run is going", path.display()));
                 false
             }
         };
@@ -58,6 +65,7 @@ impl Journal {
             lock_fd,
             redactor,
             steps_done: Default::default(),
+            lost: Default::default(),
         })
     }
 
@@ -70,6 +78,7 @@ impl Journal {
             lock_fd: None,
             redactor: Redactor::default(),
             steps_done: Default::default(),
+            lost: Default::default(),
         }
     }
 
@@ -105,12 +114,23 @@ impl Journal {
             line.extend(fields);
         }
         let text = self.redactor.redact(&Value::Object(line).to_string());
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(file) = file.as_mut() {
-            // A journal write failure must not abort a deployment half-way; say it once per line.
-            if let Err(e) = writeln!(file, "{text}").and_then(|_| file.flush()) {
-                eprintln!("warning: cannot write the journal: {e}");
+        let failed = {
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            match file.as_mut() {
+                Some(file) => writeln!(file, "{text}").and_then(|_| file.flush()).err(),
+                None => None,
             }
+        };
+        // A deploy whose record is lost cannot be resumed: the run stops before its next change
+        // (the recipe running now finishes), restores what it set, and says why.
+        if let Some(e) = failed {
+            if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                warn(&format!(
+                    "cannot write the journal {}: {e}; stopping before the next change",
+                    self.path.as_deref().unwrap_or(Path::new("")).display()
+                ));
+            }
+            crate::cancel::process().interrupt(crate::cancel::Interruption::JournalLost);
         }
     }
 }

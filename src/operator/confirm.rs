@@ -26,6 +26,13 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
             .would(&format!("ask \"{question}\" (a dry run goes on as if yes)"));
         return Ok((true, "dry-run"));
     }
+    // Nobody is there to answer, and `--yes` was said to someone who is gone: no change is
+    // made after a hangup.
+    if ctx.cancel.terminal_lost() {
+        ctx.ui
+            .notice(&format!("? {question} no (the terminal is lost)"));
+        return Ok((false, "terminal-lost"));
+    }
     if ctx.yes {
         ctx.ui.line(&format!("? {question} [y/N] yes (--yes)"));
         return Ok((true, "--yes"));
@@ -51,7 +58,9 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
             Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
                 "y" | "yes" => return Ok((true, "operator")),
                 "" | "n" | "no" => return Ok((false, "operator")),
-                _ => crate::ui::out("Please answer y or n.\n"),
+                _ => {
+                    crate::ui::out("Please answer y or n.\n");
+                }
             },
         }
     }

@@ -19,12 +19,12 @@ pub(super) fn always(
     let place = format!("{file}:{}", call.call_position().line().unwrap_or(0));
     let redactor = ctx.redactor.clone();
     let _unfinished = ctx.cancel.last_resort(move || {
-        eprintln!(
-            "{}",
+        crate::ui::err(&format!(
+            "{}\n",
             redactor.redact(&format!(
                 "NOT DONE: the clean-up of always() at {place} did not run: do it by hand"
             ))
-        );
+        ));
     });
     let result = body.call_within_context::<Dynamic>(call, ());
     let cleaned = {

@@ -283,8 +283,12 @@ impl Session {
                     self.runtime.ctx.ui.line(&text);
                 }
             }
-            Outcome::Failed { report, .. } => eprintln!("{}", report.trim_end()),
-            Outcome::Interrupted => eprintln!("interrupted"),
+            Outcome::Failed { report, .. } => {
+                crate::ui::err(&format!("{}\n", report.trim_end()));
+            }
+            Outcome::Interrupted => {
+                crate::ui::err("interrupted\n");
+            }
         }
     }
 
@@ -295,11 +299,15 @@ impl Session {
             .unwrap_or((command, ""));
         match name {
             "quit" | "q" | "exit" => return Flow::Quit,
-            "help" => println!("{HELP}"),
+            "help" => {
+                crate::ui::out(&format!("{HELP}\n"));
+            }
             "doc" => self.doc(argument),
             "vars" => self.vars(),
             "load" => self.load(argument),
-            _ => eprintln!("unknown command :{name}: try :help"),
+            _ => {
+                crate::ui::err(&format!("unknown command :{name}: try :help\n"));
+            }
         }
         Flow::Continue
     }
@@ -307,8 +315,12 @@ impl Session {
     pub(super) fn doc(&self, name: &str) {
         let filter = (!name.is_empty()).then_some(name);
         match crate::doc::render(&self.host_functions, filter) {
-            Ok(text) => print!("{text}"),
-            Err(e) => eprintln!("{e}"),
+            Ok(text) => {
+                crate::ui::out(&text);
+            }
+            Err(e) => {
+                crate::ui::err(&format!("{e}\n"));
+            }
         }
     }
 
@@ -321,10 +333,12 @@ impl Session {
             .map(|(name, _, value)| (name, value))
             .collect();
         if variables.is_empty() {
-            println!(
-                "no variables yet (the host objects are {})",
-                objects.names().collect::<Vec<_>>().join(", ")
-            );
+            {
+                crate::ui::out(&format!(
+                    "no variables yet (the host objects are {})\n",
+                    objects.names().collect::<Vec<_>>().join(", ")
+                ));
+            };
             return;
         }
         let lines: Vec<(String, String)> = variables
@@ -336,13 +350,17 @@ impl Session {
 
     pub(super) fn load(&mut self, path: &str) {
         if path.is_empty() {
-            eprintln!("usage: :load FILE");
+            {
+                crate::ui::err("usage: :load FILE\n");
+            };
             return;
         }
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("cannot read {path}: {e}");
+                {
+                    crate::ui::err(&format!("cannot read {path}: {e}\n"));
+                };
                 return;
             }
         };

@@ -233,7 +233,9 @@ impl Tf {
             };
             let line =
                 outcome.unwrap_or_else(|e| format!("NOT RESTORED: set {what} back by hand ({e})"));
-            eprintln!("{}", redactor.redact(&line));
+            {
+                crate::ui::err(&format!("{}\n", redactor.redact(&line)));
+            };
         }))
     }
 

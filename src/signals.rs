@@ -1,0 +1,185 @@
+//! How signals stop a run: one thread receives SIGINT, SIGTERM and SIGHUP (and what the signal
+//! witness of a recipe holding the terminal saw), and turns them into interruptions of the
+//! process-wide [`Cancel`].
+//!
+//! - The first signal interrupts the run: its host calls unwind, a running recipe gets one
+//!   SIGINT (from `child`, unless the signal reached it too), the guards restore and release.
+//! - Signals within [`SAME_INTERRUPTION`] of the first are the same interruption: `timeout`
+//!   signals ovscript and then its group, a runner may send two at once.
+//! - A later SIGINT is the operator's second Ctrl-C: the last resorts run, the journal says how
+//!   the run ended, and the process exits at once.
+//! - A later SIGTERM or SIGHUP changes nothing: the run is already stopping as safely as it can
+//!   (a CI runner's SIGTERM 7.5 s after its SIGINT must not cut the apply's clean stop).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::cancel::{Cancel, Interruption};
+use crate::journal::{Event, Journal};
+
+/// Two signals closer than this are one interruption.
+pub const SAME_INTERRUPTION: Duration = Duration::from_millis(500);
+
+/// What the signal thread needs of the run in progress.
+struct Process {
+    cancel: Cancel,
+    /// The run's journal, for how the run ended when the process must exit at once.
+    journal: Mutex<Option<Arc<Journal>>>,
+    /// The first interruption and when it came.
+    first: Mutex<Option<(Interruption, Instant)>>,
+}
+
+fn process() -> &'static Process {
+    static PROCESS: OnceLock<Process> = OnceLock::new();
+    PROCESS.get_or_init(|| {
+        install();
+        Process {
+            cancel: crate::cancel::process(),
+            journal: Mutex::default(),
+            first: Mutex::default(),
+        }
+    })
+}
+
+/// The process-wide interruption flag, its signal thread started on first use.
+pub fn cancel() -> Cancel {
+    process().cancel.clone()
+}
+
+/// The journal of the run in progress: the exit-at-once path writes the run's end there.
+pub fn journal_run(journal: Arc<Journal>) {
+    *process().journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
+}
+
+fn install() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            crate::ui::err(&format!("warning: cannot handle signals: {e}\n"));
+            return;
+        }
+    };
+    watch_the_terminal();
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let why = match signal {
+                    SIGINT => Interruption::Interrupt,
+                    SIGTERM => Interruption::Terminate,
+                    _ => Interruption::TerminalLost,
+                };
+                received(why, false);
+            }
+        });
+}
+
+/// A terminal that hangs up (an SSH session drops) is a lost terminal even when no SIGHUP comes
+/// to ovscript (only the session leader, often the shell, gets one): a thread waits in poll(2)
+/// for the hangup of standard input, without polling in a loop.
+fn watch_the_terminal() {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("terminal".into())
+        .spawn(|| loop {
+            let mut watched = libc::pollfd {
+                fd: 0,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: poll(2) on one valid pollfd; events 0 waits for hangup and errors only.
+            let ready = unsafe { libc::poll(&mut watched, 1, -1) };
+            if ready > 0 && watched.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+            {
+                received(Interruption::TerminalLost, false);
+                return;
+            }
+        });
+}
+
+/// A signal for the run: `reached_recipe` when the recipe holding the terminal got it too (its
+/// witness saw it), so that nobody sends it another.
+pub fn received(why: Interruption, reached_recipe: bool) {
+    let process = process();
+    let now = Instant::now();
+    let first = {
+        let mut first = process.first.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = *first;
+        if seen.is_none() || !process.cancel.was_triggered() {
+            *first = Some((why, now));
+        }
+        seen.filter(|_| process.cancel.was_triggered())
+    };
+    if reached_recipe {
+        process.cancel.note_recipe_signalled();
+    }
+    let Some((first_why, at)) = first else {
+        say(match why {
+            Interruption::TerminalLost => "\nthe terminal is gone: finishing the running recipe, then undoing what this run changed".to_string(),
+            _ => format!(
+                "\n{}: undoing what the current step changed (Ctrl-C again to exit at once)",
+                why.describe()
+            ),
+        });
+        process.cancel.interrupt(why);
+        return;
+    };
+    if now.duration_since(at) < SAME_INTERRUPTION {
+        return;
+    }
+    if why == Interruption::Interrupt && first_why != Interruption::TerminalLost {
+        exit_now(process);
+    }
+    say(format!(
+        "\n{} again: already stopping; the clean-up goes on (Ctrl-C to exit at once)",
+        why.describe()
+    ));
+}
+
+/// The operator's second Ctrl-C: undo what the last resorts can, journal the end, exit.
+fn exit_now(process: &Process) -> ! {
+    say("\ninterrupted again: exiting now".to_string());
+    let started = Instant::now();
+    process.cancel.run_last_resorts();
+    if let Some(journal) = process
+        .journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        journal.record(&Event::RunEnd {
+            outcome: Interruption::Interrupt.outcome().into(),
+            error: Some("exited at once on a second Ctrl-C".into()),
+            duration_ms: started.elapsed().as_millis() as u64,
+            by_hand: Vec::new(),
+        });
+    }
+    std::process::exit(Interruption::Interrupt.exit_code());
+}
+
+/// The run ended in a bug (a panic): the journal says so, so that `ovscript log` shows how it
+/// ended and `--resume` can go on from it.
+pub fn crashed() {
+    if let Some(journal) = process()
+        .journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        journal.record(&Event::RunEnd {
+            outcome: "crashed".into(),
+            error: Some("ovscript itself failed (a bug)".into()),
+            duration_ms: 0,
+            by_hand: Vec::new(),
+        });
+    }
+}
+
+/// A line to stderr from the signal thread: never panics, even on a dead terminal.
+fn say(text: String) {
+    crate::ui::err(&format!("{text}\n"));
+}
