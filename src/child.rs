@@ -8,8 +8,9 @@
 //! - **The terminal, when there is one.** A recipe that shows its output gets the terminal's
 //!   foreground (terraform asks to confirm there), with a [witness](crate::witness) in its group:
 //!   a Ctrl-C goes to the recipe once, and the witness tells ovscript.
-//! - **Output through ovscript when it is not a terminal.** A stream that is a pipe or a file is
-//!   relayed: the recipe never sees `tee` die (EPIPE would kill terraform mid-apply).
+//! - **Output through ovscript.** stdout and stderr are relayed through pipes that live as long
+//!   as ovscript: the recipe never sees `tee` die (EPIPE kills terraform mid-apply) nor a hung-up
+//!   terminal (EIO fails a `set -e` recipe at its next `echo`). Its stdin stays the terminal.
 //!
 //! Only once the recipe has ended does the script unwind and restore a clearance flag: never
 //! under a running apply. A second Ctrl-C (the host's last resort) stops it at once: SIGTERM,
@@ -97,16 +98,12 @@ pub fn start(
     let mut command = inheriting(command, fd);
     let mut relays = Vec::new();
     if streams == Streams::Show {
-        if !std::io::stdout().is_terminal() {
-            let (reader, writer) = os_pipe::pipe()?;
-            command = command.stdout_file(writer);
-            relays.push(relay(reader, crate::ui::Stream::Out));
-        }
-        if !std::io::stderr().is_terminal() {
-            let (reader, writer) = os_pipe::pipe()?;
-            command = command.stderr_file(writer);
-            relays.push(relay(reader, crate::ui::Stream::Err));
-        }
+        let (reader, writer) = os_pipe::pipe()?;
+        command = command.stdout_file(writer);
+        relays.push(relay(reader, crate::ui::Stream::Out));
+        let (reader, writer) = os_pipe::pipe()?;
+        command = command.stderr_file(writer);
+        relays.push(relay(reader, crate::ui::Stream::Err));
     }
     let command = command.before_spawn(move |cmd| {
         use std::os::unix::process::CommandExt;
@@ -189,6 +186,15 @@ pub fn wait(ctx: &Ctx, what: &str, running: Running) -> Option<std::io::Result<O
             _ => INTERRUPTED,
         };
         stop(ctx, what, &handle, group, patience);
+        if matches!(
+            ctx.cancel.interruption(),
+            Some(Interruption::TerminalLost | Interruption::JournalLost)
+        ) {
+            // Nobody stopped it: what it came to is the record's (the run stops all the same).
+            let ended = handle.wait().cloned();
+            running.finish();
+            return Some(ended);
+        }
     }
     // A second Ctrl-C may have stopped the child from its last resort: the process is about to
     // exit there, and this thread must not race it with clean-up of its own.

@@ -294,7 +294,7 @@ impl Just {
 /// Ctrl-C stopped the recipe: exit 130 and "interrupted", whatever the recipe's own code was.
 fn interrupted(call: &Call) -> Box<rhai::EvalAltResult> {
     rhai::EvalAltResult::ErrorTerminated(
-        format!("while `{call}` ran (it has stopped)").into(),
+        format!("while `{call}` ran (it has ended)").into(),
         rhai::Position::NONE,
     )
     .into()

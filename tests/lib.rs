@@ -17,4 +17,5 @@ mod runbooks;
 mod safety;
 mod sentry_github;
 mod slack;
+mod terminal;
 mod tf;

@@ -397,7 +397,7 @@ fn the_lock_is_released_after_success_failure_ctrl_c_and_sigterm() {
     // That failure offered the rollback (--yes took it); an interruption must not.
     let dispatched = deploy.world.dispatches().len();
     assert_eq!(dispatched, 1);
-    for (name, code) in [("INT", 130), ("TERM", 130)] {
+    for (name, code) in [("INT", 130), ("TERM", 143)] {
         // --resume the failed run each time: it holds no leftovers but its bump.
         let journals_before = crate::test::journal_files(deploy.test.path()).len();
         let child = {
