@@ -8,9 +8,10 @@
 //! - **The terminal, when there is one.** A recipe that shows its output gets the terminal's
 //!   foreground (terraform asks to confirm there), with a [witness](crate::witness) in its group:
 //!   a Ctrl-C goes to the recipe once, and the witness tells ovscript.
-//! - **Output through ovscript.** stdout and stderr are relayed through pipes that live as long
-//!   as ovscript: the recipe never sees `tee` die (EPIPE kills terraform mid-apply) nor a hung-up
-//!   terminal (EIO fails a `set -e` recipe at its next `echo`). Its stdin stays the terminal.
+//! - **Output through ovscript when it is not a terminal.** A stream that is a pipe or a file is
+//!   relayed through a pipe that lives as long as ovscript: the recipe never sees `tee` die
+//!   (EPIPE kills terraform mid-apply). A terminal is passed through, so that terraform shows
+//!   and asks there as it would.
 //!
 //! Only once the recipe has ended does the script unwind and restore a clearance flag: never
 //! under a running apply. A second Ctrl-C (the host's last resort) stops it at once: SIGTERM,
@@ -98,12 +99,16 @@ pub fn start(
     let mut command = inheriting(command, fd);
     let mut relays = Vec::new();
     if streams == Streams::Show {
-        let (reader, writer) = os_pipe::pipe()?;
-        command = command.stdout_file(writer);
-        relays.push(relay(reader, crate::ui::Stream::Out));
-        let (reader, writer) = os_pipe::pipe()?;
-        command = command.stderr_file(writer);
-        relays.push(relay(reader, crate::ui::Stream::Err));
+        if !std::io::stdout().is_terminal() {
+            let (reader, writer) = os_pipe::pipe()?;
+            command = command.stdout_file(writer);
+            relays.push(relay(reader, crate::ui::Stream::Out));
+        }
+        if !std::io::stderr().is_terminal() {
+            let (reader, writer) = os_pipe::pipe()?;
+            command = command.stderr_file(writer);
+            relays.push(relay(reader, crate::ui::Stream::Err));
+        }
     }
     let command = command.before_spawn(move |cmd| {
         use std::os::unix::process::CommandExt;

@@ -18,7 +18,7 @@ use crate::cancel::{Cancel, Interruption};
 use crate::journal::{Event, Journal};
 
 /// Two signals closer than this are one interruption.
-pub const SAME_INTERRUPTION: Duration = Duration::from_millis(500);
+pub const SAME_INTERRUPTION: Duration = Duration::from_millis(100);
 
 /// What the signal thread needs of the run in progress.
 struct Process {

@@ -224,7 +224,48 @@ fn newest_run(dir: &Path) -> String {
         .into_owned()
 }
 
+/// The processes under `pid` (from /proc), found before anything is killed: a recipe runs in a
+/// process group of its own, which a kill of ovscript's group does not reach.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(candidate) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let parent = stat.rfind(')').and_then(|at| {
+                stat[at + 1..]
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            });
+            if parent == Some(found[i]) && !found.contains(&candidate) {
+                found.push(candidate);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// kill -9 of every process a run has: ovscript's group and the recipes' own groups (as when
+/// the machine's session is killed whole).
+fn kill_all_of(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
 fn signal(child: &Child, signal: &str, group: bool) {
+    if group && signal == "KILL" {
+        kill_all_of(&descendants(child.id()));
+    }
     let target = if group {
         format!("-{}", child.id())
     } else {
@@ -825,7 +866,7 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
     );
 
     // ovscript alone is killed: its apply goes on, and so does the run.
-    let group = format!("-{}", child.id());
+    let recipes = descendants(child.id());
     let mut child = child;
     signal(&child, "KILL", false);
     // Only the process: its output stays open while the recipe, which shares it, lives.
@@ -837,11 +878,7 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
         .stderr_has(&still_running);
 
     // The apply killed too: the run is dead and can be gone on with, by one run at a time.
-    let status = Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -KILL {group}");
+    kill_all_of(&recipes);
     let resumer = deploy.spawn_catalog_with(
         &["--resume", &going],
         &[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")],
