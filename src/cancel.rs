@@ -20,10 +20,8 @@ pub struct Cancel {
     held: Arc<std::sync::atomic::AtomicUsize>,
     /// The process is exiting (a second Ctrl-C): its last resorts are running.
     exiting: Arc<AtomicBool>,
-    /// The first interruption: what it was, and whether a running recipe got it too.
-    first: Arc<Mutex<Option<Interruption>>>,
-    /// The running recipe got the interruption itself (it held the terminal): send it none.
-    recipe_signalled: Arc<AtomicBool>,
+    /// The first interruption and when it came.
+    first: Arc<Mutex<Option<(Interruption, Instant)>>>,
 }
 
 /// What stopped a run. Its exit code follows the shell's 128 + signal rule.
@@ -75,21 +73,26 @@ impl Interruption {
 impl Cancel {
     /// Ctrl-C (the REPL, tests): an interruption of the default kind.
     pub fn trigger(&self) {
-        self.interrupt(Interruption::Interrupt);
+        let _ = self.interrupt(Interruption::Interrupt);
     }
 
-    /// Stops the run for `why`; the first interruption is the one the run ends with.
-    pub fn interrupt(&self, why: Interruption) {
-        {
-            let mut first = self.first.lock().unwrap_or_else(|e| e.into_inner());
-            if first.is_none() || !self.inner.2.load(Ordering::SeqCst) {
-                *first = Some(why);
-            }
-        }
+    /// Stops the run for `why`; the first interruption is the one the run ends with. Returns
+    /// the interruption that came before this one, if any, and when.
+    pub fn interrupt(&self, why: Interruption) -> Option<(Interruption, Instant)> {
         let (lock, wake, flag) = &*self.inner;
-        flag.store(true, Ordering::SeqCst);
+        let earlier = {
+            // The flag is set under the same lock: of two interruptions at once, one is first.
+            let mut first = self.first.lock().unwrap_or_else(|e| e.into_inner());
+            let earlier = first.filter(|_| flag.load(Ordering::SeqCst));
+            if earlier.is_none() {
+                *first = Some((why, Instant::now()));
+            }
+            flag.store(true, Ordering::SeqCst);
+            earlier
+        };
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         wake.notify_all();
+        earlier
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -116,17 +119,10 @@ impl Cancel {
         if !self.was_triggered() {
             return None;
         }
-        *self.first.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The recipe holding the terminal got this interruption from it.
-    pub fn note_recipe_signalled(&self) {
-        self.recipe_signalled.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the running recipe got the interruption itself (no SIGINT is to be sent).
-    pub fn recipe_signalled(&self) -> bool {
-        self.recipe_signalled.load(Ordering::SeqCst)
+        self.first
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|(why, _)| why)
     }
 
     /// Whether nobody can answer a question any more: every later `confirm` is "no".
@@ -142,7 +138,6 @@ impl Cancel {
     /// Clears the flag (the REPL goes on after a cancelled line).
     pub fn reset(&self) {
         self.inner.2.store(false, Ordering::SeqCst);
-        self.recipe_signalled.store(false, Ordering::SeqCst);
     }
 
     /// Wakes the waiters of `wait_for` (someone made their condition true).

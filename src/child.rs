@@ -1,23 +1,23 @@
 //! Running a recipe (`just apply`) so that no terminal, pipe or signal can cut it or leave it
 //! running under the clean-up.
 //!
-//! - **Its own process group.** Nothing sent to ovscript's group reaches it: not `kill -- -PGID`,
-//!   not `timeout`'s second signal, not a CI runner's SIGTERM, not the SIGHUP a shell sends its
-//!   jobs when an SSH session drops. ovscript sends it exactly one SIGINT per interruption, and
-//!   none when the terminal is lost (the apply finishes; then the run restores and stops).
-//! - **The terminal, when there is one.** A recipe that shows its output gets the terminal's
-//!   foreground (terraform asks to confirm there), with a [witness](crate::witness) in its group:
-//!   a Ctrl-C goes to the recipe once, and the witness tells ovscript.
+//! - **Apart from ovscript's process group.** Nothing sent to ovscript's group reaches it: not a
+//!   Ctrl-C, not `kill -- -PGID`, not `timeout`'s second signal, not a CI runner's SIGTERM, not
+//!   the SIGHUP a shell sends its jobs when an SSH session drops. ovscript sends it exactly one
+//!   SIGINT per interruption, and none when the terminal is lost (the apply finishes; then the
+//!   run restores and stops).
+//! - **At a terminal, on a terminal of its own** ([`crate::pty`]): terraform shows and asks as at
+//!   the operator's terminal, but the recipe leads its own session, so the operator's terminal
+//!   hanging up does not reach it.
 //! - **Output through ovscript when it is not a terminal.** A stream that is a pipe or a file is
 //!   relayed through a pipe that lives as long as ovscript: the recipe never sees `tee` die
-//!   (EPIPE kills terraform mid-apply). A terminal is passed through, so that terraform shows
-//!   and asks there as it would.
+//!   (EPIPE kills terraform mid-apply).
 //!
 //! Only once the recipe has ended does the script unwind and restore a clearance flag: never
 //! under a running apply. A second Ctrl-C (the host's last resort) stops it at once: SIGTERM,
 //! then SIGKILL.
 
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{IsTerminal, Read};
 use std::process::Output;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -71,34 +71,34 @@ pub enum Streams {
 /// A started recipe and what came with it.
 pub struct Running {
     handle: Arc<duct::Handle>,
-    /// Its process group, when it has one of its own.
+    /// Its process group (its session's, on a terminal of its own).
     group: Option<libc::pid_t>,
     relays: Vec<JoinHandle<()>>,
-    /// The terminal given to the recipe's group, taken back when dropped.
-    foreground: Option<Foreground>,
-    witness: Option<Witness>,
+    /// What the operator types, passed on while it runs.
+    input: Option<crate::pty::Input>,
 }
 
-/// Starts `command` (built with `.unchecked()` and its streams set for `Capture`) as a recipe:
-/// in a process group of its own, inheriting `fd` (the journal's lock), see the module's doc.
+/// Starts `command` (built with `.unchecked()` and its streams set for `Capture`) as a recipe
+/// apart from ovscript's process group, inheriting `fd` (the journal's lock): see the module's
+/// doc.
 pub fn start(
     command: duct::Expression,
     fd: Option<i32>,
     streams: Streams,
 ) -> std::io::Result<Running> {
-    let at_terminal = streams == Streams::Show && holds_the_terminal();
-    let witness = if at_terminal { Witness::start() } else { None };
-    // No witness (it could not start): the recipe stays in ovscript's group, where the
-    // terminal's Ctrl-C reaches both, as before.
-    let group: Option<libc::pid_t> = match (&witness, at_terminal) {
-        (Some(w), _) => Some(w.pid),
-        (None, true) => None,
-        (None, false) => Some(0),
-    };
-    let foreground = witness.as_ref().and_then(|w| Foreground::give(w.pid));
     let mut command = inheriting(command, fd);
     let mut relays = Vec::new();
-    if streams == Streams::Show {
+    let mut input = None;
+    let at_terminal = streams == Streams::Show && holds_the_terminal();
+    if at_terminal {
+        let pty = crate::pty::Pty::open()?;
+        command = command
+            .stdin_file(pty.slave.try_clone()?)
+            .stdout_file(pty.slave.try_clone()?)
+            .stderr_file(pty.slave);
+        relays.push(crate::pty::relay(pty.master.try_clone()?));
+        input = Some(crate::pty::Input::forward(pty.master)?);
+    } else if streams == Streams::Show {
         if !std::io::stdout().is_terminal() {
             let (reader, writer) = os_pipe::pipe()?;
             command = command.stdout_file(writer);
@@ -112,31 +112,33 @@ pub fn start(
     }
     let command = command.before_spawn(move |cmd| {
         use std::os::unix::process::CommandExt;
-        if let Some(group) = group {
-            cmd.process_group(group);
+        if at_terminal {
+            // SAFETY: setsid(2) and ioctl(2) only, between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| crate::pty::become_its_session());
+            }
+        } else {
+            cmd.process_group(0);
         }
         Ok(())
     });
     let handle = command.start()?;
-    // The write ends of the relays' pipes close with `command`: a relay ends with the recipe.
+    // The recipe's ends of its pipes or terminal close with `command`: a relay ends with it.
     drop(command);
-    let group = match group {
-        Some(0) => handle
-            .pids()
-            .first()
-            .and_then(|pid| libc::pid_t::try_from(*pid).ok()),
-        other => other,
-    };
+    // It leads its group (or session): its pid is the group's id.
+    let group = handle
+        .pids()
+        .first()
+        .and_then(|pid| libc::pid_t::try_from(*pid).ok());
     Ok(Running {
         handle: Arc::new(handle),
         group,
         relays,
-        foreground,
-        witness,
+        input,
     })
 }
 
-/// Whether ovscript is the terminal's foreground: a recipe it starts can have the terminal.
+/// Whether ovscript is its terminal's foreground: the operator is there to see and answer.
 fn holds_the_terminal() -> bool {
     if !std::io::stdin().is_terminal() {
         return false;
@@ -164,41 +166,28 @@ fn relay(mut reader: os_pipe::PipeReader, stream: crate::ui::Stream) -> JoinHand
     })
 }
 
-/// Waits for the recipe or an interruption. `None` when interrupted: by then it has ended.
+/// Waits for the recipe or an interruption. `None` when it was stopped; when it was left to
+/// finish (the terminal or the journal lost), what it came to, for the record: the run stops
+/// all the same.
 pub fn wait(ctx: &Ctx, what: &str, running: Running) -> Option<std::io::Result<Output>> {
     let handle = running.handle.clone();
     let group = running.group;
     let _stop_on_exit = stop_on_exit(ctx, what, &handle, group);
     let waiter = handle.clone();
-    let outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
+    let mut outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
     if outcome.is_none() {
-        let patience = match ctx.cancel.interruption() {
-            Some(Interruption::TerminalLost | Interruption::JournalLost) => {
-                ctx.ui.notice(&format!(
-                    "letting `{what}` finish: nobody asked to stop it; the run stops after it"
-                ));
-                LEFT_TO_FINISH
-            }
-            _ if ctx.cancel.recipe_signalled() => {
-                ctx.ui.notice(&format!(
-                    "waiting for `{what}` to stop: it got the Ctrl-C too (Ctrl-C again to stop it at once)"
-                ));
-                Patience {
-                    send_sigint: false,
-                    ..INTERRUPTED
-                }
-            }
-            _ => INTERRUPTED,
-        };
-        stop(ctx, what, &handle, group, patience);
-        if matches!(
+        let left_to_finish = matches!(
             ctx.cancel.interruption(),
             Some(Interruption::TerminalLost | Interruption::JournalLost)
-        ) {
-            // Nobody stopped it: what it came to is the record's (the run stops all the same).
-            let ended = handle.wait().cloned();
-            running.finish();
-            return Some(ended);
+        );
+        if left_to_finish {
+            ctx.ui.notice(&format!(
+                "letting `{what}` finish: nobody asked to stop it; the run stops after it"
+            ));
+            stop(ctx, what, &handle, group, LEFT_TO_FINISH);
+            outcome = Some(handle.wait().cloned());
+        } else {
+            stop(ctx, what, &handle, group, INTERRUPTED);
         }
     }
     // A second Ctrl-C may have stopped the child from its last resort: the process is about to
@@ -211,9 +200,12 @@ pub fn wait(ctx: &Ctx, what: &str, running: Running) -> Option<std::io::Result<O
 }
 
 impl Running {
-    /// After the recipe ended: its output drained (a grandchild that keeps the pipe open is
-    /// not waited for long), the terminal taken back, the witness gone.
+    /// After the recipe ended: the operator's input no longer passed on, its output drained (a
+    /// grandchild that keeps its end open is not waited for long).
     fn finish(mut self) {
+        if let Some(mut input) = self.input.take() {
+            input.stop();
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         for relay in self.relays.drain(..) {
             while !relay.is_finished() && Instant::now() < deadline {
@@ -223,8 +215,6 @@ impl Running {
                 let _ = relay.join();
             }
         }
-        drop(self.foreground.take());
-        drop(self.witness.take());
     }
 }
 
@@ -241,6 +231,8 @@ fn stop_on_exit(
         .last_resort(move || stop(&ctx2, &what, &handle, group, ON_EXIT))
 }
 
+/// Escalates until the recipe ended: SIGINT (if `patience` says so), SIGTERM, SIGKILL, each
+/// after its bounded wait.
 fn stop(
     ctx: &Ctx,
     what: &str,
@@ -248,23 +240,24 @@ fn stop(
     group: Option<libc::pid_t>,
     patience: Patience,
 ) {
-    if patience.send_sigint {
-        ctx.ui.notice(&format!(
-            "stopping `{what}` (SIGINT); waiting up to {} for it to end",
-            crate::ui::human(patience.after_sigint)
-        ));
-        signal(handle, group, libc::SIGINT);
-    }
-    if ended_within(handle, patience.after_sigint) {
-        return;
-    }
-    ctx.ui.notice(&format!(
-        "stopping `{what}` (SIGTERM); waiting up to {} for it to end",
-        crate::ui::human(patience.after_sigterm)
-    ));
-    signal(handle, group, libc::SIGTERM);
-    if ended_within(handle, patience.after_sigterm) {
-        return;
+    let steps = [
+        (
+            patience.send_sigint.then_some((libc::SIGINT, "SIGINT")),
+            patience.after_sigint,
+        ),
+        (Some((libc::SIGTERM, "SIGTERM")), patience.after_sigterm),
+    ];
+    for (sent, wait) in steps {
+        if let Some((number, name)) = sent {
+            ctx.ui.notice(&format!(
+                "stopping `{what}` ({name}); waiting up to {} for it to end",
+                crate::ui::human(wait)
+            ));
+            signal(handle, group, number);
+        }
+        if ended_within(handle, wait) {
+            return;
+        }
     }
     ctx.ui
         .notice(&format!("`{what}` did not stop: killing it (SIGKILL)"));
@@ -273,8 +266,8 @@ fn stop(
     let _ = handle.wait();
 }
 
-/// Sends `signal` as a terminal would: once to every process of the recipe's group (the
-/// witness ignores ovscript's own), or of its process tree when it has no group of its own.
+/// Sends `signal` as a terminal would: once to every process of the recipe's group, or of its
+/// process tree when it has no group known.
 fn signal(handle: &duct::Handle, group: Option<libc::pid_t>, signal: libc::c_int) {
     match group {
         // SAFETY: killpg(2) on the recipe's own process group with a valid signal number.
@@ -347,91 +340,6 @@ pub fn inheriting(command: duct::Expression, fd: Option<i32>) -> duct::Expressio
         }
         Ok(())
     })
-}
-
-/// The terminal's foreground given to a recipe's group; given back to ovscript's when dropped.
-struct Foreground;
-
-impl Foreground {
-    fn give(group: libc::pid_t) -> Option<Foreground> {
-        set_foreground(group).then_some(Foreground)
-    }
-}
-
-impl Drop for Foreground {
-    fn drop(&mut self) {
-        // SAFETY: getpgrp only reads this process's group id.
-        set_foreground(unsafe { libc::getpgrp() });
-    }
-}
-
-/// tcsetpgrp with SIGTTOU blocked on this thread: a process in the background may take the
-/// terminal back only so. A lost terminal answers an error, and nothing is to be done then.
-fn set_foreground(group: libc::pid_t) -> bool {
-    // SAFETY: signal-mask calls on this thread with valid pointers; tcsetpgrp on fd 0.
-    unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        libc::sigaddset(&mut block, libc::SIGTTOU);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-        let done = libc::tcsetpgrp(0, group) == 0;
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        done
-    }
-}
-
-/// The running witness of a recipe's group (see `crate::witness`).
-struct Witness {
-    child: std::process::Child,
-    pid: libc::pid_t,
-}
-
-impl Witness {
-    /// Starts `ovscript signal-witness` as the leader of a new group and a thread that turns
-    /// its reports into interruptions; `None` if it cannot start.
-    fn start() -> Option<Witness> {
-        use std::os::unix::process::CommandExt;
-        let exe = std::env::current_exe().ok()?;
-        let mut command = std::process::Command::new(exe);
-        command
-            .arg("signal-witness")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .process_group(0);
-        // SAFETY: prctl(2) is async-signal-safe; it ties the witness's life to this thread's.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = command.spawn().ok()?;
-        let pid = libc::pid_t::try_from(child.id()).ok()?;
-        let mut lines = std::io::BufReader::new(child.stdout.take()?).lines();
-        // Its signals are blocked once it says so: only then may the terminal's go to it.
-        if !matches!(lines.next(), Some(Ok(line)) if line == "READY") {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                if let Some(why) = crate::witness::interruption_of(&line) {
-                    crate::signals::received(why, true);
-                }
-            }
-        });
-        Some(Witness { child, pid })
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The processes whose parent is `pid` (from /proc; none where there is no /proc).

@@ -75,9 +75,7 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
-    /// Internal: the signal witness of a recipe that holds the terminal (see src/witness.rs).
-    #[command(hide = true)]
-    SignalWitness,
+
     /// `ovscript SCRIPT ARGS...`: runs a script file as `run` does (so that `#!/usr/bin/env
     /// ovscript` and just's `[script("ovscript")]` work).
     #[command(external_subcommand)]

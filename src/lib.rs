@@ -26,6 +26,7 @@ pub mod just;
 pub mod modules;
 pub mod objects;
 pub mod operator;
+pub mod pty;
 pub mod redact;
 pub mod registry;
 pub mod rehearse;
@@ -43,7 +44,6 @@ pub mod system;
 pub mod tf;
 pub mod ui;
 pub mod when;
-pub mod witness;
 pub mod world;
 
 use clap::Parser;

@@ -53,7 +53,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             crate::ui::out(&String::from_utf8_lossy(&script));
             Ok(())
         }
-        Command::SignalWitness => std::process::exit(crate::witness::serve()),
     }
 }
 

@@ -1,6 +1,6 @@
-//! How signals stop a run: one thread receives SIGINT, SIGTERM and SIGHUP (and what the signal
-//! witness of a recipe holding the terminal saw), and turns them into interruptions of the
-//! process-wide [`Cancel`].
+//! How signals stop a run: one thread receives SIGINT, SIGTERM and SIGHUP, another watches the
+//! terminal for a hangup, and both turn what they see into interruptions of the process-wide
+//! [`Cancel`].
 //!
 //! - The first signal interrupts the run: its host calls unwind, a running recipe gets one
 //!   SIGINT (from `child`, unless the signal reached it too), the guards restore and release.
@@ -25,8 +25,6 @@ struct Process {
     cancel: Cancel,
     /// The run's journal, for how the run ended when the process must exit at once.
     journal: Mutex<Option<Arc<Journal>>>,
-    /// The first interruption and when it came.
-    first: Mutex<Option<(Interruption, Instant)>>,
 }
 
 fn process() -> &'static Process {
@@ -36,7 +34,6 @@ fn process() -> &'static Process {
         Process {
             cancel: crate::cancel::process(),
             journal: Mutex::default(),
-            first: Mutex::default(),
         }
     })
 }
@@ -70,7 +67,7 @@ fn install() {
                     SIGTERM => Interruption::Terminate,
                     _ => Interruption::TerminalLost,
                 };
-                received(why, false);
+                received(why);
             }
         });
 }
@@ -95,49 +92,33 @@ fn watch_the_terminal() {
             let ready = unsafe { libc::poll(&mut watched, 1, -1) };
             if ready > 0 && watched.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
             {
-                received(Interruption::TerminalLost, false);
+                received(Interruption::TerminalLost);
                 return;
             }
         });
 }
 
-/// A signal for the run: `reached_recipe` when the recipe holding the terminal got it too (its
-/// witness saw it), so that nobody sends it another.
-pub fn received(why: Interruption, reached_recipe: bool) {
+/// An interruption for the run (a signal, a hung-up terminal): the first stops it, a later
+/// SIGINT exits at once, anything else within [`SAME_INTERRUPTION`] or later changes nothing.
+pub fn received(why: Interruption) {
     let process = process();
-    let now = Instant::now();
-    let first = {
-        let mut first = process.first.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = *first;
-        if seen.is_none() || !process.cancel.was_triggered() {
-            *first = Some((why, now));
-        }
-        seen.filter(|_| process.cancel.was_triggered())
-    };
-    if reached_recipe {
-        process.cancel.note_recipe_signalled();
-    }
-    let Some((first_why, at)) = first else {
-        say(match why {
+    match process.cancel.interrupt(why) {
+        None => say(match why {
             Interruption::TerminalLost => "\nthe terminal is gone: finishing the running recipe, then undoing what this run changed".to_string(),
             _ => format!(
                 "\n{}: undoing what the current step changed (Ctrl-C again to exit at once)",
                 why.describe()
             ),
-        });
-        process.cancel.interrupt(why);
-        return;
-    };
-    if now.duration_since(at) < SAME_INTERRUPTION {
-        return;
+        }),
+        Some((_, at)) if at.elapsed() < SAME_INTERRUPTION => {}
+        Some((first, _)) if why == Interruption::Interrupt && first != Interruption::TerminalLost => {
+            exit_now(process)
+        }
+        Some(_) => say(format!(
+            "\n{} again: already stopping; the clean-up goes on (Ctrl-C to exit at once)",
+            why.describe()
+        )),
     }
-    if why == Interruption::Interrupt && first_why != Interruption::TerminalLost {
-        exit_now(process);
-    }
-    say(format!(
-        "\n{} again: already stopping; the clean-up goes on (Ctrl-C to exit at once)",
-        why.describe()
-    ));
 }
 
 /// The operator's second Ctrl-C: undo what the last resorts can, journal the end, exit.

@@ -432,3 +432,54 @@ fn output_that_cannot_be_written_never_stops_the_deploy() {
     assert_eq!(deploy.signals(), ["started", "finished"], "{stderr}");
     deploy.left_it_safe("ok", &stderr);
 }
+
+/// The events that change the world after the apply's start: none may follow a hangup but the
+/// undo (the flag restored, the DAGs unpaused, the lock released).
+fn changes_after_the_apply(dir: &Path) -> Vec<Event> {
+    journal_events_lenient(dir)
+        .into_iter()
+        .skip_while(|e| !matches!(e, Event::JustStart { recipe, .. } if recipe == "apply"))
+        .skip(1)
+        .filter(|e| {
+            matches!(
+                e,
+                Event::JustStart { .. }
+                    | Event::GithubReleasePublished { .. }
+                    | Event::GithubPrApproved { .. }
+                    | Event::GithubPrOpened { .. }
+                    | Event::GithubWorkflowDispatched { .. }
+                    | Event::LockTaken { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_terminal_that_hangs_up_during_the_apply_lets_it_finish_then_puts_everything_back() {
+    // ovscript leads the terminal's session (the kernel's SIGHUP goes to it): its apply runs on
+    // a terminal of its own and is not touched; its question gets no answer.
+    let Some(deploy) = Deploy::new("sensor-waiting", 4) else {
+        return;
+    };
+    let log = deploy.dir().join("signals.log");
+    let (code, _) = on_a_terminal(&deploy, "hangup", (&log, "started"), &deploy.argv());
+    assert_eq!(code, Some(129));
+    assert_eq!(deploy.signals(), ["started", "finished"]);
+    assert_eq!(changes_after_the_apply(deploy.dir()), []);
+    deploy.left_it_safe("terminal-lost", "hangup during the apply");
+
+    // Behind `| tee`, the shell leads the session: it and tee die, ovscript goes on alone.
+    let Some(deploy) = Deploy::new("sensor-waiting", 4) else {
+        return;
+    };
+    let log = deploy.dir().join("signals.log");
+    on_a_terminal(&deploy, "hangup", (&log, "started"), &through_tee(&deploy));
+    wait_until("the run's end", || {
+        journal_events_lenient(deploy.dir())
+            .iter()
+            .any(|e| matches!(e, Event::RunEnd { .. }))
+    });
+    assert_eq!(deploy.signals(), ["started", "finished"]);
+    assert_eq!(changes_after_the_apply(deploy.dir()), []);
+    deploy.left_it_safe("terminal-lost", "hangup behind tee during the apply");
+}
