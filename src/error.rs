@@ -20,6 +20,8 @@ pub enum Error {
     /// A signal, a lost terminal or a lost journal stopped the run: the message, the exit code
     /// (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 1 the journal).
     Interrupted(String, i32),
+    /// ovscript itself failed (a panic): its undo ran.
+    Crashed(String),
 }
 
 impl Error {
@@ -28,6 +30,7 @@ impl Error {
             Error::Usage(_) | Error::Compile(_) => EXIT_USAGE,
             Error::Script(_) => EXIT_SCRIPT_FAILED,
             Error::Interrupted(_, code) => *code,
+            Error::Crashed(_) => EXIT_INTERNAL,
         }
     }
 
@@ -39,9 +42,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(m) | Error::Compile(m) | Error::Script(m) | Error::Interrupted(m, _) => {
-                f.write_str(m)
-            }
+            Error::Usage(m)
+            | Error::Compile(m)
+            | Error::Script(m)
+            | Error::Interrupted(m, _)
+            | Error::Crashed(m) => f.write_str(m),
         }
     }
 }

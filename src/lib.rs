@@ -71,10 +71,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
     let result = result.unwrap_or_else(|_| {
         crate::cancel::process().run_last_resorts();
         crate::signals::crashed();
-        Err(Error::Script(
+        Err(Error::Crashed(
             "error: ovscript itself failed (a bug; its report is above): what the run had set was undone; check `ovscript log` and report it".into(),
         ))
-        .map_err(|e| Error::Interrupted(e.to_string(), error::EXIT_INTERNAL))
     });
     result.map_err(|e: Error| {
         let text = e.to_string();

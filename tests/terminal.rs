@@ -159,6 +159,19 @@ fn finish(child: Child) -> (Option<i32>, String) {
     (output.status.code(), text)
 }
 
+/// The run exited `code`, the apply got one SIGINT and stopped cleanly, and everything was put
+/// back.
+fn stopped_once(deploy: &Deploy, got: Option<i32>, code: i32, outcome: &str, text: &str) {
+    assert_eq!(got, Some(code), "{text}");
+    no_panic(text);
+    assert_eq!(
+        deploy.signals(),
+        ["started", "INT", "stopped cleanly"],
+        "{text}"
+    );
+    deploy.left_it_safe(outcome, text);
+}
+
 fn no_panic(text: &str) {
     for bad in [
         "panicked",
@@ -258,14 +271,7 @@ fn ctrl_c_through_tee_during_the_apply_interrupts_it_once_and_puts_everything_ba
     };
     let log = deploy.dir().join("signals.log");
     let (_, shown) = on_a_terminal(&deploy, "ctrl-c", (&log, "started"), &through_tee(&deploy));
-    assert_eq!(tee_code(&deploy), Some(130), "{shown}");
-    no_panic(&shown);
-    assert_eq!(
-        deploy.signals(),
-        ["started", "INT", "stopped cleanly"],
-        "{shown}"
-    );
-    deploy.left_it_safe("interrupted", &shown);
+    stopped_once(&deploy, tee_code(&deploy), 130, "interrupted", &shown);
 }
 
 #[test]
@@ -302,14 +308,13 @@ fn signals_to_the_whole_group_reach_the_apply_once() {
         deploy.wait_for_the_apply();
         kill(&format!("-{}", child.id()), signal);
         let (got, text) = finish(child);
-        assert_eq!(got, Some(code), "SIG{signal} to the group:\n{text}");
-        no_panic(&text);
-        assert_eq!(
-            deploy.signals(),
-            ["started", "INT", "stopped cleanly"],
-            "SIG{signal} to the group:\n{text}"
+        stopped_once(
+            &deploy,
+            got,
+            code,
+            outcome,
+            &format!("SIG{signal}:\n{text}"),
         );
-        deploy.left_it_safe(outcome, &text);
     }
 }
 
@@ -335,18 +340,17 @@ fn timeout_and_a_ci_runners_cancel_interrupt_the_apply_once() {
         .process_group(0);
     let child = timeout.spawn().unwrap();
     let (got, text) = finish(child);
-    assert_eq!(got, Some(130), "{text}");
-    no_panic(&text);
-    assert_eq!(
-        deploy.signals(),
-        ["started", "INT", "stopped cleanly"],
-        "{text}"
-    );
-    deploy.left_it_safe("interrupted", &text);
+    stopped_once(&deploy, got, 130, "interrupted", &text);
 
-    // A runner's cancel: SIGINT, SIGTERM 7.5 s later, then SIGKILL; ovscript is done before.
+    // A runner's cancel: SIGINT, SIGTERM 7.5 s later, then SIGKILL 2.5 s after that. The apply
+    // takes 8 s to stop cleanly: the SIGTERM comes while ovscript waits for it, and must
+    // neither reach it nor hurry it; ovscript puts everything back before the SIGKILL.
     let Some(deploy) = Deploy::new("calm", 30) else {
         return;
+    };
+    let deploy = Deploy {
+        test: deploy.test.env("OVSCRIPT_REHEARSE_APPLY_STOP_SECONDS", "8"),
+        ..deploy
     };
     let child = deploy.spawn();
     deploy.wait_for_the_apply();
@@ -364,13 +368,11 @@ fn timeout_and_a_ci_runners_cancel_interrupt_the_apply_once() {
     });
     let (got, text) = finish(child);
     let _ = cancel.join();
-    assert_eq!(got, Some(130), "{text}");
-    assert_eq!(
-        deploy.signals(),
-        ["started", "INT", "stopped cleanly"],
-        "{text}"
+    assert!(
+        text.contains("interrupted (SIGTERM) again"),
+        "no SIGTERM came:\n{text}"
     );
-    deploy.left_it_safe("interrupted", &text);
+    stopped_once(&deploy, got, 130, "interrupted", &text);
 }
 
 #[test]
