@@ -22,6 +22,17 @@ pub struct Cancel {
     exiting: Arc<AtomicBool>,
     /// The first interruption and when it came.
     first: Arc<Mutex<Option<(Interruption, Instant)>>>,
+    /// Changes to the world in flight (a publish, a pause, a push, a flag written): the last
+    /// resorts wait for them, so the lock is released only after the run's last change.
+    changing: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// How long the last resorts wait for changes in flight: longer than any request's timeout.
+const CHANGE_PATIENCE: Duration = Duration::from_secs(120);
+
+thread_local! {
+    /// This thread runs the last resorts: its own changes (an unpause, the lock's release) go.
+    static UNDOING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// What stopped a run. Its exit code follows the shell's 128 + signal rule.
@@ -233,9 +244,49 @@ impl Cancel {
         }
     }
 
-    /// Runs every registered undo, newest first (the process is about to exit).
+    /// Marks a change to the world (an HTTP request that changes something, a git command, a
+    /// recipe's start, a file written with its undo registered): until the guard is dropped,
+    /// the last resorts wait. Once the process is exiting, a new change never starts: the
+    /// calling thread waits for the exit.
+    pub fn change(&self) -> Change {
+        self.changing.fetch_add(1, Ordering::SeqCst);
+        let change = Change {
+            cancel: self.clone(),
+        };
+        if self.is_exiting() && !UNDOING.with(|undoing| undoing.get()) {
+            drop(change);
+            loop {
+                std::thread::park();
+            }
+        }
+        change
+    }
+
+    /// How many changes to the world are in flight now.
+    pub fn changes_in_flight(&self) -> usize {
+        self.changing.load(Ordering::SeqCst)
+    }
+
+    /// Runs every registered undo, newest first (the process is about to exit), once the
+    /// changes in flight have ended: the lock is released after the run's last change.
     pub fn run_last_resorts(&self) {
         self.exiting.store(true, Ordering::SeqCst);
+        UNDOING.with(|undoing| undoing.set(true));
+        let deadline = Instant::now() + CHANGE_PATIENCE;
+        {
+            let (lock, wake, _) = &*self.inner;
+            let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while self.changing.load(Ordering::SeqCst) > 0 {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                guard = match wake.wait_timeout(guard, deadline - now) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                };
+            }
+        }
         let list =
             std::mem::take(&mut *self.last_resorts.lock().unwrap_or_else(|e| e.into_inner()));
         for (_, undo) in list.iter().rev() {
@@ -263,6 +314,18 @@ impl Drop for LastResort {
                 undo();
             }
         }
+    }
+}
+
+/// A change to the world in flight (see [`Cancel::change`]).
+pub struct Change {
+    cancel: Cancel,
+}
+
+impl Drop for Change {
+    fn drop(&mut self) {
+        self.cancel.changing.fetch_sub(1, Ordering::SeqCst);
+        self.cancel.wake();
     }
 }
 
@@ -295,6 +358,32 @@ mod tests {
         cancel.interrupt(Interruption::Interrupt);
         assert_eq!(cancel.interruption(), Some(Interruption::Terminate));
         assert_eq!(Interruption::TerminalLost.exit_code(), 129);
+    }
+
+    #[test]
+    fn the_last_resorts_wait_for_a_change_in_flight_and_no_change_starts_after() {
+        let cancel = Cancel::default();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let log = order.clone();
+        let _undo = cancel.last_resort(move || log.lock().unwrap().push("undone"));
+        let change = cancel.change();
+        let exiting = cancel.clone();
+        let exit = std::thread::spawn(move || exiting.run_last_resorts());
+        std::thread::sleep(Duration::from_millis(200));
+        order.lock().unwrap().push("change ended");
+        drop(change);
+        exit.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["change ended", "undone"]);
+        // A change asked for now waits for the exit for ever.
+        let late = cancel.clone();
+        let started = Arc::new(AtomicBool::new(false));
+        let flag = started.clone();
+        std::thread::spawn(move || {
+            let _change = late.change();
+            flag.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!started.load(Ordering::SeqCst));
     }
 
     #[test]

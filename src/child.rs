@@ -76,17 +76,20 @@ pub struct Running {
     relays: Vec<JoinHandle<()>>,
     /// What the operator types, passed on while it runs.
     input: Option<crate::pty::Input>,
+    /// A second Ctrl-C stops it before anything is restored.
+    stop_on_exit: LastResort,
 }
 
-/// Starts `command` (built with `.unchecked()` and its streams set for `Capture`) as a recipe
-/// apart from ovscript's process group, inheriting `fd` (the journal's lock): see the module's
-/// doc.
+/// Starts `command` (built with `.unchecked()` and its streams set for `Capture`) as the recipe
+/// `what`, apart from ovscript's process group, inheriting the journal's lock (see the module's
+/// doc); a second Ctrl-C stops it from then on.
 pub fn start(
+    ctx: &Ctx,
+    what: &str,
     command: duct::Expression,
-    fd: Option<i32>,
     streams: Streams,
 ) -> std::io::Result<Running> {
-    let mut command = inheriting(command, fd);
+    let mut command = inheriting(command, ctx.journal.lock_fd());
     let mut relays = Vec::new();
     let mut input = None;
     let at_terminal = streams == Streams::Show && holds_the_terminal();
@@ -130,8 +133,10 @@ pub fn start(
         .pids()
         .first()
         .and_then(|pid| libc::pid_t::try_from(*pid).ok());
+    let handle = Arc::new(handle);
     Ok(Running {
-        handle: Arc::new(handle),
+        stop_on_exit: stop_on_exit(ctx, what, &handle, group),
+        handle,
         group,
         relays,
         input,
@@ -172,7 +177,6 @@ fn relay(mut reader: os_pipe::PipeReader, stream: crate::ui::Stream) -> JoinHand
 pub fn wait(ctx: &Ctx, what: &str, running: Running) -> Option<std::io::Result<Output>> {
     let handle = running.handle.clone();
     let group = running.group;
-    let _stop_on_exit = stop_on_exit(ctx, what, &handle, group);
     let waiter = handle.clone();
     let mut outcome = ctx.cancel.interruptible(move || waiter.wait().cloned());
     if outcome.is_none() {
@@ -203,6 +207,7 @@ impl Running {
     /// After the recipe ended: the operator's input no longer passed on, its output drained (a
     /// grandchild that keeps its end open is not waited for long).
     fn finish(mut self) {
+        drop(self.stop_on_exit);
         if let Some(mut input) = self.input.take() {
             input.stop();
         }

@@ -11,7 +11,7 @@ use crate::journal::{Event, Journal};
 use crate::redact::Redactor;
 use crate::ui::Ui;
 
-pub use crate::cancel::{Cancel, CancelHold, LastResort};
+pub use crate::cancel::{Cancel, CancelHold, Change, LastResort};
 pub use crate::clock::Clock;
 
 pub type Ctx = Arc<Context>;

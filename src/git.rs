@@ -344,6 +344,8 @@ impl Git {
 
     fn git(&self, args: &[&str]) -> HostResult<(PathBuf, Output)> {
         let dir = self.ctx.infra_dir()?;
+        // A commit or a push in flight is waited for by the exit's undo (the lock's release).
+        let _change = self.ctx.cancel.change();
         let output = duct::cmd("git", STABLE_OUTPUT.iter().chain(args).copied())
             .dir(&dir)
             .stdin_null()

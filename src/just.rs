@@ -201,9 +201,13 @@ impl Just {
         streams: crate::child::Streams,
     ) -> HostResult<std::process::Output> {
         let captured = streams == crate::child::Streams::Capture;
+        // No recipe starts once the process is exiting (a second Ctrl-C); one starting is
+        // waited for until its own stop is registered.
+        let starting = self.ctx.cancel.change();
         let started = self.journal_start(call);
-        let child = crate::child::start(command.unchecked(), self.ctx.journal.lock_fd(), streams)
+        let child = crate::child::start(&self.ctx, &call.to_string(), command.unchecked(), streams)
             .map_err(|e| spawn_error(&call.program, &e))?;
+        drop(starting);
         self.started.lock().unwrap_or_else(|e| e.into_inner()).push(
             [call.recipe.clone()]
                 .into_iter()

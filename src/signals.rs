@@ -124,6 +124,9 @@ pub fn received(why: Interruption) {
 /// The operator's second Ctrl-C: undo what the last resorts can, journal the end, exit.
 fn exit_now(process: &Process) -> ! {
     say("\ninterrupted again: exiting now".to_string());
+    if process.cancel.changes_in_flight() > 0 {
+        say("waiting for the change in flight (a request, a push) to end before undoing: the lock is released after the run's last change".to_string());
+    }
     let started = Instant::now();
     process.cancel.run_last_resorts();
     if let Some(journal) = process

@@ -255,17 +255,23 @@ fn descendants(pid: u32) -> Vec<u32> {
 /// kill -9 of every process a run has: ovscript's group and the recipes' own groups (as when
 /// the machine's session is killed whole).
 fn kill_all_of(pids: &[u32]) {
+    // Each one's group too: a recipe leads its own, and a process it forks after the scan is
+    // in that group.
     for pid in pids {
         let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
+            .args(["-KILL", "--", &pid.to_string(), &format!("-{pid}")])
+            .stderr(Stdio::null())
             .status();
     }
 }
 
 fn signal(child: &Child, signal: &str, group: bool) {
-    if group && signal == "KILL" {
-        kill_all_of(&descendants(child.id()));
-    }
+    // ovscript first, so that it cannot see its recipe die and restore: a kill of everything.
+    let recipes = if group && signal == "KILL" {
+        descendants(child.id())
+    } else {
+        Vec::new()
+    };
     let target = if group {
         format!("-{}", child.id())
     } else {
@@ -276,6 +282,7 @@ fn signal(child: &Child, signal: &str, group: bool) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{signal} {target}");
+    kill_all_of(&recipes);
 }
 
 fn finish(child: Child) -> (Option<i32>, String, String) {

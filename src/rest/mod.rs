@@ -260,7 +260,8 @@ impl Rest {
         let shown = display_url(&url);
         let started = Instant::now();
         let request = self.request(method.clone(), &url, body, auth, headers);
-        let answer = self.answer(request, &shown);
+        let changes = !matches!(method, Method::GET | Method::HEAD);
+        let answer = self.answer(request, &shown, changes);
         let elapsed = started.elapsed();
         let (status, headers, text) = match answer {
             Ok(answer) => answer,
@@ -280,16 +281,17 @@ impl Rest {
         })
     }
 
-    /// Sends the request on a worker thread and waits for the whole answer or Ctrl-C, whichever
-    /// comes first: a hanging server must not keep the operator from interrupting. (An abandoned
-    /// request may still reach the server; the journal says it was interrupted.)
+    /// Sends a read on a worker thread and waits for the whole answer or Ctrl-C, whichever comes
+    /// first: a hanging server must not keep the operator from interrupting. A change (any
+    /// method but GET and HEAD) is sent and waited for, within its timeout.
     fn answer(
         &self,
         request: RequestBuilder,
         shown: &str,
+        changes: bool,
     ) -> Result<(u16, HeaderMap, String), RestError> {
         let url = shown.to_string();
-        let answer = self.shared.cancel.interruptible(move || {
+        let exchange = move || {
             request
                 .send()
                 .map_err(|e| failure(&e, &url))
@@ -299,7 +301,15 @@ impl Rest {
                     let text = response.text().map_err(|e| failure(&e, &url))?;
                     Ok((status, headers, text))
                 })
-        });
+        };
+        if changes {
+            // A change is never abandoned half-way (a publish GitHub takes after the run stopped
+            // would go unjournaled, after the lock is released): it is waited for, within its
+            // timeout, and the exit's undo waits for it too.
+            let _change = self.shared.cancel.change();
+            return exchange();
+        }
+        let answer = self.shared.cancel.interruptible(exchange);
         answer.unwrap_or_else(|| {
             Err(RestError::Interrupted {
                 url: shown.to_string(),

@@ -144,8 +144,12 @@ impl Tf {
             safe_text = safe_change.text;
             change.before = safe.to_string();
         }
+        // The flag written and its undo registered as one change: an exit between the two would
+        // leave it set.
+        let change_in_flight = self.ctx.cancel.change();
         self.apply(&file, &change)?;
         let _exit_restore = self.restore_on_exit(&file, &safe_text, &change);
+        drop(change_in_flight);
         let result = body.call_within_context::<Dynamic>(call, ());
         let restored = {
             // Ctrl-C must not cut the restore short: the flag would stay set in production.
