@@ -400,6 +400,13 @@ pub fn execute(
             });
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
+                // Its record is incomplete: what the lost lines held must be checked by hand.
+                Some(path) if interrupted && why == crate::cancel::Interruption::JournalLost => {
+                    format!(
+                        "\nthe journal {} lacks this run's last events: free space there; what this run had set was put back (above), but what it did after its last journaled step is not on record: check it by hand before the next run",
+                        path.display()
+                    )
+                }
                 Some(_) if ctx.journal.steps_done() > 0 => format!(
                     "\nto go on from here: {}",
                     again.replace("{}", ctx.journal.run_id())

@@ -485,3 +485,52 @@ fn a_terminal_that_hangs_up_during_the_apply_lets_it_finish_then_puts_everything
     assert_eq!(changes_after_the_apply(deploy.dir()), []);
     deploy.left_it_safe("terminal-lost", "hangup behind tee during the apply");
 }
+
+#[test]
+fn a_journal_that_fills_its_disk_stops_the_run_before_its_next_change() {
+    // The journal's folder on a 64 KiB tmpfs with one page left, in a mount namespace of the
+    // run's own (root, as CI is).
+    let Some(deploy) = Deploy::new("calm", 1) else {
+        return;
+    };
+    std::fs::create_dir_all(deploy.dir().join(".ovscript/journal")).unwrap();
+    let quoted: Vec<String> = deploy.argv().iter().map(|a| format!("'{a}'")).collect();
+    let line = format!(
+        "mount -t tmpfs -o size=64k tmpfs .ovscript/journal && dd if=/dev/zero of=.ovscript/journal/filler bs=4096 count=15 2>/dev/null && exec {}",
+        quoted.join(" ")
+    );
+    let environment = deploy.test.prepare::<&str>(&[]);
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", &line])
+        .current_dir(deploy.dir())
+        .envs(environment.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the journal") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped: the journal cannot be written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lacks this run's last events"), "{stderr}");
+    assert!(!stderr.contains("to go on from here"), "{stderr}");
+    no_panic(&stderr);
+    // It stopped before any change to the world; the lock it took is released.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("API calls that changed state:\n    (none)"),
+        "{stdout}"
+    );
+    assert!(deploy.signals().is_empty());
+    let branches = Command::new("git")
+        .args(["for-each-ref", "--format=%(refname:short)", "refs/heads"])
+        .current_dir(deploy.rehearsal_dir().join("origin.git"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&branches.stdout).trim(), "main");
+}
