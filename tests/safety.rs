@@ -917,3 +917,65 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
     signal(&resumer, "KILL", true);
     finish(resumer);
 }
+
+/// Whether the journal of `run` in `dir` says the run ended (any outcome).
+fn ended(dir: &Path, run: &str) -> bool {
+    crate::test::journal_file_events_lenient(&dir.join(format!(".ovscript/journal/{run}.jsonl")))
+        .iter()
+        .any(|e| matches!(e, Event::RunEnd { .. }))
+}
+
+#[test]
+fn kill_9_at_random_points_then_going_on_as_told_never_leaves_a_flag_set() {
+    // Seeded: a failure names its round and delay, and reproduces.
+    let mut seed: u64 = 0x5eed_0017;
+    let mut tally: std::collections::BTreeMap<&str, usize> = Default::default();
+    for round in 0..8 {
+        let Some(deploy) = Deploy::new(Scenario::Calm) else {
+            return;
+        };
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_millis(100 + (seed >> 33) % 6_000);
+        let context = format!("round {round}, kill -9 after {delay:?}");
+        let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "2")]);
+        std::thread::sleep(delay);
+        signal(&child, "KILL", true);
+        finish(child);
+        let killed = newest_run(deploy.test.path());
+        if ended(deploy.test.path(), &killed) {
+            *tally.entry("finished before the kill").or_default() += 1;
+        } else {
+            // Go on as a fresh run says: it deploys (nothing was left), or names the run to
+            // resume, which then finishes.
+            let fresh = deploy.catalog(&[]);
+            if fresh.code == Some(0) {
+                *tally
+                    .entry("nothing left: a fresh run deployed")
+                    .or_default() += 1;
+            } else {
+                assert!(
+                    fresh.stderr.contains(&format!("--resume {killed}")),
+                    "{context}: a fresh run neither deployed nor named the killed run:\n{}",
+                    fresh.stderr
+                );
+                deploy.catalog(&["--resume", &killed]).success();
+                *tally.entry("resumed and finished").or_default() += 1;
+            }
+        }
+        assert!(
+            deploy.tf().contains("running_dags_cleared = false"),
+            "{context}: {}",
+            deploy.tf()
+        );
+        assert!(
+            !deploy
+                .origin_branches()
+                .contains(&"deploy-lock".to_string()),
+            "{context}: the lock is held"
+        );
+        deploy.origin_never_holds_true();
+    }
+    eprintln!("kill -9 at random points: {tally:?}");
+}
