@@ -717,6 +717,19 @@ fn a_second_ctrl_c_still_restores_the_flag_before_exiting() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&tf).unwrap(), original);
+    // The exit at once still says in the journal how the run ended.
+    let ends: Vec<String> = crate::test::journal_events_lenient(test.path())
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RunEnd { outcome, error, .. } => Some(format!("{outcome}: {error:?}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        ["interrupted: Some(\"exited at once on a second Ctrl-C\")"],
+        "{stderr}"
+    );
 }
 
 #[test]

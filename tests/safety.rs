@@ -537,6 +537,22 @@ fn a_double_ctrl_c_in_a_sensor_waiting_deploy_unpauses_the_dag_and_restores_the_
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "the apply still runs");
+    // The journal says how it ended, and the history shows it so (not killed, not running).
+    let ends: Vec<String> = journal_events_lenient(deploy.test.path())
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RunEnd { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, ["interrupted"], "{stderr}");
+    let log = deploy.test.command(&["log"]);
+    assert!(log.stdout.contains("interrupted"), "{}", log.stdout);
+    assert!(
+        !log.stdout.contains("running") && !log.stdout.contains("killed"),
+        "{}",
+        log.stdout
+    );
 }
 
 #[test]
