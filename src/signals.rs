@@ -1,9 +1,9 @@
-//! How signals stop a run: one thread receives SIGINT, SIGTERM and SIGHUP, another watches the
-//! terminal for a hangup, and both turn what they see into interruptions of the process-wide
-//! [`Cancel`].
+//! How signals stop a run: one thread receives SIGINT (and SIGQUIT, Ctrl-\\, taken as Ctrl-C),
+//! SIGTERM and SIGHUP, another watches the terminal for a hangup, and both turn what they see
+//! into interruptions of the process-wide [`Cancel`].
 //!
 //! - The first signal interrupts the run: its host calls unwind, a running recipe gets one
-//!   SIGINT (from `child`, unless the signal reached it too), the guards restore and release.
+//!   SIGINT (from `child`: it runs apart from ovscript's group), the guards restore and release.
 //! - Signals within [`SAME_INTERRUPTION`] of the first are the same interruption: `timeout`
 //!   signals ovscript and then its group, a runner may send two at once.
 //! - A later SIGINT is the operator's second Ctrl-C: the last resorts run, the journal says how
@@ -23,8 +23,9 @@ pub const SAME_INTERRUPTION: Duration = Duration::from_millis(100);
 /// What the signal thread needs of the run in progress.
 struct Process {
     cancel: Cancel,
-    /// The run's journal, for how the run ended when the process must exit at once.
-    journal: Mutex<Option<Arc<Journal>>>,
+    /// The run's journal and when the run began, for how it ended when the process must exit
+    /// at once or crashed.
+    journal: Mutex<Option<(Arc<Journal>, Instant)>>,
 }
 
 fn process() -> &'static Process {
@@ -45,12 +46,31 @@ pub fn cancel() -> Cancel {
 
 /// The journal of the run in progress: the exit-at-once path writes the run's end there.
 pub fn journal_run(journal: Arc<Journal>) {
-    *process().journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
+    *process().journal.lock().unwrap_or_else(|e| e.into_inner()) = Some((journal, Instant::now()));
+}
+
+/// Journals how the run ended, for the paths that end it outside its own code.
+fn record_end(outcome: &str, error: &str) {
+    if let Some((journal, started)) = process()
+        .journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        journal.record(&Event::RunEnd {
+            outcome: outcome.into(),
+            error: Some(error.into()),
+            duration_ms: started.elapsed().as_millis() as u64,
+            by_hand: Vec::new(),
+        });
+    }
 }
 
 fn install() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    // Ctrl-\ (SIGQUIT) would otherwise end the process at once, a flag left set: it is a Ctrl-C.
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP])
+    {
         Ok(signals) => signals,
         Err(e) => {
             crate::ui::err(&format!("warning: cannot handle signals: {e}\n"));
@@ -63,7 +83,7 @@ fn install() {
         .spawn(move || {
             for signal in signals.forever() {
                 let why = match signal {
-                    SIGINT => Interruption::Interrupt,
+                    SIGINT | SIGQUIT => Interruption::Interrupt,
                     SIGTERM => Interruption::Terminate,
                     _ => Interruption::TerminalLost,
                 };
@@ -127,40 +147,18 @@ fn exit_now(process: &Process) -> ! {
     if process.cancel.changes_in_flight() > 0 {
         say("waiting for the change in flight (a request, a push) to end before undoing: the lock is released after the run's last change".to_string());
     }
-    let started = Instant::now();
     process.cancel.run_last_resorts();
-    if let Some(journal) = process
-        .journal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
-        journal.record(&Event::RunEnd {
-            outcome: Interruption::Interrupt.outcome().into(),
-            error: Some("exited at once on a second Ctrl-C".into()),
-            duration_ms: started.elapsed().as_millis() as u64,
-            by_hand: Vec::new(),
-        });
-    }
+    record_end(
+        Interruption::Interrupt.outcome(),
+        "exited at once on a second Ctrl-C",
+    );
     std::process::exit(Interruption::Interrupt.exit_code());
 }
 
 /// The run ended in a bug (a panic): the journal says so, so that `ovscript log` shows how it
 /// ended and `--resume` can go on from it.
 pub fn crashed() {
-    if let Some(journal) = process()
-        .journal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
-        journal.record(&Event::RunEnd {
-            outcome: "crashed".into(),
-            error: Some("ovscript itself failed (a bug)".into()),
-            duration_ms: 0,
-            by_hand: Vec::new(),
-        });
-    }
+    record_end("crashed", "ovscript itself failed (a bug)");
 }
 
 /// A line to stderr from the signal thread: never panics, even on a dead terminal.

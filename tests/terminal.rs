@@ -300,7 +300,11 @@ fn ctrl_c_through_tee_early_stops_before_any_change_and_never_panics() {
 
 #[test]
 fn signals_to_the_whole_group_reach_the_apply_once() {
-    for (signal, code, outcome) in [("INT", 130, "interrupted"), ("TERM", 143, "terminated")] {
+    for (signal, code, outcome) in [
+        ("INT", 130, "interrupted"),
+        ("TERM", 143, "terminated"),
+        ("QUIT", 130, "interrupted"),
+    ] {
         let Some(deploy) = Deploy::new("calm", 30) else {
             return;
         };
