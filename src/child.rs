@@ -90,6 +90,17 @@ pub fn start(
     streams: Streams,
 ) -> std::io::Result<Running> {
     let mut command = inheriting(command, ctx.journal.lock_fd());
+    // A recipe gets none of ovscript's secrets: an `OVSCRIPT_*` variable that holds one (a token,
+    // a password) is not passed on, so a recipe cannot print or send it.
+    let secrets = ctx.config.secrets();
+    for (name, value) in std::env::vars_os() {
+        let holds_a_secret = value
+            .to_str()
+            .is_some_and(|value| secrets.iter().any(|secret| secret == value));
+        if name.to_string_lossy().starts_with("OVSCRIPT_") && holds_a_secret {
+            command = command.env_remove(name);
+        }
+    }
     let mut relays = Vec::new();
     let mut input = None;
     let at_terminal = streams == Streams::Show && holds_the_terminal();

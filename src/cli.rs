@@ -87,10 +87,10 @@ pub struct RunArgs {
     /// The runbook script.
     pub script: PathBuf,
     /// Say every side effect instead of making it; reads still happen.
-    #[arg(long, env = "OVSCRIPT_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "OVSCRIPT_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
     /// Answer yes to every confirmation.
-    #[arg(long, short = 'y', env = "OVSCRIPT_YES", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, short = 'y', env = "OVSCRIPT_YES", value_parser = clap::builder::BoolishValueParser::new())]
     pub yes: bool,
     /// Skip the steps that finished in this earlier run (see .ovscript/journal/).
     #[arg(long, value_name = "RUN_ID", env = "OVSCRIPT_RESUME")]
@@ -122,4 +122,53 @@ pub struct Common {
     /// Configuration file [default: ./ovscript.toml if present].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// The variables that stand for boolean flags, checked before clap reads them so that a typo
+/// (`OVSCRIPT_YES=flase`) is named as the variable it is, never taken as yes.
+pub const BOOLEAN_VARIABLES: &[&str] = &["OVSCRIPT_YES", "OVSCRIPT_DRY_RUN"];
+
+/// The environment as text: a variable that is not UTF-8 is read lossily, never a panic.
+pub fn environment() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().map(|(name, value)| {
+        (
+            name.to_string_lossy().into_owned(),
+            value.to_string_lossy().into_owned(),
+        )
+    })
+}
+
+/// The first boolean variable whose value is not one of the words it takes, as a message.
+pub fn bad_boolean_variable(vars: impl Iterator<Item = (String, String)>) -> Option<String> {
+    const WORDS: &[&str] = &[
+        "true", "false", "yes", "no", "y", "n", "on", "off", "1", "0", "",
+    ];
+    vars.filter(|(name, _)| BOOLEAN_VARIABLES.contains(&name.as_str()))
+        .find(|(_, value)| !WORDS.contains(&value.trim().to_ascii_lowercase().as_str()))
+        .map(|(name, value)| {
+            format!("error: {name}={value:?} is neither yes nor no: set it to true or false (also yes/no, on/off, 1/0), or unset it")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_boolean_variable_takes_only_its_words() {
+        let vars =
+            |name: &str, value: &str| vec![(name.to_string(), value.to_string())].into_iter();
+        assert!(bad_boolean_variable(vars("OVSCRIPT_YES", "flase"))
+            .unwrap()
+            .contains("OVSCRIPT_YES=\"flase\""));
+        assert!(bad_boolean_variable(vars("OVSCRIPT_DRY_RUN", "2")).is_some());
+        for word in ["TRUE", "no", "0", "On", ""] {
+            assert_eq!(
+                bad_boolean_variable(vars("OVSCRIPT_YES", word)),
+                None,
+                "{word}"
+            );
+        }
+        assert_eq!(bad_boolean_variable(vars("OVSCRIPT_OTHER", "flase")), None);
+    }
 }

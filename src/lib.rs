@@ -53,6 +53,10 @@ use crate::error::Error;
 
 /// Parses `args`, does the work, prints any error; `Err` carries the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
+    if let Some(message) = cli::bad_boolean_variable(cli::environment()) {
+        ui::err(&format!("{message}\n"));
+        return Err(error::EXIT_USAGE);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -124,7 +124,11 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
 }
 
 fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
-    Config::load(common.config.as_deref(), base_dir, std::env::vars())
+    Config::load(
+        common.config.as_deref(),
+        base_dir,
+        crate::cli::environment(),
+    )
 }
 
 fn read_script(path: &Path) -> Result<String, Error> {
@@ -409,7 +413,7 @@ pub fn execute(
                 }
                 Some(_) if ctx.journal.steps_done() > 0 => format!(
                     "\nto go on from here: {}",
-                    again.replace("{}", ctx.journal.run_id())
+                    ctx.redact(&again.replace("{}", ctx.journal.run_id()))
                 ),
                 _ => String::new(),
             };

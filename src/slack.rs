@@ -78,6 +78,8 @@ impl Slack {
 
     fn post(&self, text: &str) -> HostResult<bool> {
         let ctx = self.ctx();
+        // The channel is a door out like any output: a secret never goes through it.
+        let text = ctx.redact(text);
         let text = text.trim();
         if text.is_empty() {
             ctx.ui

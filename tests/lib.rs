@@ -15,6 +15,7 @@ mod repl;
 mod runbook_pages;
 mod runbooks;
 mod safety;
+mod secret_doors;
 mod sentry_github;
 mod slack;
 mod terminal;

@@ -58,7 +58,8 @@ pub fn show(runtime: &Runtime, script: &Path, markdown: bool) -> Result<(), Erro
         Format::Text
     };
     let page = page(runtime, script)?;
-    crate::ui::out(&render::render(&page, format));
+    // A secret written into a runbook (a token pasted in a string) is not published by its page.
+    crate::ui::out(&runtime.ctx.redact(&render::render(&page, format)));
     Ok(())
 }
 

@@ -1,0 +1,72 @@
+//! Doors a secret could leave by, each closed: a recipe's environment, the "go on from here"
+//! hint, the team's channel, a runbook's page; and boolean variables that take only the words
+//! they document.
+
+use ovscript::world::{Scenario, World};
+
+use crate::test::{path_with, tools_bin, Test};
+
+const TOKEN: &str = "ghp_d00r5ecret7oken";
+
+#[test]
+fn a_recipe_gets_none_of_ovscripts_secrets() {
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    // The recipe writes what it was given to a file (a recipe's own output is not ovscript's
+    // to redact): a token must not be there, a setting that is no secret must.
+    let justfile = "show:\n    printf 'token=%s password=%s infra=%s\\n' \"${OVSCRIPT_GITHUB_TOKEN:-none}\" \"${OVSCRIPT_AIRFLOW_PASSWORD:-none}\" \"${OVSCRIPT_INFRA_DIR:-none}\" > seen.txt\n";
+    let test = Test::new()
+        .file("infra/justfile", justfile)
+        .script(r#"just("show");"#)
+        .env("OVSCRIPT_INFRA_DIR", "infra")
+        .env("OVSCRIPT_GITHUB_TOKEN", TOKEN)
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", "a1rfl0w-pa55word")
+        .env("PATH", &path_with(&bin));
+    test.run().success();
+    let seen = std::fs::read_to_string(test.path().join("infra/seen.txt")).unwrap();
+    assert_eq!(seen, "token=none password=none infra=infra\n");
+}
+
+#[test]
+fn the_go_on_hint_the_channel_and_a_runbook_page_never_show_a_secret() {
+    let world = World::start(Scenario::Calm).expect("world");
+    let test = Test::new()
+        .world(&world)
+        .env("OVSCRIPT_GITHUB_TOKEN", TOKEN);
+    // A step done, then a failure: the hint repeats the script's arguments, one a token.
+    let test = test.script(&format!(
+        r#"
+        // {TOKEN}
+        step("Tell the team", || slack.post(`deploying with ${{args[0]}}`));
+        throw "stop";
+        "#
+    ));
+    let test = test.arg(TOKEN);
+    let out = test.run();
+    out.code(1).stderr_has("to go on from here").lacks(TOKEN);
+    let posts = world.slack_posts();
+    assert_eq!(posts, ["deploying with ***"], "{posts:?}");
+    // The page of the same script.
+    let page = test.command(&["runbook", "script.rhai"]);
+    page.success().lacks(TOKEN);
+}
+
+#[test]
+fn boolean_variables_take_only_the_words_they_document() {
+    let with = |name: &str, value: &str| {
+        Test::new()
+            .script(r#"print("ran");"#)
+            .env(name, value)
+            .command(&["run", "script.rhai"])
+    };
+    for (name, value) in [("OVSCRIPT_YES", "flase"), ("OVSCRIPT_DRY_RUN", "maybe")] {
+        with(name, value)
+            .code(2)
+            .stderr_has(&format!("{name}=\"{value}\" is neither yes nor no"))
+            .stdout_lacks("ran");
+    }
+    for value in ["false", "no", "0", "off", "true", "yes"] {
+        with("OVSCRIPT_YES", value).success().stdout_has("ran");
+    }
+}
