@@ -23,16 +23,53 @@ pub fn duration(value: &Dynamic) -> Result<Duration, String> {
     }
 }
 
+/// A duration as an operator writes it: seconds, or parts like `90s`, `15m`, `2h`, `1d`,
+/// `1h 30m` (units s, m, h, d, also spelled out). Nothing else: `5M` would be five months to
+/// some parsers, and a wait of five months is never what was meant.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(text).map_err(|e| {
+    let wrong = |why: &str| {
         format!(
-            "`{text}` is not a duration ({e}): write it like \"90s\", \"15m\", \"2h\" or \"1d\""
+            "`{text}` is not a duration ({why}): write it like \"90s\", \"15m\", \"2h\", \"1d\" or \"1h 30m\""
         )
-    })
+    };
+    let mut total: u64 = 0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(wrong("it is empty"));
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(wrong("a number must come first"));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| wrong("the number is too large"))?;
+        rest = rest[digits..].trim_start();
+        let letters = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..letters] {
+            "s" | "sec" | "secs" | "second" | "seconds" => 1,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            "" => return Err(wrong("a unit must follow each number")),
+            unit => return Err(wrong(&format!("`{unit}` is not a unit: use s, m, h or d"))),
+        };
+        total = number
+            .checked_mul(seconds)
+            .and_then(|part| total.checked_add(part))
+            .ok_or_else(|| wrong("it is too long"))?;
+        rest = rest[letters..].trim_start();
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// `since` as scripts give it: a duration back from `now`, or an RFC 3339 time.
@@ -55,6 +92,29 @@ pub fn rfc3339(time: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_units_an_operator_means() {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("45 minutes"), Ok(Duration::from_secs(2700)));
+        for bad in [
+            "5M",
+            "1y",
+            "2w",
+            "10ms",
+            "m",
+            "-5m",
+            "5m x",
+            "",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("5M")
+            .unwrap_err()
+            .contains("`M` is not a unit"));
+    }
 
     #[test]
     fn durations() {

@@ -431,7 +431,7 @@ fn a_dag_that_starts_after_the_first_check_stops_the_apply_on_resume() {
 
 #[test]
 fn bad_options_are_usage_errors_before_anything_runs() {
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 7] = [
         (
             "ingestion",
             &["--skip-staging=no"],
@@ -447,6 +447,9 @@ fn bad_options_are_usage_errors_before_anything_runs() {
             &["--watch=soon"],
             "--watch=soon is not a duration",
         ),
+        // Five months to some parsers; two weeks is no wait an operator means either.
+        ("catalog", &["--watch=5M"], "--watch=5M is not a duration"),
+        ("ingestion", &["--watch=2w"], "--watch=2w is not a duration"),
         ("ingestion", &["--colour=blue"], "unknown option --colour"),
         ("catalog", &["--rollback=later"], "--rollback=later"),
     ];
