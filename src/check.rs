@@ -25,9 +25,9 @@ const LANGUAGE_FUNCTIONS: &[&str] = &[
 /// Checks `path` with `runtime`'s engine; returns one line per problem, `file:line:col: ...`.
 pub fn check_file(runtime: &Runtime, path: &Path) -> Vec<String> {
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::script_file::read(path) {
         Ok(text) => text,
-        Err(e) => return vec![format!("{name}: cannot read: {e}")],
+        Err(e) => return vec![e],
     };
     let ast = match runtime.compile(&name, &text) {
         Ok(ast) => ast,

@@ -132,6 +132,16 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Each limit and the most it may be: past these a runaway script overflows the stack (call
+    /// levels) or memory instead of stopping with a message.
+    const MOST: [(&'static str, u64); 5] = [
+        ("max_operations", 1_000_000_000_000),
+        ("max_call_levels", 256),
+        ("max_string_size", 1 << 30),
+        ("max_array_size", 100_000_000),
+        ("max_map_size", 100_000_000),
+    ];
+
     /// The value of the limit named `key`, for messages.
     fn of(&self, key: &str) -> u64 {
         match key {
@@ -233,19 +243,19 @@ impl Config {
     /// Values that would switch a safety off: a limit of 0 is no limit in Rhai, a timeout of 0
     /// never times out.
     fn refuse_unsafe(&self) -> Result<(), String> {
-        let limits = &self.limits;
-        let zero_limits = [
-            ("max_operations", limits.max_operations == 0),
-            ("max_call_levels", limits.max_call_levels == 0),
-            ("max_string_size", limits.max_string_size == 0),
-            ("max_array_size", limits.max_array_size == 0),
-            ("max_map_size", limits.max_map_size == 0),
-        ];
-        if let Some((key, _)) = zero_limits.iter().find(|(_, zero)| *zero) {
-            return Err(format!(
-                "[limits] {key} = 0 would switch the limit off: give a positive number (the default is {})",
-                Limits::default().of(key)
-            ));
+        for (key, most) in Limits::MOST {
+            let value = self.limits.of(key);
+            let default = Limits::default().of(key);
+            if value == 0 {
+                return Err(format!(
+                    "[limits] {key} = 0 would switch the limit off: give a positive number (the default is {default})"
+                ));
+            }
+            if value > most {
+                return Err(format!(
+                    "[limits] {key} = {value} is past what ovscript can keep safe (at most {most}; the default is {default}): a runaway script would crash instead of stopping"
+                ));
+            }
         }
         let timeouts = [
             ("airflow", self.airflow.timeout),

@@ -35,6 +35,7 @@ pub mod rest;
 pub mod resume;
 pub mod run;
 pub mod runbook_page;
+pub mod script_file;
 pub mod sentry;
 pub mod shell;
 pub mod signals;

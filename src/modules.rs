@@ -160,9 +160,8 @@ impl StdlibResolver {
     }
 
     pub fn compile(&self, engine: &Engine, file: &Path) -> Result<AST, Box<EvalAltResult>> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            crate::error::host_error(format!("cannot read module {}: {e}", file.display()))
-        })?;
+        let text = crate::script_file::read(file)
+            .map_err(|e| crate::error::host_error(format!("module: {e}")))?;
         let mut ast = engine.compile_with_scope(&self.objects.scope(), text)?;
         ast.set_source(file.to_string_lossy().as_ref());
         crate::diagnostic::remember_closures(&ast);

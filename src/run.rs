@@ -132,8 +132,7 @@ fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
 }
 
 fn read_script(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read script {}: {e}", path.display())))
+    crate::script_file::read(path).map_err(|e| Error::usage(format!("error: {e}")))
 }
 
 /// `ovscript SCRIPT ARGS...`: a script file run as `ovscript run SCRIPT ARGS...` (a shebang, a

@@ -24,7 +24,7 @@ pub fn duration(value: &Dynamic) -> Result<Duration, String> {
 }
 
 /// A duration as an operator writes it: seconds, or parts like `90s`, `15m`, `2h`, `1d`,
-/// `1h 30m` (units s, m, h, d, also spelled out). Nothing else: `5M` would be five months to
+/// `1h 30m`, `200ms` (units ms, s, m, h, d, also spelled out). Nothing else: `5M` would be five months to
 /// some parsers, and a wait of five months is never what was meant.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -36,7 +36,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "`{text}` is not a duration ({why}): write it like \"90s\", \"15m\", \"2h\", \"1d\" or \"1h 30m\""
         )
     };
-    let mut total: u64 = 0;
+    let mut total_ms: u64 = 0;
     let mut rest = text;
     if rest.is_empty() {
         return Err(wrong("it is empty"));
@@ -55,21 +55,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let letters = rest
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(rest.len());
-        let seconds = match &rest[..letters] {
-            "s" | "sec" | "secs" | "second" | "seconds" => 1,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60,
-            "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
-            "d" | "day" | "days" => 86_400,
+        let millis = match &rest[..letters] {
+            "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1000,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
+            "d" | "day" | "days" => 86_400_000,
             "" => return Err(wrong("a unit must follow each number")),
             unit => return Err(wrong(&format!("`{unit}` is not a unit: use s, m, h or d"))),
         };
-        total = number
-            .checked_mul(seconds)
-            .and_then(|part| total.checked_add(part))
+        total_ms = number
+            .checked_mul(millis)
+            .and_then(|part| total_ms.checked_add(part))
             .ok_or_else(|| wrong("it is too long"))?;
         rest = rest[letters..].trim_start();
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// `since` as scripts give it: a duration back from `now`, or an RFC 3339 time.
@@ -102,7 +103,7 @@ mod tests {
             "5M",
             "1y",
             "2w",
-            "10ms",
+            "10us",
             "m",
             "-5m",
             "5m x",

@@ -99,7 +99,7 @@ fn a_missing_script_is_a_usage_error() {
     Test::new()
         .command(&["run", "nope.rhai"])
         .code(2)
-        .stderr_has("cannot read script nope.rhai");
+        .stderr_has("cannot read nope.rhai");
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn a_script_that_does_not_compile_has_no_page() {
     Test::new()
         .command(&["runbook", "missing.rhai"])
         .code(2)
-        .stderr_has("cannot read script missing.rhai");
+        .stderr_has("cannot read missing.rhai");
 }
 
 const OPS: &str = r##"/// The options: as given, or their defaults.

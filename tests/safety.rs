@@ -723,6 +723,19 @@ fn settings_that_would_switch_a_safety_off_are_refused() {
         ),
         ("[limits]\nmax_map_size = 0\n", "[limits] max_map_size = 0"),
         ("[airflow]\ntimeout = 0\n", "[airflow] timeout = 0"),
+        // Limits past what can stop a runaway script: it would crash instead.
+        (
+            "[limits]\nmax_call_levels = 100000000\n",
+            "[limits] max_call_levels = 100000000 is past what ovscript can keep safe (at most 256",
+        ),
+        (
+            "[limits]\nmax_string_size = 99999999999\n",
+            "[limits] max_string_size = 99999999999 is past",
+        ),
+        (
+            "[limits]\nmax_operations = 9999999999999999\n",
+            "[limits] max_operations = 9999999999999999 is past",
+        ),
     ] {
         Test::new()
             .file("ovscript.toml", file)
@@ -731,6 +744,13 @@ fn settings_that_would_switch_a_safety_off_are_refused() {
             .code(2)
             .stderr_has(key);
     }
+    // At the most, a runaway recursion stops with the key to raise, no crash.
+    Test::new()
+        .file("ovscript.toml", "[limits]\nmax_call_levels = 256\n")
+        .script("fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } }\nprint(f(100000));\n")
+        .run()
+        .code(1)
+        .stderr_has("max_call_levels");
 }
 
 #[test]

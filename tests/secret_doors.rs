@@ -70,3 +70,38 @@ fn boolean_variables_take_only_the_words_they_document() {
         with("OVSCRIPT_YES", value).success().stdout_has("ran");
     }
 }
+
+#[test]
+fn a_script_that_is_no_text_file_is_named_and_nothing_hangs() {
+    let test = Test::new()
+        .file("nul.rhai", "print(1);\nlet x = \"a\0b\";\n")
+        .file("bom.rhai", "\u{feff}print(\"bom read\");\n");
+    test.command(&["run", "nul.rhai"])
+        .code(2)
+        .stderr_has("nul.rhai:2: a NUL byte");
+    test.command(&["run", "bom.rhai"])
+        .success()
+        .stdout_has("bom read");
+    // A FIFO nobody writes to, and an endless device: refused at once, not read.
+    let fifo = test.path().join("fifo.rhai");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    test.command(&["run", "fifo.rhai"])
+        .code(2)
+        .stderr_has("fifo.rhai is not a regular file");
+    test.command(&["check", "/dev/zero"])
+        .code(2)
+        .stderr_has("/dev/zero is not a regular file");
+    let big = " ".repeat(2 << 20);
+    let test = test.file("big.rhai", &big);
+    let out = test.command(&["run", "big.rhai"]);
+    out.code(2).stderr_has("a script is at most 1048576 bytes");
+    assert!(
+        out.stderr.len() < 1000,
+        "{} bytes of message",
+        out.stderr.len()
+    );
+}

@@ -355,12 +355,10 @@ impl Session {
             };
             return;
         }
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::script_file::read(std::path::Path::new(path)) {
             Ok(text) => text,
             Err(e) => {
-                {
-                    crate::ui::err(&format!("cannot read {path}: {e}\n"));
-                };
+                crate::ui::err(&format!("{e}\n"));
                 return;
             }
         };

@@ -67,8 +67,7 @@ pub fn show(runtime: &Runtime, script: &Path, markdown: bool) -> Result<(), Erro
 fn page(runtime: &Runtime, script: &Path) -> Result<Page, Error> {
     let shown = script.display().to_string();
     let shown = shown.strip_prefix("./").unwrap_or(&shown).to_string();
-    let text = std::fs::read_to_string(script)
-        .map_err(|e| Error::usage(format!("cannot read script {shown}: {e}")))?;
+    let text = crate::script_file::read(script).map_err(|e| Error::usage(format!("error: {e}")))?;
     let ast = runtime
         .compile(&shown, &text)
         .map_err(|e| Error::Compile(crate::diagnostic::parse_report(&e, &shown)))?;
