@@ -24,8 +24,8 @@ pub fn duration(value: &Dynamic) -> Result<Duration, String> {
 }
 
 /// A duration as an operator writes it: seconds, or parts like `90s`, `15m`, `2h`, `1d`,
-/// `1h 30m`, `200ms` (units ms, s, m, h, d, also spelled out). Nothing else: `5M` would be five months to
-/// some parsers, and a wait of five months is never what was meant.
+/// `1h 30m`, `200ms` (units ms, s, m, h, d, also spelled out). Nothing else: `5M` would be five
+/// months to some parsers, and a wait of five months is never what was meant.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
@@ -99,6 +99,7 @@ mod tests {
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
         assert_eq!(parse_duration("45 minutes"), Ok(Duration::from_secs(2700)));
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
         for bad in [
             "5M",
             "1y",
