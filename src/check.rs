@@ -357,7 +357,7 @@ impl Checker<'_> {
 }
 
 /// The known name nearest to a misspelt one, if it is near enough to be what was meant.
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), *c))

@@ -159,32 +159,7 @@ fn clean_type(ty: &str) -> String {
 
 /// Renders the functions, all of them or those of one object or name.
 pub fn render(functions: &[HostFn], filter: Option<&str>) -> Result<String, Error> {
-    let selected: Vec<&HostFn> = functions
-        .iter()
-        .filter(|f| {
-            filter.is_none_or(|n| {
-                f.object == n || f.name == n || format!("{}.{}", f.object, f.name) == n
-            })
-        })
-        .collect();
-    if selected.is_empty() {
-        let mut names: Vec<&str> = functions
-            .iter()
-            .map(|f| {
-                if f.object.is_empty() {
-                    f.name.as_str()
-                } else {
-                    f.object.as_str()
-                }
-            })
-            .collect();
-        names.dedup();
-        return Err(Error::usage(format!(
-            "no host function or object named `{}`: try one of {}",
-            filter.unwrap_or_default(),
-            names.join(", ")
-        )));
-    }
+    let selected = select(functions, filter)?;
     let mut out = String::new();
     let mut last_object = None;
     let mut overloads_seen: Vec<(&str, &str, &str)> = Vec::new();
@@ -220,6 +195,41 @@ pub fn render(functions: &[HostFn], filter: Option<&str>) -> Result<String, Erro
         }
     }
     Ok(out)
+}
+
+/// The host functions `filter` names (an object, a function, `object.function`; all for none),
+/// or a usage error listing the names there are.
+pub fn select<'a>(functions: &'a [HostFn], filter: Option<&str>) -> Result<Vec<&'a HostFn>, Error> {
+    let selected: Vec<&HostFn> = functions
+        .iter()
+        .filter(|f| {
+            filter.is_none_or(|n| {
+                f.object == n || f.name == n || format!("{}.{}", f.object, f.name) == n
+            })
+        })
+        .collect();
+    if selected.is_empty() {
+        let mut names: Vec<&str> = functions
+            .iter()
+            .map(|f| {
+                if f.object.is_empty() {
+                    f.name.as_str()
+                } else {
+                    f.object.as_str()
+                }
+            })
+            .collect();
+        names.dedup();
+        let wanted = filter.unwrap_or_default();
+        let guess = crate::check::closest(wanted, &names)
+            .map(|name| format!("did you mean `{name}`? "))
+            .unwrap_or_default();
+        return Err(Error::usage(format!(
+            "error: no host function or object named `{wanted}`: {guess}the names are {}",
+            names.join(", ")
+        )));
+    }
+    Ok(selected)
 }
 
 /// The README's table: one row per function, overloads that share their help in one row.

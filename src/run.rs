@@ -375,7 +375,8 @@ pub fn execute(
                 .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
             Ok(())
         }
-        Err(e) if crate::diagnostic::is_usage(&e) => {
+        // Exit 2 says "nothing ran": only before the first step. Later, the run failed.
+        Err(e) if crate::diagnostic::is_usage(&e) && !ctx.summary.any_step_ran() => {
             let message = crate::diagnostic::message_of(&e);
             ctx.record(Event::RunEnd {
                 outcome: "usage".into(),
@@ -558,10 +559,7 @@ fn doc(
         return Ok(());
     }
     if as_json {
-        let selected: Vec<_> = functions
-            .iter()
-            .filter(|f| name.is_none_or(|n| f.object == n || f.name == n))
-            .collect();
+        let selected = crate::doc::select(&functions, name)?;
         let json = serde_json::to_string_pretty(&selected).unwrap_or_default();
         crate::ui::out(&format!("{json}\n"));
         return Ok(());

@@ -29,6 +29,15 @@ impl Summary {
             .push(step);
     }
 
+    /// Whether a step ran (not only skipped as finished by an earlier run).
+    pub fn any_step_ran(&self) -> bool {
+        self.steps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|s| s.outcome != "skipped")
+    }
+
     /// Notes something the operator must still do; the same thing noted twice is listed once.
     pub fn by_hand(&self, what: &str) {
         let mut list = self.by_hand.lock().unwrap_or_else(|e| e.into_inner());

@@ -4,6 +4,7 @@ mod test;
 
 mod airflow;
 mod architecture;
+mod bad_inputs;
 mod docs;
 mod embedded;
 mod foundation;
@@ -15,7 +16,6 @@ mod repl;
 mod runbook_pages;
 mod runbooks;
 mod safety;
-mod secret_doors;
 mod sentry_github;
 mod slack;
 mod terminal;

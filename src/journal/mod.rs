@@ -353,6 +353,11 @@ impl RunRecord {
         if self.rehearsal && !mode.rehearsal {
             return Err(format!("run {run_id} was a rehearsal: its steps changed nothing real, so none can be skipped here; run the script without --resume"));
         }
+        if !self.rehearsal && !self.dry_run && mode.rehearsal {
+            return Err(format!(
+                "run {run_id} was real: a rehearsal cannot go on from it (its world is simulated, the real one is not); drop --rehearse or --resume"
+            ));
+        }
         if !self.dry_run && mode.dry_run {
             return Err(format!(
                 "run {run_id} was real: a dry run cannot go on from it; drop --dry-run or --resume"

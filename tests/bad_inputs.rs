@@ -1,6 +1,7 @@
-//! Doors a secret could leave by, each closed: a recipe's environment, the "go on from here"
-//! hint, the team's channel, a runbook's page; and boolean variables that take only the words
-//! they document.
+//! Bad input gets a clear answer, and a secret no door: a recipe's environment, the "go on from
+//! here" hint, the team's channel, a runbook's page; boolean variables that take only the words
+//! they document; files that are no scripts; usage errors, unknown names and resumes that
+//! cannot be.
 
 use ovscript::world::{Scenario, World};
 
@@ -104,4 +105,62 @@ fn a_script_that_is_no_text_file_is_named_and_nothing_hangs() {
         "{} bytes of message",
         out.stderr.len()
     );
+}
+
+#[test]
+fn a_usage_error_exits_2_only_while_nothing_ran() {
+    Test::new()
+        .script(r#"usage_error("--colour takes red or blue");"#)
+        .run()
+        .code(2)
+        .stderr_has("--colour takes red or blue");
+    // After a step, the run failed: 1, with the summary of what ran.
+    let out = Test::new()
+        .script(
+            r#"
+            step("Note the start", || info("started"));
+            usage_error("--colour takes red or blue");
+            "#,
+        )
+        .run();
+    out.code(1)
+        .stderr_has("--colour takes red or blue")
+        .stdout_has("[1] Note the start");
+    let ends: Vec<String> = out
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ovscript::journal::Event::RunEnd { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, ["error"]);
+}
+
+#[test]
+fn doc_of_an_unknown_name_is_an_error_with_a_guess() {
+    for argv in [&["doc", "airflwo"][..], &["doc", "--json", "airflwo"]] {
+        Test::new()
+            .command(argv)
+            .code(2)
+            .stderr_has("no host function or object named `airflwo`: did you mean `airflow`?");
+    }
+}
+
+#[test]
+fn a_rehearsal_cannot_go_on_from_a_real_run() {
+    let test = Test::new().script(
+        r#"
+        step("Note the start", || info("started"));
+        throw "stop";
+        "#,
+    );
+    let real = test.run();
+    real.code(1);
+    let run_id = real.run_id();
+    test.command(&["run", "--rehearse", "--resume", &run_id, "script.rhai"])
+        .code(2)
+        .stderr_has(&format!(
+            "run {run_id} was real: a rehearsal cannot go on from it"
+        ));
 }
