@@ -236,8 +236,65 @@ impl Config {
         }
         config
             .refuse_unsafe()
-            .map_err(|problem| Error::usage(format!("{origin}: {problem}")))?;
+            .and_then(|()| config.check_settings())
+            .map_err(|problem| Error::usage(hide.redact(&format!("{origin}: {problem}"))))?;
         Ok(config)
+    }
+
+    /// Settings checked when loaded, not at first use (after earlier steps ran): URLs that are
+    /// URLs, an infrastructure checkout that is named, a lock branch that can be one, a `just`
+    /// command line that parses.
+    fn check_settings(&self) -> Result<(), String> {
+        if let Some(dir) = &self.infra.dir {
+            if dir.as_os_str().to_string_lossy().trim().is_empty() {
+                return Err("[infra] dir is empty (OVSCRIPT_INFRA_DIR=): give the path of the infrastructure checkout, or unset it; an empty one would run recipes in whatever folder you stand in".into());
+            }
+        }
+        let urls = [
+            ("airflow", "url", &self.airflow.url),
+            ("sentry", "url", &self.sentry.url),
+            ("github", "url", &self.github.url),
+            ("registry", "url", &self.registry.url),
+            ("slack", "webhook", &self.slack.webhook),
+        ];
+        for (section, key, value) in urls {
+            let Some(value) = given(value) else {
+                continue;
+            };
+            let variable = format!("OVSCRIPT_{}_{}", section.to_uppercase(), key.to_uppercase());
+            let problem = if value.chars().any(char::is_whitespace) {
+                Some("it holds a space".to_string())
+            } else {
+                match url::Url::parse(&value) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => None,
+                    Ok(url) if url.has_host() => Some(format!(
+                        "its scheme is `{}`, not http or https",
+                        url.scheme()
+                    )),
+                    Ok(_) => Some("it names no host".into()),
+                    Err(e) => Some(format!("{e}")),
+                }
+            };
+            if let Some(problem) = problem {
+                // The value is not shown: a webhook is a secret, a URL may hold a password.
+                return Err(format!(
+                    "[{section}] {key} is not a URL ({problem}): give it as https://host/... ({variable})"
+                ));
+            }
+        }
+        if let Some(branch) = given(&self.infra.lock_branch) {
+            lock_branch_problem(&branch).map_or(Ok(()), |problem| {
+                Err(format!(
+                    "[infra] lock_branch = {branch:?} {problem} (OVSCRIPT_INFRA_LOCK_BRANCH)"
+                ))
+            })?;
+        }
+        if let Some(just) = &self.infra.just {
+            if !shlex::split(just).is_some_and(|words| !words.is_empty()) {
+                return Err(format!("[infra] just = {just:?} is not a command line: give the command that runs recipes in the checkout, e.g. \"just\" or \"./ov just\" (OVSCRIPT_INFRA_JUST)"));
+            }
+        }
+        Ok(())
     }
 
     /// Values that would switch a safety off: a limit of 0 is no limit in Rhai, a timeout of 0
@@ -300,6 +357,26 @@ impl Config {
         secrets.dedup();
         secrets
     }
+}
+
+/// What makes `branch` unfit for the deploy lock: not a branch name git takes, or a branch the
+/// repository lives on (the lock is pushed and deleted by force).
+fn lock_branch_problem(branch: &str) -> Option<&'static str> {
+    const TAKEN: &[&str] = &["main", "master", "HEAD", "develop", "production", "staging"];
+    if TAKEN.contains(&branch) {
+        return Some("is a branch the repository lives on: the lock is created and deleted by force; name a branch of its own, e.g. \"deploy-lock\"");
+    }
+    let bad_char = branch
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    let bad_shape = branch.starts_with(['-', '/', '.'])
+        || branch.ends_with(['/', '.'])
+        || branch.ends_with(".lock")
+        || branch.contains("..")
+        || branch.contains("//")
+        || branch.contains("@{")
+        || branch == "@";
+    (bad_char || bad_shape).then_some("is not a branch name git takes")
 }
 
 /// The forms a webhook URL takes in what ovscript prints: as configured, as a URL parser writes

@@ -164,3 +164,66 @@ fn a_rehearsal_cannot_go_on_from_a_real_run() {
             "run {run_id} was real: a rehearsal cannot go on from it"
         ));
 }
+
+#[test]
+fn settings_are_checked_when_loaded_and_name_their_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "OVSCRIPT_INFRA_DIR",
+            "",
+            "[infra] dir is empty (OVSCRIPT_INFRA_DIR=)",
+        ),
+        ("OVSCRIPT_INFRA_DIR", "  ", "[infra] dir is empty"),
+        (
+            "OVSCRIPT_AIRFLOW_URL",
+            "airflow.example.org/api",
+            "[airflow] url is not a URL",
+        ),
+        (
+            "OVSCRIPT_SENTRY_URL",
+            "https://sentry .example.org",
+            "[sentry] url is not a URL (it holds a space)",
+        ),
+        (
+            "OVSCRIPT_GITHUB_URL",
+            "ftp://api.github.com",
+            "[github] url is not a URL (its scheme is `ftp`, not http or https)",
+        ),
+        (
+            "OVSCRIPT_SLACK_WEBHOOK",
+            "hooks.slack.com/services/T0/B0/s3cretw3bhook",
+            "[slack] webhook is not a URL",
+        ),
+        (
+            "OVSCRIPT_INFRA_LOCK_BRANCH",
+            "main",
+            "is a branch the repository lives on",
+        ),
+        (
+            "OVSCRIPT_INFRA_LOCK_BRANCH",
+            "deploy lock",
+            "is not a branch name git takes",
+        ),
+        (
+            "OVSCRIPT_INFRA_LOCK_BRANCH",
+            "locks/..deploy",
+            "is not a branch name git takes",
+        ),
+        (
+            "OVSCRIPT_INFRA_JUST",
+            "just \"unclosed",
+            "[infra] just = \"just \\\"unclosed\" is not a command line",
+        ),
+    ];
+    for (name, value, message) in cases {
+        let out = Test::new()
+            .script(r#"print("ran");"#)
+            .env(name, value)
+            .run();
+        out.code(2).stderr_has(message).stdout_lacks("ran");
+        // A URL that may hold a secret is not repeated.
+        if name.ends_with("WEBHOOK") {
+            out.lacks("s3cretw3bhook");
+        }
+    }
+}
