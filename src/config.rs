@@ -290,7 +290,7 @@ impl Config {
             })?;
         }
         if let Some(just) = &self.infra.just {
-            if !shlex::split(just).is_some_and(|words| !words.is_empty()) {
+            if shlex::split(just).is_none_or(|words| words.is_empty()) {
                 return Err(format!("[infra] just = {just:?} is not a command line: give the command that runs recipes in the checkout, e.g. \"just\" or \"./ov just\" (OVSCRIPT_INFRA_JUST)"));
             }
         }
