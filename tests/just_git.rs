@@ -610,9 +610,10 @@ fn a_configured_command_that_is_missing_or_malformed_is_named() {
     let Some(test) = with_justfile(r#"just("two", "a", "b");"#) else {
         return;
     };
+    // A command line that does not parse is a setting checked when loaded: nothing runs.
     test.env("OVSCRIPT_INFRA_JUST", "\"./ov just")
         .run()
-        .code(1)
+        .code(2)
         .stderr_has("is not a command line");
 }
 

@@ -201,6 +201,8 @@ impl Rest {
         Pages {
             rest: self,
             next: Some(path.to_string()),
+            read: Vec::new(),
+            started: Instant::now(),
         }
     }
 
@@ -401,6 +403,49 @@ impl Reply {
 pub struct Pages<'a> {
     rest: &'a Rest,
     next: Option<String>,
+    /// The pages read so far (their URLs): a link back to one of them is a loop.
+    read: Vec<String>,
+    started: Instant,
+}
+
+/// The most pages one listing reads, and for how long: a server whose `next` links never end
+/// must not keep a deploy reading.
+pub const MAX_PAGES: usize = 1_000;
+pub const MAX_LISTING_TIME: Duration = Duration::from_secs(600);
+
+impl Pages<'_> {
+    /// Why the page at `path` is not read: a loop, too many pages or too long, or another host
+    /// (the credentials go only to the configured one).
+    fn refused(&self, path: &str) -> Option<RestError> {
+        let url = self.rest.url(path);
+        let shown = display_url(&url);
+        let reason = if self.read.contains(&url) {
+            format!("the server's next link points back to a page already read, after {} pages: it loops", self.read.len())
+        } else if self.read.len() >= MAX_PAGES {
+            format!("the server's next links did not end after {MAX_PAGES} pages")
+        } else if self.started.elapsed() > MAX_LISTING_TIME {
+            format!(
+                "the listing took longer than {}s",
+                MAX_LISTING_TIME.as_secs()
+            )
+        } else if !self.read.is_empty() && !same_origin(&url, &self.rest.service.base_url) {
+            format!(
+                "the server's next link leaves {} for another host: not followed (credentials go only to the configured host)",
+                display_url(&self.rest.service.base_url)
+            )
+        } else {
+            return None;
+        };
+        Some(RestError::Body { url: shown, reason })
+    }
+}
+
+/// Whether two URLs have one origin (scheme, host, port).
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 impl Iterator for Pages<'_> {
@@ -408,6 +453,10 @@ impl Iterator for Pages<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let path = self.next.take()?;
+        if let Some(refused) = self.refused(&path) {
+            return Some(Err(refused));
+        }
+        self.read.push(self.rest.url(&path));
         let page = self.rest.get(&path).and_then(|reply| {
             self.next = reply.next_link();
             match reply.json()? {
@@ -512,6 +561,107 @@ mod tests {
         );
         let sentry_end = r#"<https://s/x?cursor=0:0:1>; rel="previous"; results="true"; cursor="0:0:1", <https://s/x?cursor=0:200:0>; rel="next"; results="false"; cursor="0:200:0""#;
         assert_eq!(next_link(sentry_end), None);
+    }
+
+    /// A server on 127.0.0.1 that answers every request with `[1]` and the `Link` header that
+    /// `next` gives for its path; it records the `Authorization` header of each request.
+    fn linking_server(
+        next: impl Fn(&str, u16) -> Option<String> + Send + 'static,
+    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let path = request.split(' ').nth(1).unwrap_or("/").to_string();
+                let mut auth = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization:") {
+                        auth = value.trim().to_string();
+                    }
+                }
+                log.lock().unwrap().push(format!("{path} {auth}"));
+                let link = next(&path, port)
+                    .map(|url| format!("Link: <{url}>; rel=\"next\"\r\n"))
+                    .unwrap_or_default();
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: 3\r\nConnection: close\r\n\r\n[1]"
+                );
+            }
+        });
+        (format!("http://127.0.0.1:{port}"), seen)
+    }
+
+    fn client(base_url: &str) -> Rest {
+        let shared = Shared {
+            cancel: Cancel::default(),
+            journal: Arc::new(Journal::disabled()),
+            redactor: Redactor::default(),
+        };
+        let service = Service {
+            name: "sentry",
+            base_url: base_url.to_string(),
+            auth: Auth::Bearer("t0ken".into()),
+            credentials_hint: String::new(),
+            url_hint: String::new(),
+            timeout: Duration::from_secs(5),
+            headers: Vec::new(),
+        };
+        Rest::new(shared, service).unwrap()
+    }
+
+    fn read_all(rest: &Rest) -> Result<usize, RestError> {
+        let mut pages = 0;
+        for page in rest.pages("/start") {
+            page?;
+            pages += 1;
+        }
+        Ok(pages)
+    }
+
+    #[test]
+    fn a_listing_stops_at_a_loop_at_its_bound_and_at_another_host() {
+        // Two pages that link to each other.
+        let (base, _) = linking_server(|path, port| {
+            let other = if path == "/start" { "/two" } else { "/start" };
+            Some(format!("http://127.0.0.1:{port}{other}"))
+        });
+        let error = read_all(&client(&base)).unwrap_err();
+        assert!(
+            matches!(&error, RestError::Body { reason, .. } if reason.contains("points back to a page already read, after 2 pages")),
+            "{error:?}"
+        );
+        // Links that never end: a new page each time.
+        let (base, _) = linking_server(|path, port| {
+            let n: usize = path.trim_start_matches("/p").parse().unwrap_or(0);
+            Some(format!("http://127.0.0.1:{port}/p{}", n + 1))
+        });
+        let error = read_all(&client(&base)).unwrap_err();
+        assert!(
+            matches!(&error, RestError::Body { reason, .. } if reason.contains(&format!("did not end after {MAX_PAGES} pages"))),
+            "{error:?}"
+        );
+        // A next link to another host: not followed, and the token never goes there.
+        let (elsewhere, visited) = linking_server(|_, _| None);
+        let target = format!("{elsewhere}/collect");
+        let (base, _) = linking_server(move |_, _| Some(target.clone()));
+        let error = read_all(&client(&base)).unwrap_err();
+        assert!(
+            matches!(&error, RestError::Body { reason, .. } if reason.contains("for another host: not followed")),
+            "{error:?}"
+        );
+        assert!(visited.lock().unwrap().is_empty());
     }
 
     #[test]
