@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::collection::read_all;
+use super::collection::{read_all, MAX_ITEMS};
 use super::connection::{Connection, Notice, Resource};
 use super::model::{Dag, DagRun, Health, Page, PausedState, TaskInstance, Version};
 use crate::error::Failure;
@@ -158,15 +158,22 @@ impl Client {
         what: &str,
     ) -> Result<Listing<T>, Failure> {
         let separator = if path.contains('?') { '&' } else { '?' };
-        let read = read_all(|offset| {
-            self.connection.shared().check_cancelled()?;
-            let page_path = format!("{path}{separator}limit={PAGE_LIMIT}&offset={offset}");
-            let answer =
-                self.connection
-                    .json(Method::GET, &Resource::Api(&page_path), None, what)?;
-            Page::read(answer.value, key)
-                .map_err(|reason| self.connection.unreadable(&answer.url, what, &reason))
-        })?;
+        let read = read_all(
+            |offset| {
+                self.connection.shared().check_cancelled()?;
+                let page_path = format!("{path}{separator}limit={PAGE_LIMIT}&offset={offset}");
+                let answer =
+                    self.connection
+                        .json(Method::GET, &Resource::Api(&page_path), None, what)?;
+                Page::read(answer.value, key)
+                    .map_err(|reason| self.connection.unreadable(&answer.url, what, &reason))
+            },
+            |count| {
+                Failure::new(format!(
+                "Airflow's {what} did not end: it counted or sent {count} items, past the {MAX_ITEMS} a listing may hold; check Airflow's API (a proxy or a broken page limit?)"
+            ))
+            },
+        )?;
         let warning = (!read.complete).then(|| {
             format!(
                 "{what} kept changing while being read ({} received, Airflow counted {}): the list may be incomplete",
