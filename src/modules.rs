@@ -70,6 +70,26 @@ pub struct StdlibResolver {
     dirs: Vec<PathBuf>,
     objects: Arc<Objects>,
     cache: Mutex<HashMap<PathBuf, SharedModule>>,
+    /// The modules being evaluated now, outermost first: importing one of them again is a cycle.
+    resolving: Mutex<Vec<PathBuf>>,
+}
+
+/// Modules that import each other: the error names the chain, e.g. `a.rhai -> b.rhai -> a.rhai`.
+fn cycle(chain: &[PathBuf], again: &Path, pos: Position) -> Box<EvalAltResult> {
+    let start = chain.iter().position(|f| f == again).unwrap_or(0);
+    let names: Vec<String> = chain[start..]
+        .iter()
+        .chain(std::iter::once(&again.to_path_buf()))
+        .map(|f| f.display().to_string())
+        .collect();
+    Box::new(EvalAltResult::ErrorRuntime(
+        format!(
+            "modules import each other: {}: a module cannot import one that imports it; move what both need into a third module",
+            names.join(" -> ")
+        )
+        .into(),
+        pos,
+    ))
 }
 
 impl StdlibResolver {
@@ -82,11 +102,34 @@ impl StdlibResolver {
         importer: &str,
         seen: &mut Vec<PathBuf>,
     ) -> Result<(), Box<EvalAltResult>> {
+        self.compile_chain(
+            engine,
+            ast,
+            importer,
+            seen,
+            &mut vec![PathBuf::from(importer)],
+        )
+    }
+
+    /// `compile_imports` along the chain of importers that led to `ast`: an import of a module
+    /// already on it is a cycle, an error naming the chain (evaluated, it would recurse until
+    /// the stack overflows).
+    fn compile_chain(
+        &self,
+        engine: &Engine,
+        ast: &AST,
+        importer: &str,
+        seen: &mut Vec<PathBuf>,
+        chain: &mut Vec<PathBuf>,
+    ) -> Result<(), Box<EvalAltResult>> {
         for import in imports_of(ast) {
             // A module not found is reported when it is imported, with where it was looked for.
             let Ok(file) = self.find(Some(importer), &import.path) else {
                 continue;
             };
+            if chain.contains(&file) {
+                return Err(cycle(chain, &file, import.pos));
+            }
             if seen.contains(&file) {
                 continue;
             }
@@ -95,7 +138,10 @@ impl StdlibResolver {
             let module = self.compile(engine, &file).map_err(|e| {
                 Box::new(EvalAltResult::ErrorInModule(shown.clone(), e, import.pos))
             })?;
-            self.compile_imports(engine, &module, &shown, seen)?;
+            chain.push(file);
+            let result = self.compile_chain(engine, &module, &shown, seen, chain);
+            chain.pop();
+            result?;
         }
         Ok(())
     }
@@ -129,6 +175,7 @@ impl StdlibResolver {
             dirs,
             objects,
             cache: Mutex::new(HashMap::new()),
+            resolving: Mutex::new(Vec::new()),
         }
     }
 
@@ -207,19 +254,44 @@ impl ModuleResolver for StdlibResolver {
         {
             return Ok(module.clone());
         }
+        {
+            let mut resolving = self.resolving.lock().unwrap_or_else(|e| e.into_inner());
+            if resolving.contains(&file) {
+                return Err(cycle(&resolving, &file, pos));
+            }
+            resolving.push(file.clone());
+        }
+        let evaluated = self.evaluate(engine, &file, path, pos);
+        self.resolving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|f| f != &file);
+        let module = evaluated?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file, module.clone());
+        Ok(module)
+    }
+}
+
+impl StdlibResolver {
+    /// Compiles and runs the module `file` (imported as `path`).
+    fn evaluate(
+        &self,
+        engine: &Engine,
+        file: &Path,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         let ast = self
-            .compile(engine, &file)
+            .compile(engine, file)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
         let mut scope = self.objects.scope();
         let mut module = Module::eval_ast_as_new(scope.clone(), &ast, engine)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos)))?;
         scope.clear();
         module.build_index();
-        let module: SharedModule = module.into();
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(file, module.clone());
-        Ok(module)
+        Ok(module.into())
     }
 }

@@ -227,3 +227,30 @@ fn settings_are_checked_when_loaded_and_name_their_key() {
         }
     }
 }
+
+#[test]
+fn modules_that_import_each_other_are_named_not_a_crash() {
+    let test = Test::new()
+        .file("stdlib/a.rhai", "import \"b\" as b;\nfn fa() { 1 }\n")
+        .file("stdlib/b.rhai", "import \"a\" as a;\nfn fb() { 2 }\n")
+        .file("stdlib/itself.rhai", "import \"itself\" as me;\n")
+        .file("two.rhai", "import \"a\" as a;\nprint(\"ran\");\n")
+        .file("one.rhai", "import \"itself\" as me;\nprint(\"ran\");\n");
+    let chain = "modules import each other: stdlib/a.rhai -> stdlib/b.rhai -> stdlib/a.rhai";
+    for argv in [&["run", "two.rhai"][..], &["check", "two.rhai"]] {
+        test.command(argv)
+            .code(2)
+            .stderr_has(chain)
+            .stdout_lacks("ran");
+    }
+    test.command(&["run", "one.rhai"])
+        .code(2)
+        .stderr_has("stdlib/itself.rhai -> stdlib/itself.rhai");
+    // The REPL says so and goes on.
+    test.clone()
+        .stdin("import \"a\" as a;\nprint(\"still here\");\n")
+        .command(&["repl"])
+        .success()
+        .stderr_has("modules import each other")
+        .stdout_has("still here");
+}
