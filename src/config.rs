@@ -297,6 +297,22 @@ impl Config {
         Ok(())
     }
 
+    /// The configured secrets too short to be hidden in every output, by key: said at load.
+    pub fn weak_secrets(&self) -> Vec<&'static str> {
+        [
+            (
+                "[airflow] password (OVSCRIPT_AIRFLOW_PASSWORD)",
+                &self.airflow.password,
+            ),
+            ("[sentry] token (OVSCRIPT_SENTRY_TOKEN)", &self.sentry.token),
+            ("[github] token (OVSCRIPT_GITHUB_TOKEN)", &self.github.token),
+        ]
+        .into_iter()
+        .filter(|(_, value)| given(value).is_some_and(|v| crate::redact::is_weak(&v)))
+        .map(|(key, _)| key)
+        .collect()
+    }
+
     /// Values that would switch a safety off: a limit of 0 is no limit in Rhai, a timeout of 0
     /// never times out.
     fn refuse_unsafe(&self) -> Result<(), String> {
@@ -441,17 +457,13 @@ pub fn not_configured(system: &str, section: &str, keys: &[&str]) -> String {
 /// The values of `password` and `token` keys, read leniently (the file may not parse), and of
 /// the variables that set them.
 fn likely_secrets(text: &str, env: &[(String, String)]) -> Vec<String> {
-    let from_file = text.lines().filter_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        let key = key.trim().trim_matches('"');
-        let secret = SECRET_KEYS.contains(&key);
-        let value = value.trim();
-        secret.then(|| {
-            vec![
-                value.to_string(),
-                value.trim_matches(['"', '\'']).to_string(),
-            ]
-        })
+    // `password = "..."`, also dotted (`airflow.password = ...`), quoted, or inside an inline
+    // table (`airflow = { password = "..." }`): a broken file's error line may show any of them.
+    let from_file = text.lines().flat_map(|line| {
+        SECRET_KEYS
+            .iter()
+            .flat_map(move |key| values_after_key(line, key))
+            .collect::<Vec<_>>()
     });
     let from_env = env
         .iter()
@@ -460,12 +472,34 @@ fn likely_secrets(text: &str, env: &[(String, String)]) -> Vec<String> {
                 .iter()
                 .any(|k| name.to_ascii_lowercase().ends_with(&format!("_{k}")))
         })
-        .map(|(_, value)| vec![value.clone()]);
-    from_file
-        .chain(from_env)
-        .flatten()
-        .filter(|s| s.len() >= 3)
-        .collect()
+        .map(|(_, value)| value.clone());
+    from_file.chain(from_env).filter(|s| s.len() >= 3).collect()
+}
+
+/// The values given to `key` on `line`, quoted or bare, each as written and unquoted.
+fn values_after_key(line: &str, key: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(key) {
+        let after = rest[at + key.len()..]
+            .trim_start_matches(['"', '\''])
+            .trim_start();
+        rest = &rest[at + key.len()..];
+        let Some(value) = after.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let end = match value.chars().next() {
+            Some(quote @ ('"' | '\'')) => value[1..].find(quote).map_or(value.len(), |i| i + 2),
+            _ => value
+                .find([',', '}', ' ', '\t', '#'])
+                .unwrap_or(value.len()),
+        };
+        let written = value[..end].trim();
+        values.push(written.to_string());
+        values.push(written.trim_matches(['"', '\'']).to_string());
+    }
+    values
 }
 
 /// Keys whose values are secrets.
@@ -517,6 +551,15 @@ fn env_value(section: &str, key: &str, value: String) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_file_hides_secrets_written_any_way() {
+        let text = "airflow.password = \"dotted-s3cret\"\nsentry = { token = 'inline-s3cret', url = \"x\" }\n\"token\" = bare-s3cret oops";
+        let found = likely_secrets(text, &[]);
+        for secret in ["dotted-s3cret", "inline-s3cret", "bare-s3cret"] {
+            assert!(found.iter().any(|f| f == secret), "{secret}: {found:?}");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

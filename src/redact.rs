@@ -8,8 +8,21 @@ use std::sync::Arc;
 /// everywhere the configuration's secrets are.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<std::sync::RwLock<Vec<String>>>,
+    /// Each form of each secret, longest first, and whether it is weak (see [`WEAK_BELOW`]).
+    secrets: Arc<std::sync::RwLock<Vec<(String, bool)>>>,
 }
+
+/// A secret shorter than this is weak: hidden where it stands as a word of its own, not inside
+/// other words (a one-letter password would turn `ovscript.toml` into `ovscri***t.toml`), and
+/// never where it is one of the words ovscript itself writes (a password `airflow` would make
+/// every message about Airflow unreadable). `Config` names such a secret when it loads.
+pub const WEAK_BELOW: usize = 8;
+
+/// Words ovscript's own messages are made of: a weak secret equal to one is not hidden there.
+const VOCABULARY: &[&str] = &[
+    "airflow", "sentry", "github", "slack", "registry", "just", "git", "tf", "http", "admin",
+    "password", "token", "ovscript",
+];
 
 impl Redactor {
     pub fn new(secrets: Vec<String>) -> Self {
@@ -25,35 +38,82 @@ impl Redactor {
         if secret.is_empty() {
             return;
         }
+        let weak = secret.chars().count() < WEAK_BELOW;
         // Also as JSON and Rust's Debug escape it (`"` and `\\` inside), the forms it takes in
-        // the journal and in printed values.
-        let json = serde_json::to_string(secret).unwrap_or_default();
-        let debug = format!("{secret:?}");
+        // the journal and in printed values, the journal's escape of a printed value, and as a
+        // URL encodes it (a REPL history line, a query).
+        let json = |text: &str| {
+            serde_json::to_string(text)
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string()
+        };
+        let debug = format!("{secret:?}").trim_matches('"').to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         let forms = [
-            json.trim_matches('"').to_string(),
-            debug.trim_matches('"').to_string(),
+            json(secret),
+            json(&debug),
+            debug.clone(),
+            encoded.clone(),
+            encoded.replace("%20", "+"),
             secret.to_string(),
         ];
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
         for form in forms {
-            if !secrets.contains(&form) {
-                secrets.push(form);
+            if !secrets.iter().any(|(known, _)| *known == form) {
+                secrets.push((form, weak));
             }
         }
         // Longest first, so that a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
     }
 
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
+        for (secret, weak) in secrets.iter() {
+            if !out.contains(secret.as_str()) {
+                continue;
             }
+            out = if *weak {
+                replace_words(&out, secret)
+            } else {
+                out.replace(secret.as_str(), "***")
+            };
         }
         out
     }
+}
+
+/// Whether `secret` is too weak to hide everywhere it appears (see [`WEAK_BELOW`]).
+pub fn is_weak(secret: &str) -> bool {
+    secret.chars().count() < WEAK_BELOW
+}
+
+/// `text` with `secret` replaced where it stands as a word of its own (no letter, digit or `_`
+/// on either side), unless it is one of ovscript's own words.
+fn replace_words(text: &str, secret: &str) -> String {
+    if VOCABULARY.contains(&secret.to_ascii_lowercase().as_str()) {
+        return text.to_string();
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(secret);
+        } else {
+            out.push_str("***");
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -70,6 +130,41 @@ mod tests {
             r.redact(&journal_line)
         );
         assert_eq!(r.redact(&format!("{:?}", r#"pa"ss\word"#)), "\"***\"");
+    }
+
+    #[test]
+    fn a_secret_printed_in_a_value_then_journaled_and_url_encoded_is_hidden() {
+        let secret = r#"to"k\en 9"#;
+        let r = Redactor::new(vec![secret.into()]);
+        let printed = format!("{:?}", secret);
+        let journaled = serde_json::json!({ "text": printed }).to_string();
+        assert!(
+            !r.redact(&journaled).contains("k\\"),
+            "{}",
+            r.redact(&journaled)
+        );
+        let encoded =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert_eq!(r.redact(&format!("url?x={encoded}")), "url?x=***");
+        assert_eq!(
+            r.redact(&format!("q={}", encoded.replace("%20", "+"))),
+            "q=***"
+        );
+    }
+
+    #[test]
+    fn a_weak_secret_is_hidden_as_a_word_and_leaves_the_rest_readable() {
+        let r = Redactor::new(vec!["p".into(), "airflow".into(), "hunter2".into()]);
+        assert_eq!(
+            r.redact("cannot reach airflow at http://x: check ovscript.toml (p)"),
+            "cannot reach airflow at http://x: check ovscript.toml (***)"
+        );
+        assert_eq!(
+            r.redact("password hunter2, not hunter22"),
+            "password ***, not hunter22"
+        );
+        assert!(is_weak("hunter2") && !is_weak("a-long-enough-secret"));
     }
 
     #[test]

@@ -124,11 +124,18 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
 }
 
 fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
-    Config::load(
+    let config = Config::load(
         common.config.as_deref(),
         base_dir,
         crate::cli::environment(),
-    )
+    )?;
+    for key in config.weak_secrets() {
+        crate::ui::err(&format!(
+            "warning: {key} is shorter than {} characters: too weak to hide in every output (it is hidden where it stands as a word of its own); use a longer one\n",
+            crate::redact::WEAK_BELOW
+        ));
+    }
+    Ok(config)
 }
 
 fn read_script(path: &Path) -> Result<String, Error> {

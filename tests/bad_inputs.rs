@@ -254,3 +254,41 @@ fn modules_that_import_each_other_are_named_not_a_crash() {
         .stderr_has("modules import each other")
         .stdout_has("still here");
 }
+
+#[test]
+fn a_broken_config_line_never_shows_a_secret_however_it_is_written() {
+    for file in [
+        "airflow.password = \"d0tted-s3cret\"\nnot toml at all\n",
+        "airflow = { password = \"d0tted-s3cret\", url = \"http://x\" \n",
+        "[airflow]\npassword = \"d0tted-s3cret\" oops\n",
+    ] {
+        Test::new()
+            .file("ovscript.toml", file)
+            .script("print(1);")
+            .run()
+            .code(2)
+            .lacks("d0tted-s3cret");
+    }
+}
+
+#[test]
+fn a_weak_secret_is_named_at_load_and_messages_stay_readable() {
+    // Airflow's default password, and nothing listens at the URL.
+    let out = Test::new()
+        .script("airflow.version();")
+        .env("OVSCRIPT_AIRFLOW_URL", "http://127.0.0.1:9")
+        .env("OVSCRIPT_AIRFLOW_USER", "admin")
+        .env("OVSCRIPT_AIRFLOW_PASSWORD", "airflow")
+        .run();
+    out.code(1)
+        .stderr_has(
+            "warning: [airflow] password (OVSCRIPT_AIRFLOW_PASSWORD) is shorter than 8 characters",
+        )
+        .stderr_has("cannot reach airflow at http://127.0.0.1:9");
+    // A one-letter token no longer garbles file names; standing alone it is hidden.
+    let out = Test::new()
+        .script(r#"print("ovscript.toml says p");"#)
+        .env("OVSCRIPT_GITHUB_TOKEN", "p")
+        .run();
+    out.success().stdout_has("ovscript.toml says ***");
+}
