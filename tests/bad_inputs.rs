@@ -292,3 +292,43 @@ fn a_weak_secret_is_named_at_load_and_messages_stay_readable() {
         .run();
     out.success().stdout_has("ovscript.toml says ***");
 }
+
+#[test]
+fn tf_changes_no_file_outside_the_infrastructure_checkout() {
+    let tf = "module \"m\" {\n  running_dags_cleared = false\n}\n";
+    let test = Test::new()
+        .file("infra/inside.tf", tf)
+        .file("outside.tf", tf)
+        .env("OVSCRIPT_INFRA_DIR", "infra");
+    std::os::unix::fs::symlink(
+        test.path().join("outside.tf"),
+        test.path().join("infra/link.tf"),
+    )
+    .unwrap();
+    let absolute = test.path().join("outside.tf").display().to_string();
+    for file in ["../outside.tf", absolute.as_str(), "link.tf"] {
+        for call in ["set", "with"] {
+            let script = match call {
+                "set" => format!(r#"tf.set("{file}", "running_dags_cleared", true);"#),
+                _ => format!(
+                    r#"tf.with("{file}", "running_dags_cleared", true, || print("inside"));"#
+                ),
+            };
+            test.clone()
+                .script(&script)
+                .run()
+                .code(1)
+                .stderr_has("is outside the infrastructure checkout")
+                .stdout_lacks("inside");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("outside.tf")).unwrap(),
+        tf
+    );
+    // Inside, as ever.
+    test.clone()
+        .script(r#"tf.set("inside.tf", "running_dags_cleared", true);"#)
+        .run()
+        .success();
+}

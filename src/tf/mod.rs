@@ -189,6 +189,24 @@ impl Tf {
         })
     }
 
+    /// Refuses a change to a file outside the infrastructure checkout (`../x.tf`, an absolute
+    /// path, a link out of it): a runbook edits the checkout, which is committed and reviewed.
+    fn inside_the_checkout(&self, file: &TfFile) -> HostResult<()> {
+        let checkout = self.ctx.infra_dir()?;
+        let resolved = (checkout.canonicalize(), file.path.canonicalize());
+        let (Ok(checkout), Ok(path)) = resolved else {
+            return Ok(()); // A missing file was said already when it was read.
+        };
+        if path.starts_with(&checkout) {
+            return Ok(());
+        }
+        Err(host_error(format!(
+            "{} is outside the infrastructure checkout {}: ovscript changes only the checkout's files (committed and reviewed); give a path inside it",
+            file.shown,
+            checkout.display()
+        )))
+    }
+
     /// Writes a planned change (or says it would), then tells the operator and the journal.
     fn apply(&self, file: &TfFile, change: &Change) -> HostResult<()> {
         if change.is_noop() {
@@ -202,6 +220,7 @@ impl Tf {
             "set {} = {} in {} (was {})",
             change.path, change.after, file.shown, change.before
         );
+        self.inside_the_checkout(file)?;
         if self.ctx.would(&what) {
             return Ok(());
         }
