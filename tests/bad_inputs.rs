@@ -332,3 +332,55 @@ fn tf_changes_no_file_outside_the_infrastructure_checkout() {
         .run()
         .success();
 }
+
+/// A server on 127.0.0.1 answering every request with `status` and `body`, until the test ends.
+fn failing_server(status: u16, body: String) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Oops\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn an_error_answer_shows_no_secret_not_even_a_cut_one() {
+    // A server that echoes the token near where an error body is cut (200 characters).
+    let token = "ghp_3choed7oken5ecretvalue";
+    let host = failing_server(500, format!("{}{token} trailing", "x".repeat(190)));
+    Test::new()
+        .script(r#"github.latest_release("catalog-");"#)
+        .env("OVSCRIPT_GITHUB_URL", &format!("http://{host}"))
+        .env("OVSCRIPT_GITHUB_REPO", "WordPress/openverse")
+        .env("OVSCRIPT_GITHUB_TOKEN", token)
+        .run()
+        .code(1)
+        .stderr_has("answered 500")
+        .lacks("ghp_3choed")
+        .lacks("5ecretvalue");
+    // A registry URL with credentials in it: a failing registry's message does not repeat them.
+    let host = failing_server(503, String::new());
+    Test::new()
+        .script(r#"registry.has_tag("ghcr.io/wordpress/openverse-catalog", "rel-1");"#)
+        .env(
+            "OVSCRIPT_REGISTRY_URL",
+            &format!("http://puller:r3gistry-pa55word@{host}"),
+        )
+        .run()
+        .code(1)
+        .stderr_has("answered 503")
+        .lacks("r3gistry-pa55word");
+}

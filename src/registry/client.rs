@@ -10,7 +10,7 @@ use super::challenge::{bearer_challenge, read_token, Challenge};
 use super::model::{registry_url, Image};
 use crate::config::given;
 use crate::error::Failure;
-use crate::rest::{segment, Auth, Reply, Rest, RestError, Service, Shared};
+use crate::rest::{display_url, segment, Auth, Reply, Rest, RestError, Service, Shared};
 
 /// Every kind of manifest a tag can name: a multi-platform index (OCI, Docker) or one image (OCI,
 /// Docker). A registry answers 404 for a tag whose manifest is of a kind the client did not accept.
@@ -136,7 +136,7 @@ impl Client {
         let url = challenge.token_url(&scope).map_err(|e| {
             Failure::new(format!(
                 "the registry at {} asks for a token from {e}, which is not an http(s) URL: {} cannot be told; check {URL_HINT}",
-                asked.base,
+                display_url(&asked.base),
                 asked.what()
             ))
         })?;
@@ -165,7 +165,7 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} answered {status} for HEAD {} ({advice}); this does not mean the tag is missing",
             asked.what(),
-            asked.base,
+            display_url(&asked.base),
             reply.url
         ))
     }
@@ -181,7 +181,7 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} wants a login ({scheme}, HTTP 401 for HEAD {}); ovscript pulls anonymously: point OVSCRIPT_REGISTRY_URL (`url` under [registry]) at a registry or mirror that allows anonymous pulls",
             asked.what(),
-            asked.base,
+            display_url(&asked.base),
             reply.url
         ))
     }

@@ -228,7 +228,8 @@ impl Rest {
         let reply = self.exchange_as(method, path, body, auth, &[])?;
         if !(200..300).contains(&reply.status) {
             return Err(RestError::Status {
-                detail: detail_of(&reply.text),
+                // Redacted before it is cut short: a cut token would no longer be recognised.
+                detail: detail_of(&self.shared.redactor.redact(&reply.text)),
                 method: reply.method,
                 url: reply.url,
                 status: reply.status,
