@@ -136,7 +136,7 @@ impl Client {
         let url = challenge.token_url(&scope).map_err(|e| {
             Failure::new(format!(
                 "the registry at {} asks for a token from {e}, which is not an http(s) URL: {} cannot be told; check {URL_HINT}",
-                display_url(&asked.base),
+                display_url(asked.base),
                 asked.what()
             ))
         })?;
@@ -165,7 +165,7 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} answered {status} for HEAD {} ({advice}); this does not mean the tag is missing",
             asked.what(),
-            display_url(&asked.base),
+            display_url(asked.base),
             reply.url
         ))
     }
@@ -181,7 +181,7 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} wants a login ({scheme}, HTTP 401 for HEAD {}); ovscript pulls anonymously: point OVSCRIPT_REGISTRY_URL (`url` under [registry]) at a registry or mirror that allows anonymous pulls",
             asked.what(),
-            display_url(&asked.base),
+            display_url(asked.base),
             reply.url
         ))
     }
