@@ -447,6 +447,11 @@ fn literal_kind(expr: &Expr) -> Option<&'static str> {
         Expr::BoolConstant(..) => Some("bool"),
         Expr::Array(..) => Some("array"),
         Expr::Map(..) => Some("map"),
+        Expr::Unit(..) => Some("unit `()`"),
+        // Rhai folds some literals (an empty `#{}` or `[]`) into constants.
+        Expr::DynamicConstant(value, _) if value.is_map() => Some("map"),
+        Expr::DynamicConstant(value, _) if value.is_array() => Some("array"),
+        Expr::DynamicConstant(value, _) if value.is_unit() => Some("unit `()`"),
         _ => None,
     }
 }

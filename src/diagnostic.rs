@@ -42,6 +42,7 @@ pub fn message_of(error: &EvalAltResult) -> String {
                 _ => why.into(),
             }
         }
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => not_found(signature),
         other => {
             let text = other.to_string();
             match text.rfind(" (line ") {
@@ -50,6 +51,49 @@ pub fn message_of(error: &EvalAltResult) -> String {
             }
         }
     }
+}
+
+/// Rhai's "Function not found: - (&str | ImmutableString | String, i64)" as a script writer
+/// reads it: `no \`-\` takes (string, int)`, with the script's names for the types.
+fn not_found(signature: &str) -> String {
+    let (name, args) = match signature.split_once(" (") {
+        Some((name, args)) => (name, args.strip_suffix(')').unwrap_or(args)),
+        None => (signature, ""),
+    };
+    format!(
+        "no function `{name}` takes ({}): check the name and the types of the arguments",
+        script_types(args)
+    )
+}
+
+/// Rust type names as scripts know them: `string`, `int`, `float`, `map`, `array`.
+pub fn script_types(text: &str) -> String {
+    let replaced = text
+        .replace("&str | ImmutableString | String", "string")
+        .replace("ImmutableString", "string")
+        .replace("&str", "string")
+        .replace("alloc::string::String", "string")
+        .replace("rhai::Map", "map")
+        .replace("rhai::Array", "array");
+    replaced
+        .split_inclusive([' ', ',', '(', ')', '<', '>', '|'])
+        .map(|word| {
+            let (bare, tail) = word.split_at(
+                word.trim_end_matches([' ', ',', '(', ')', '<', '>', '|'])
+                    .len(),
+            );
+            let named = match bare {
+                "i64" | "i32" | "INT" | "usize" | "u64" => "int",
+                "f64" | "f32" | "FLOAT" => "float",
+                "String" => "string",
+                "Map" => "map",
+                "Array" => "array",
+                "Blob" => "blob",
+                other => other,
+            };
+            format!("{named}{tail}")
+        })
+        .collect()
 }
 
 /// Whether the error is Ctrl-C unwinding the script (exit 130), however deep it was raised.
@@ -207,7 +251,7 @@ fn signature_hint(not_found: &str, engine: &Engine) -> String {
     }
     let mut hint = "  it can be called as:\n".to_string();
     for c in candidates {
-        hint.push_str(&format!("    {}\n", as_method(&c)));
+        hint.push_str(&format!("    {}\n", script_types(&as_method(&c))));
     }
     hint
 }

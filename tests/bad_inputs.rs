@@ -384,3 +384,27 @@ fn an_error_answer_shows_no_secret_not_even_a_cut_one() {
         .stderr_has("answered 503")
         .lacks("r3gistry-pa55word");
 }
+
+#[test]
+fn literals_of_every_kind_are_checked_and_types_are_named_as_scripts_know_them() {
+    for (call, kind) in [
+        ("airflow.pause(());", "a unit `()`"),
+        ("airflow.pause(#{});", "a map"),
+        ("airflow.pause(#{dag: \"x\"});", "a map"),
+        ("airflow.pause([]);", "an array"),
+        ("airflow.pause(1.5);", "a float"),
+    ] {
+        Test::new()
+            .script(&format!("step(\"First\", || info(\"ran\"));\n{call}\n"))
+            .run()
+            .code(2)
+            .stderr_has(&format!("argument 1 is {kind}, which it does not take"))
+            .stdout_lacks("ran");
+    }
+    // An operator with the wrong types: Rhai's names for Rust types do not reach the user.
+    let out = Test::new().script("let x = \"a\" - 1;").run();
+    out.code(1)
+        .stderr_has("no function `-` takes (string, int)")
+        .lacks("ImmutableString")
+        .lacks("i64");
+}
