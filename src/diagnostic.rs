@@ -43,6 +43,19 @@ pub fn message_of(error: &EvalAltResult) -> String {
             }
         }
         EvalAltResult::ErrorFunctionNotFound(signature, _) => not_found(signature),
+        EvalAltResult::ErrorParsing(rhai::ParseErrorType::LiteralTooLarge(what, max), _) => {
+            let key = if what.contains("map") {
+                "max_map_size"
+            } else if what.contains("rray") {
+                "max_array_size"
+            } else {
+                "max_string_size"
+            };
+            format!("{what} in the script exceeds the limit ({max}): raise [limits] {key} in ovscript.toml if this is real")
+        }
+        EvalAltResult::ErrorParsing(rhai::ParseErrorType::ExprTooDeep, _) => {
+            "an expression nested too deeply (over 128 levels): split it into smaller ones with `let`".into()
+        }
         other => {
             let text = other.to_string();
             match text.rfind(" (line ") {

@@ -408,3 +408,21 @@ fn literals_of_every_kind_are_checked_and_types_are_named_as_scripts_know_them()
         .lacks("ImmutableString")
         .lacks("i64");
 }
+
+#[test]
+fn a_limit_met_while_parsing_names_its_key() {
+    let test = Test::new().file(
+        "ovscript.toml",
+        "[limits]\nmax_string_size = 10\nmax_array_size = 2\n",
+    );
+    test.clone()
+        .script(r#"let s = "0123456789abcdef";"#)
+        .run()
+        .code(2)
+        .stderr_has("raise [limits] max_string_size");
+    test.clone()
+        .script("let a = [1, 2, 3, 4];")
+        .run()
+        .code(2)
+        .stderr_has("raise [limits] max_array_size");
+}
