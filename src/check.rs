@@ -248,7 +248,7 @@ impl Checker<'_> {
                         .map(String::as_str)
                         .collect()
                 };
-                let hint = closest(&call.name, &candidates)
+                let hint = crate::diagnostic::closest(&call.name, &candidates)
                     .map(|c| format!(" (did you mean {c}?)"))
                     .unwrap_or_default();
                 let name = if call.namespace.is_empty() {
@@ -354,16 +354,6 @@ impl Checker<'_> {
         }
         functions
     }
-}
-
-/// The known name nearest to a misspelt one, if it is near enough to be what was meant.
-pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), *c))
-        .filter(|(distance, c)| *distance <= 2.max(name.len() / 4) && *distance < c.len())
-        .min()
-        .map(|(_, c)| c)
 }
 
 type Import = (String, Option<String>, usize, usize);

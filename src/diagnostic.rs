@@ -251,20 +251,42 @@ pub fn report(error: &EvalAltResult, source: &str, engine: Option<&Engine>) -> S
     out
 }
 
-/// "did you mean" for a call whose arguments do not fit: the host signatures of that name.
+/// The known name nearest to a misspelt one, if it is near enough to be what was meant.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), *c))
+        .filter(|(distance, c)| *distance <= 2.max(name.len() / 4) && *distance < c.len())
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// "did you mean" for a call that found no function: the host signatures of that name when
+/// its arguments do not fit, else the nearest name there is (the REPL's and a run's alike).
 fn signature_hint(not_found: &str, engine: &Engine) -> String {
     let name = not_found.split(['(', ' ']).next().unwrap_or(not_found);
-    let candidates: Vec<String> = engine
-        .gen_fn_signatures(false)
-        .into_iter()
+    let signatures = engine.gen_fn_signatures(false);
+    let candidates: Vec<&String> = signatures
+        .iter()
         .filter(|s| s.split('(').next() == Some(name))
         .collect();
     if candidates.is_empty() {
-        return String::new();
+        // Rhai's own functions too (`len`, `print`...): the nearest name of all.
+        let everything = engine.gen_fn_signatures(true);
+        let mut names: Vec<&str> = everything
+            .iter()
+            .filter_map(|s| s.split('(').next())
+            .chain(["print", "debug", "type_of"])
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        return closest(name, &names)
+            .map(|guess| format!("  did you mean `{guess}`?\n"))
+            .unwrap_or_default();
     }
     let mut hint = "  it can be called as:\n".to_string();
     for c in candidates {
-        hint.push_str(&format!("    {}\n", script_types(&as_method(&c))));
+        hint.push_str(&format!("    {}\n", script_types(&as_method(c))));
     }
     hint
 }

@@ -221,7 +221,7 @@ pub fn select<'a>(functions: &'a [HostFn], filter: Option<&str>) -> Result<Vec<&
             .collect();
         names.dedup();
         let wanted = filter.unwrap_or_default();
-        let guess = crate::check::closest(wanted, &names)
+        let guess = crate::diagnostic::closest(wanted, &names)
             .map(|name| format!("did you mean `{name}`? "))
             .unwrap_or_default();
         return Err(Error::usage(format!(

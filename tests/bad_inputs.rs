@@ -426,3 +426,15 @@ fn a_limit_met_while_parsing_names_its_key() {
         .code(2)
         .stderr_has("raise [limits] max_array_size");
 }
+
+#[test]
+fn the_repl_guesses_a_misspelt_name_as_run_and_check_do() {
+    Test::new()
+        .stdin("let x = 1;\nprnt(x);\nairflow.pase(\"x\");\nprint(\"still here\");\n")
+        .command(&["repl"])
+        .success()
+        .stderr_has("no function `prnt` takes (int)")
+        .stderr_has("did you mean `print`?")
+        .stderr_has("did you mean `pause`?")
+        .stdout_has("still here");
+}
