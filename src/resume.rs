@@ -20,6 +20,12 @@ pub fn resumable(
 ) -> Result<journal::RunRecord, Error> {
     let record = journal::RunRecord::read(base_dir, run_id).map_err(Error::usage)?;
     record.check_mode(mode).map_err(Error::usage)?;
+    if let Some(damage) = &record.damaged {
+        return Err(Error::usage(format!(
+            "the journal of run {run_id} is damaged ({damage}: truncated or edited): what it did cannot be told from it, so it cannot be gone on with; check by hand what it changed (ovscript log {run_id}, the infrastructure checkout, the deploy lock), then run the script without --resume"
+        )));
+    }
+
     if !record.runbook.is_empty() && record.runbook != runbook {
         return Err(Error::usage(format!(
             "run {run_id} ran {}, not {runbook}: --resume goes on only from a run of the same runbook; run this one without --resume",

@@ -438,3 +438,43 @@ fn the_repl_guesses_a_misspelt_name_as_run_and_check_do() {
         .stderr_has("did you mean `pause`?")
         .stdout_has("still here");
 }
+
+#[test]
+fn a_damaged_journal_is_called_damaged_not_a_changed_script() {
+    let test = Test::new().script("step(\"One\", || info(\"1\"));\nthrow \"stop\";\n");
+    let first = test.run();
+    first.code(1);
+    let run_id = first.run_id();
+    let journal = test
+        .path()
+        .join(format!(".ovscript/journal/{run_id}.jsonl"));
+    let full = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = full.lines().collect();
+    let resume = |text: String| {
+        std::fs::write(&journal, text).unwrap();
+        test.command(&["run", "--resume", &run_id, "script.rhai"])
+    };
+    // Its first line gone, or a line in the middle broken: damaged, and no --resume-changed.
+    for (damaged, what) in [
+        (lines[1..].join("\n") + "\n", "it has no run_start line"),
+        (
+            format!(
+                "{}\n{{\"event\": \"step_en\n{}\n",
+                lines[0],
+                lines[1..].join("\n")
+            ),
+            "line 2 is not a journal line",
+        ),
+    ] {
+        resume(damaged)
+            .code(2)
+            .stderr_has(&format!("the journal of run {run_id} is damaged ({what}"))
+            .lacks("--resume-changed");
+    }
+    // A torn last line (a crash mid-write) is no damage: the run is gone on with.
+    let torn = format!(
+        "{}\n{{\"event\":\"run_e",
+        lines[..lines.len() - 1].join("\n")
+    );
+    resume(torn).code(1).stdout_has("[1] One: skipped");
+}

@@ -229,11 +229,16 @@ pub struct RunRecord {
     /// Whether it changed anything (a file, a DAG, a recipe, a release, a git ref, the lock):
     /// a run that changed nothing left nothing behind.
     pub changed: bool,
+    /// What is wrong with the journal, if it is damaged (no start line, an unreadable line
+    /// before its last): what it says cannot be gone on with.
+    pub damaged: Option<String>,
+    /// Its script did not compile: it ran nothing.
+    pub never_started: bool,
 }
 
 impl RunRecord {
-    /// Reads the journal of `run_id` under `base`. A line that is not JSON (a torn last line
-    /// after a crash) is skipped.
+    /// Reads the journal of `run_id` under `base`. A torn last line (a crash mid-write) is
+    /// skipped; other damage is noted in `damaged`.
     pub fn read(base: &Path, run_id: &str) -> Result<RunRecord, String> {
         if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
             return Err(format!("`{run_id}` is not a run id"));
@@ -250,12 +255,25 @@ impl RunRecord {
             running: holds_lock(&file),
             ..RunRecord::default()
         };
-        for line in BufReader::new(file).lines() {
+        let mut unreadable = None;
+        let mut count = 0;
+        for (number, line) in BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-                record.take(&entry);
+            count = number + 1;
+            match serde_json::from_str::<Value>(&line) {
+                Ok(entry) => record.take(&entry),
+                Err(_) => unreadable = unreadable.or(Some(number + 1)),
             }
         }
+        // A torn last line (a crash mid-write) is no damage; any other unreadable line is.
+        record.damaged = match unreadable {
+            Some(line) if line < count => Some(format!("line {line} is not a journal line")),
+            // A script that did not compile never started: nothing to go on with, no damage.
+            _ if record.sha256.is_empty() && !record.never_started => {
+                Some("it has no run_start line".to_string())
+            }
+            _ => None,
+        };
         Ok(record)
     }
 
@@ -284,6 +302,7 @@ impl RunRecord {
             }
             Event::Rehearsal { .. } => self.rehearsal = true,
             Event::RunEnd { outcome, .. } => self.outcome = Some(outcome),
+            Event::CompileError { .. } => self.never_started = true,
             Event::StepStart { title, .. } => self.last_step = Some(title),
             Event::StepEnd {
                 ordinal,
