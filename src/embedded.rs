@@ -31,12 +31,24 @@ impl Embedded {
         let name = script.file_name()?.to_str()?;
         // `[extension(".rhai")]` names it `hello.rhai`.
         let recipe = name.split('.').next()?.to_string();
-        let justfile = JUSTFILE_NAMES
-            .iter()
-            .map(PathBuf::from)
-            .find(|name| dir.join(name).is_file())?;
-        let text = std::fs::read_to_string(dir.join(&justfile)).ok()?;
-        recipe_header_line(&text, &recipe)?;
+        // The recipe runs in its justfile's folder, or, with `set working-directory` or
+        // `[no-cd]`, below it: the justfile is the nearest one up that has the recipe.
+        let justfile = dir.ancestors().find_map(|folder| {
+            JUSTFILE_NAMES
+                .iter()
+                .map(|name| folder.join(name))
+                .filter(|path| path.is_file())
+                .find(|path| {
+                    std::fs::read_to_string(path)
+                        .ok()
+                        .is_some_and(|text| recipe_header_line(&text, &recipe).is_some())
+                })
+        })?;
+        // Named as the operator sees it from here: `justfile`, or its path when it is above.
+        let justfile = justfile
+            .strip_prefix(dir)
+            .map(Path::to_path_buf)
+            .unwrap_or(justfile);
         Some(Embedded { justfile, recipe })
     }
 
@@ -81,7 +93,10 @@ fn recipe_header_line(text: &str, recipe: &str) -> Option<usize> {
     text.lines().position(|line| {
         let line = line.strip_prefix('@').unwrap_or(line);
         line.strip_prefix(recipe).is_some_and(|rest| {
-            rest.starts_with(':') || rest.starts_with(' ') || rest.starts_with('\t')
+            // `deploy := "..."` is a variable of the same name, not the recipe.
+            let assignment = rest.trim_start().starts_with(":=");
+            !assignment
+                && (rest.starts_with(':') || rest.starts_with(' ') || rest.starts_with('\t'))
         }) && line.contains(':')
     })
 }
@@ -108,10 +123,18 @@ fn is_ovscript(word: &str) -> bool {
     Path::new(word).file_name().and_then(|n| n.to_str()) == Some("ovscript")
 }
 
-/// The ovscript recipes of `justfile` (run with just in its folder) as scripts to check: each
-/// body at its justfile lines, indentation kept, just's `{{...}}` interpolations blanked (a
-/// value only known when just runs it). Returns (recipe, text).
-pub fn recipes_to_check(justfile: &Path) -> Result<Vec<(String, String)>, String> {
+/// A recipe that ovscript runs, as `check` reads it: its name (`tools::deploy` in a module),
+/// the file it is written in, and its body at that file's lines.
+pub struct RecipeToCheck {
+    pub name: String,
+    pub file: PathBuf,
+    pub text: String,
+}
+
+/// The recipes of `justfile` (with those of the files it `import`s and the modules it `mod`s)
+/// that run with ovscript, each as a script whose lines are its file's: the recipe's body
+/// where it is, blank lines elsewhere; just's `{{...}}` interpolations blanked to `x`.
+pub fn recipes_to_check(justfile: &Path) -> Result<Vec<RecipeToCheck>, String> {
     let dir = match justfile.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -132,37 +155,132 @@ pub fn recipes_to_check(justfile: &Path) -> Result<Vec<(String, String)>, String
     }
     let dump: Value = serde_json::from_slice(&output.stdout)
         .map_err(|e| format!("cannot read `just --dump --dump-format json` ({e})"))?;
-    let text = std::fs::read_to_string(justfile)
-        .map_err(|e| format!("cannot read {}: {e}", justfile.display()))?;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut scripts = Vec::new();
-    for (name, recipe) in dump["recipes"].as_object().into_iter().flatten() {
+    let mut found = Vec::new();
+    collect(&dump, justfile, &mut found);
+    Ok(found)
+}
+
+/// The ovscript recipes of one module of the dump (the root, or a `mod`), whose file is `root`.
+fn collect(module: &Value, root: &Path, found: &mut Vec<RecipeToCheck>) {
+    let sources = sources_of(root, 0);
+    let texts: Vec<(PathBuf, String)> = sources
+        .iter()
+        .filter_map(|file| Some((file.clone(), std::fs::read_to_string(file).ok()?)))
+        .collect();
+    for (name, recipe) in module["recipes"].as_object().into_iter().flatten() {
         if !runs_with_ovscript(recipe) {
             continue;
         }
-        let Some(header) = recipe_header_line(&text, name) else {
+        let Some((file, text, header)) = texts
+            .iter()
+            .find_map(|(file, text)| Some((file, text, recipe_header_line(text, name)?)))
+        else {
             continue;
         };
-        let mut script = String::new();
-        for _ in 0..=header {
-            script.push('\n');
-        }
-        for (i, line) in lines.iter().enumerate().skip(header + 1) {
-            let body_line = !line.trim().is_empty() && line.starts_with([' ', '\t']);
-            if !body_line && !line.trim().is_empty() {
-                break;
-            }
-            // The shebang is just's, not the script's (just drops it from what it runs too).
-            if i == header + 1 && line.trim_start().starts_with("#!") {
-                script.push('\n');
-                continue;
-            }
-            script.push_str(&blank_interpolations(line));
-            script.push('\n');
-        }
-        scripts.push((name.clone(), script));
+        let label = recipe["namepath"].as_str().unwrap_or(name).to_string();
+        found.push(RecipeToCheck {
+            name: label,
+            file: file.clone(),
+            text: body_at_its_lines(text, header),
+        });
     }
-    Ok(scripts)
+    for (name, submodule) in module["modules"].as_object().into_iter().flatten() {
+        if let Some(file) = texts
+            .iter()
+            .find_map(|(file, text)| module_file(file, text, name))
+        {
+            collect(submodule, &file, found);
+        }
+    }
+}
+
+/// `root` and the files it imports (`import 'path'`, `import? 'path'`), theirs too.
+fn sources_of(root: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut files = vec![root.to_path_buf()];
+    let Ok(text) = std::fs::read_to_string(root) else {
+        return files;
+    };
+    if depth > 16 {
+        return files;
+    }
+    let dir = root.parent().unwrap_or(Path::new("."));
+    for line in text.lines() {
+        let Some(rest) = line
+            .trim_start()
+            .strip_prefix("import?")
+            .or_else(|| line.trim_start().strip_prefix("import"))
+        else {
+            continue;
+        };
+        if let Some(path) = quoted(rest) {
+            for file in sources_of(&dir.join(path), depth + 1) {
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+        }
+    }
+    files
+}
+
+/// The file of module `name` declared in `text` (of `file`): `mod name 'path'`, or just's
+/// places for `mod name`: `name.just`, `name/mod.just`, `name/justfile`, `name/.justfile`.
+fn module_file(file: &Path, text: &str, name: &str) -> Option<PathBuf> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    text.lines().find_map(|line| {
+        let rest = line.trim_start();
+        let rest = rest
+            .strip_prefix("mod?")
+            .or_else(|| rest.strip_prefix("mod"))?;
+        let rest = rest.strip_prefix([' ', '\t'])?.trim_start();
+        let after = rest.strip_prefix(name)?;
+        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-') {
+            return None;
+        }
+        if let Some(path) = quoted(after) {
+            return Some(dir.join(path));
+        }
+        [
+            format!("{name}.just"),
+            format!("{name}/mod.just"),
+            format!("{name}/justfile"),
+            format!("{name}/.justfile"),
+        ]
+        .into_iter()
+        .map(|candidate| dir.join(candidate))
+        .find(|path| path.is_file())
+    })
+}
+
+/// The text between the first pair of `'` or `"` in `text`.
+fn quoted(text: &str) -> Option<&str> {
+    let start = text.find(['\'', '"'])?;
+    let quote = &text[start..start + 1];
+    let rest = &text[start + 1..];
+    Some(&rest[..rest.find(quote)?])
+}
+
+/// The body of the recipe whose header is line `header` of `text`, at its lines.
+fn body_at_its_lines(text: &str, header: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut script = String::new();
+    for _ in 0..=header {
+        script.push('\n');
+    }
+    for (i, line) in lines.iter().enumerate().skip(header + 1) {
+        let body_line = !line.trim().is_empty() && line.starts_with([' ', '\t']);
+        if !body_line && !line.trim().is_empty() {
+            break;
+        }
+        // The shebang is just's, not the script's (just drops it from what it runs too).
+        if i == header + 1 && line.trim_start().starts_with("#!") {
+            script.push('\n');
+            continue;
+        }
+        script.push_str(&blank_interpolations(line));
+        script.push('\n');
+    }
+    script
 }
 
 /// `{{name}}` replaced by as many `x` (inside a string it stays a string of the same width).

@@ -527,12 +527,18 @@ fn justfile_of(path: &Path) -> Option<PathBuf> {
 /// languages are left alone. Returns how many were checked and the problems.
 fn check_justfile(config: &Config, justfile: &Path) -> Result<(usize, Vec<String>), Error> {
     let recipes = crate::embedded::recipes_to_check(justfile).map_err(Error::usage)?;
-    let name = justfile.display().to_string();
-    let dir = justfile.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut problems = Vec::new();
-    for (recipe, text) in &recipes {
-        crate::diagnostic::label_source(&name, &format!(" (recipe {recipe})"));
+    for recipe in &recipes {
+        // Each recipe at its own file: the justfile, or a file it imports or a module's.
+        let name = recipe.file.display().to_string();
+        let dir = recipe
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        crate::diagnostic::label_source(&name, &format!(" (recipe {})", recipe.name));
         let runtime = offline_runtime(config.clone(), Some(&dir))?;
+        let text = &recipe.text;
         match runtime.compile(&name, text) {
             Ok(ast) => problems.extend(crate::check::check_compiled(&runtime, &name, &ast)),
             Err(e) => problems.push(

@@ -478,3 +478,30 @@ fn a_damaged_journal_is_called_damaged_not_a_changed_script() {
     );
     resume(torn).code(1).stdout_has("[1] One: skipped");
 }
+
+#[test]
+fn check_of_a_justfile_reads_imported_files_and_modules_and_skips_a_namesake_variable() {
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    let out = Test::new()
+        .file(
+            "justfile",
+            "import 'extra.just'\nmod tools\ndeploy := \"x\"\n\ndeploy:\n    #!/usr/bin/env ovscript\n    prnt(\"main\");\n",
+        )
+        .file(
+            "extra.just",
+            "imported:\n    #!/usr/bin/env ovscript\n    airflow.pase(\"x\");\n",
+        )
+        .file(
+            "tools.just",
+            "inmodule:\n    #!/usr/bin/env ovscript\n    unknwn_fn();\n",
+        )
+        .env("PATH", &path_with(&bin))
+        .command(&["check", "justfile"]);
+    out.code(2)
+        .stderr_has("justfile:7:5 (recipe deploy): unknown function prnt")
+        .stderr_has("extra.just:3:13 (recipe imported): unknown function pase")
+        .stderr_has("tools.just:3:5 (recipe tools::inmodule): unknown function unknwn_fn")
+        .stderr_has("3 problem(s) found");
+}

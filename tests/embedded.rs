@@ -257,3 +257,23 @@ fn just_status_shows_the_world_before_a_deploy() {
         .lacks("NOT checked");
     assert!(world.changes().is_empty(), "{:?}", world.changes());
 }
+
+#[test]
+fn a_recipe_run_elsewhere_still_names_its_justfile_line() {
+    // `set working-directory` and `[no-cd]`: the recipe runs in another folder than its
+    // justfile's, and its errors still name the justfile and the recipe, not just's temp file.
+    let justfile = "set working-directory := \"sub\"\n\nmoved:\n    #!/usr/bin/env ovscript\n    throw \"moved failed\";\n\n[no-cd]\nstay:\n    #!/usr/bin/env ovscript\n    throw \"stay failed\";\n";
+    let Some(test) = with_justfile(justfile) else {
+        return;
+    };
+    let test = test.file("sub/.keep", "");
+    just(&test, &["moved"])
+        .code(1)
+        .stderr_has("justfile:5:5 (recipe moved): moved failed")
+        .lacks("/just-");
+    let below = test.path().join("sub");
+    let out = test.program_in(&below, "just", &["stay"]);
+    out.code(1)
+        .stderr_has("justfile:10:5 (recipe stay): stay failed")
+        .lacks("/just-");
+}

@@ -140,11 +140,16 @@ impl Test {
     /// Another program (the real `just`) with the test's directory and environment, as an
     /// operator would run it there.
     pub fn program<S: AsRef<str>>(&self, program: &str, argv: &[S]) -> Output {
+        self.program_in(self.dir.path(), program, argv)
+    }
+
+    /// The same, run in the folder `dir` (below the working directory, say).
+    pub fn program_in<S: AsRef<str>>(&self, dir: &Path, program: &str, argv: &[S]) -> Output {
         let command = self.prepare(argv);
         let mut other = Command::new(program);
         other
             .args(argv.iter().map(|a| a.as_ref()))
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
