@@ -275,7 +275,8 @@ impl Checker<'_> {
             return None;
         }
         let signatures = self.host.signatures.get(&call.name)?;
-        let shown = |s: &Signature| crate::diagnostic::as_method(&s.text);
+        let shown =
+            |s: &Signature| crate::diagnostic::script_types(&crate::diagnostic::as_method(&s.text));
         let written = if call.method {
             format!(
                 "{}.{}(...)",

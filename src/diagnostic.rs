@@ -79,15 +79,16 @@ fn not_found(signature: &str) -> String {
     )
 }
 
-/// Rust type names as scripts know them: `string`, `int`, `float`, `map`, `array`.
+/// Rust type names as the documentation writes them: `string`, `int`, `float`, `Map`,
+/// `Array` (as `ovscript doc` shows signatures).
 pub fn script_types(text: &str) -> String {
     let replaced = text
         .replace("&str | ImmutableString | String", "string")
         .replace("ImmutableString", "string")
         .replace("&str", "string")
         .replace("alloc::string::String", "string")
-        .replace("rhai::Map", "map")
-        .replace("rhai::Array", "array");
+        .replace("rhai::Map", "Map")
+        .replace("rhai::Array", "Array");
     replaced
         .split_inclusive([' ', ',', '(', ')', '<', '>', '|'])
         .map(|word| {
@@ -99,9 +100,6 @@ pub fn script_types(text: &str) -> String {
                 "i64" | "i32" | "INT" | "usize" | "u64" => "int",
                 "f64" | "f32" | "FLOAT" => "float",
                 "String" => "string",
-                "Map" => "map",
-                "Array" => "array",
-                "Blob" => "blob",
                 other => other,
             };
             format!("{named}{tail}")

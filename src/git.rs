@@ -410,7 +410,7 @@ fn file_list(files: Array) -> HostResult<Vec<String>> {
     files
         .into_iter()
         .map(|file| {
-            let type_name = file.type_name();
+            let type_name = crate::diagnostic::script_types(file.type_name());
             file.into_immutable_string()
                 .map(|s| s.to_string())
                 .map_err(|_| {

@@ -141,7 +141,7 @@ fn string_args(function: &str, recipe: &str, args: Array) -> HostResult<Vec<Stri
     args.into_iter()
         .enumerate()
         .map(|(i, arg)| {
-            let type_name = arg.type_name();
+            let type_name = crate::diagnostic::script_types(arg.type_name());
             arg.into_immutable_string().map(|s| s.to_string()).map_err(|_| {
                 host_error(format!(
                     "{function}(\"{recipe}\", [...]): argument {} ({type_name}) is not a string: pass it as text (e.g. `x.to_string()`)",

@@ -1084,7 +1084,7 @@ fn wrong_arguments_name_the_function_and_its_signature() {
     target
         .run("let dag = 42; airflow.pause(dag);")
         .code(1)
-        .stderr_has("pause (Airflow, i64)")
+        .stderr_has("no function `pause` takes (Airflow, int)")
         .stderr_has("it can be called as:")
         .stderr_has("airflow.pause(dag_id: string) -> bool");
     assert!(target.world().requests().is_empty());

@@ -142,7 +142,7 @@ fn six_arguments_and_the_array_form_arrive_alike() {
     };
     test.run()
         .code(1)
-        .stderr_has("argument 2 (i64) is not a string");
+        .stderr_has("argument 2 (int) is not a string");
 }
 
 #[test]

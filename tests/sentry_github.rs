@@ -527,12 +527,12 @@ fn wrong_arguments_show_what_the_function_takes() {
         .run()
         .code(2)
         .stderr_has("argument 1 is a string, which it does not take; it can be called as")
-        .stderr_has("github.approve_pr(number: i64)");
+        .stderr_has("github.approve_pr(number: int)");
     against(&world, r#"let n = "4240"; github.approve_pr(n);"#)
         .run()
         .code(1)
         .stderr_has("it can be called as:")
-        .stderr_has("github.approve_pr(number: i64)");
+        .stderr_has("github.approve_pr(number: int)");
     against(&world, "sentry.errors_since();")
         .run()
         .code(2)
@@ -541,9 +541,11 @@ fn wrong_arguments_show_what_the_function_takes() {
         .run()
         .code(2)
         .stderr_has("github.draft_release(prefix: string)");
+    // A unit literal is caught before the run, as other literals are.
     against(&world, "github.publish_release(());")
         .run()
-        .code(1)
+        .code(2)
+        .stderr_has("argument 1 is a unit `()`, which it does not take")
         .stderr_has("github.publish_release(release: map)");
     against(&world, r#"github.publish_release(#{ tag_name: "x" });"#)
         .run()

@@ -136,7 +136,7 @@ impl Client {
         let url = challenge.token_url(&scope).map_err(|e| {
             Failure::new(format!(
                 "the registry at {} asks for a token from {e}, which is not an http(s) URL: {} cannot be told; check {URL_HINT}",
-                display_url(asked.base),
+                shown(asked.base),
                 asked.what()
             ))
         })?;
@@ -165,7 +165,7 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} answered {status} for HEAD {} ({advice}); this does not mean the tag is missing",
             asked.what(),
-            display_url(asked.base),
+            shown(asked.base),
             reply.url
         ))
     }
@@ -181,9 +181,19 @@ impl Client {
         self.rest.shared().failure(format!(
             "cannot tell {}: the registry at {} wants a login ({scheme}, HTTP 401 for HEAD {}); ovscript pulls anonymously: point OVSCRIPT_REGISTRY_URL (`url` under [registry]) at a registry or mirror that allows anonymous pulls",
             asked.what(),
-            display_url(asked.base),
+            shown(asked.base),
             reply.url
         ))
+    }
+}
+
+/// A registry's address as messages show it: without credentials, as it was written.
+fn shown(base: &str) -> String {
+    let url = display_url(base);
+    if base.ends_with('/') {
+        url
+    } else {
+        url.trim_end_matches('/').to_string()
     }
 }
 

@@ -90,7 +90,7 @@ pub(super) fn hcl_literal(value: &Dynamic) -> Result<String, String> {
     }
     Err(format!(
         "tf.set takes a bool, a number or a string, not {}",
-        value.type_name()
+        crate::diagnostic::script_types(value.type_name())
     ))
 }
 
