@@ -505,3 +505,25 @@ fn check_of_a_justfile_reads_imported_files_and_modules_and_skips_a_namesake_var
         .stderr_has("tools.just:3:5 (recipe tools::inmodule): unknown function unknwn_fn")
         .stderr_has("3 problem(s) found");
 }
+
+#[test]
+fn the_repl_keeps_no_secret_in_its_history_or_journal_however_it_is_typed() {
+    let secret = "s3cret token/with+signs";
+    let encoded = "s3cret%20token%2Fwith%2Bsigns";
+    let test = Test::new();
+    let state = test.path().join("state").display().to_string();
+    let test = test
+        .env("OVSCRIPT_GITHUB_TOKEN", secret)
+        .env("XDG_STATE_HOME", &state)
+        .stdin(&format!(
+            "let a = \"{secret}\";\nlet b = \"https://x.test/?t={encoded}\";\nprint(\"plain line\");\n"
+        ));
+    let out = test.command(&["repl"]);
+    out.success().lacks("s3cret");
+    let history =
+        std::fs::read_to_string(test.path().join("state/ovscript/history")).unwrap_or_default();
+    assert!(!history.contains("s3cret"), "{history}");
+    assert!(history.contains("plain line"), "{history}");
+    let journal = crate::test::journal_text(test.path());
+    assert!(!journal.contains("s3cret"), "{journal}");
+}

@@ -666,6 +666,37 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_to_another_host_carries_no_credentials() {
+        use std::io::{BufRead, BufReader, Write};
+        let (elsewhere, visited) = linking_server(|_, _| None);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = format!("{elsewhere}/collect");
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        let rest = client(&format!("http://127.0.0.1:{port}"));
+        let _ = rest.get("/start");
+        let seen = visited.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            ["/collect "],
+            "the other host got credentials: {seen:?}"
+        );
+    }
+
+    #[test]
     fn a_segment_cannot_change_the_path() {
         assert_eq!(segment("catalog-2024.05.01_x~"), "catalog-2024.05.01_x~");
         assert_eq!(
