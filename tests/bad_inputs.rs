@@ -527,3 +527,30 @@ fn the_repl_keeps_no_secret_in_its_history_or_journal_however_it_is_typed() {
     let journal = crate::test::journal_text(test.path());
     assert!(!journal.contains("s3cret"), "{journal}");
 }
+
+#[test]
+fn a_secret_with_quotes_and_backslashes_is_hidden_in_every_channel() {
+    let secret = r#"pa"ss\w0rd-long"#;
+    let test = Test::new().env("OVSCRIPT_GITHUB_TOKEN", secret).script(
+        r#"
+            let token = env("OVSCRIPT_GITHUB_TOKEN");
+            step("Show it", || { print(#{ token: token }); info(`${[token]}`); });
+            throw `failed with ${#{ t: token }}`;
+            "#,
+    );
+    let out = test.run();
+    out.code(1);
+    let run_id = out.run_id();
+    for shown in [
+        out.stdout.clone(),
+        out.stderr.clone(),
+        crate::test::journal_text(test.path()),
+        test.command(&["log"]).stdout,
+        test.command(&["log", &run_id]).stdout,
+        test.command(&["log", "--json"]).stdout,
+        test.command(&["log", &run_id, "--json"]).stdout,
+    ] {
+        assert!(!shown.contains("ss\\"), "{shown}");
+        assert!(!shown.contains("w0rd-long"), "{shown}");
+    }
+}
