@@ -181,29 +181,7 @@ impl StdlibResolver {
 
     /// The file an import path names, and the places looked at.
     pub fn find(&self, source: Option<&str>, path: &str) -> Result<PathBuf, Vec<PathBuf>> {
-        let file = if path.ends_with(".rhai") {
-            path.to_string()
-        } else {
-            format!("{path}.rhai")
-        };
-        let importer_dir = source
-            .map(Path::new)
-            .and_then(Path::parent)
-            .map(Path::to_path_buf);
-        let candidates: Vec<PathBuf> = if Path::new(&file).is_absolute() {
-            vec![PathBuf::from(&file)]
-        } else {
-            importer_dir
-                .into_iter()
-                .chain(self.dirs.iter().cloned())
-                .map(|d| d.join(&file))
-                .collect()
-        };
-        candidates
-            .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .ok_or(candidates)
+        find_module(&self.dirs, source, path)
     }
 
     pub fn compile(&self, engine: &Engine, file: &Path) -> Result<AST, Box<EvalAltResult>> {
@@ -214,6 +192,70 @@ impl StdlibResolver {
         crate::diagnostic::remember_closures(&ast);
         Ok(ast)
     }
+}
+
+/// The file an import path names from `source` (the importing file), looked for next to it and
+/// then in `dirs`; or the places looked at.
+pub fn find_module(
+    dirs: &[PathBuf],
+    source: Option<&str>,
+    path: &str,
+) -> Result<PathBuf, Vec<PathBuf>> {
+    let file = if path.ends_with(".rhai") {
+        path.to_string()
+    } else {
+        format!("{path}.rhai")
+    };
+    let importer_dir = source
+        .map(Path::new)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
+    let candidates: Vec<PathBuf> = if Path::new(&file).is_absolute() {
+        vec![PathBuf::from(&file)]
+    } else {
+        importer_dir
+            .into_iter()
+            .chain(dirs.iter().cloned())
+            .map(|d| d.join(&file))
+            .collect()
+    };
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or(candidates)
+}
+
+/// What a script is, for `--resume`: its text and, in the order they are imported, the path
+/// and text of every module it imports, theirs too (an edit of `stdlib/deploy.rhai`, where most
+/// steps live, changes the script as much as an edit of the runbook). Read without running
+/// anything; an import that cannot be found or read counts as its path alone.
+pub fn identity_text(text: &str, script: &str, dirs: &[PathBuf]) -> String {
+    let engine = Engine::new_raw();
+    let mut identity = text.to_string();
+    let mut queue = vec![(script.to_string(), text.to_string())];
+    let mut seen: Vec<PathBuf> = Vec::new();
+    while let Some((source, text)) = queue.pop() {
+        let Ok(ast) = engine.compile(&text) else {
+            continue;
+        };
+        for import in imports_of(&ast) {
+            identity.push_str(&format!("\0import {}\0", import.path));
+            let Ok(file) = find_module(dirs, Some(&source), &import.path) else {
+                continue;
+            };
+            if seen.contains(&file) {
+                continue;
+            }
+            seen.push(file.clone());
+            let Ok(module) = crate::script_file::read(&file) else {
+                continue;
+            };
+            identity.push_str(&module);
+            queue.insert(0, (file.display().to_string(), module));
+        }
+    }
+    identity
 }
 
 /// The engine's handle on the shared resolver (an engine owns its resolver).

@@ -59,7 +59,7 @@ pub fn resumable(
     }
     if record.sha256 != sha && !changed_ok {
         return Err(Error::usage(format!(
-            "{} changed since run {run_id}: its finished steps may no longer be the script's; check the change, then go on with --resume {run_id} --resume-changed (steps that no longer line up run again, and are named)",
+            "{}, or a module it imports, changed since run {run_id}: its finished steps may no longer be the script's; check the change, then go on with --resume {run_id} --resume-changed (steps that no longer line up run again, and are named)",
             record.script
         )));
     }

@@ -198,7 +198,7 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
             text,
         },
     };
-    let text = source.text.clone();
+    let identity = source.identity(&base_dir);
     let mode = journal::Mode {
         dry_run: args.dry_run,
         rehearsal: args.rehearse.is_some(),
@@ -210,7 +210,7 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
             run_id,
             mode,
             &runbook,
-            &sha256(&text),
+            &identity,
             args.resume_changed,
         )?),
         None => None,
@@ -301,6 +301,16 @@ pub struct Source {
     pub text: String,
 }
 
+impl Source {
+    /// What `--resume` compares: the sha-256 of the script and of every module it imports.
+    pub fn identity(&self, base_dir: &Path) -> String {
+        let dirs = crate::modules::search_dirs(Some(&self.dir), base_dir);
+        sha256(&crate::modules::identity_text(
+            &self.text, &self.name, &dirs,
+        ))
+    }
+}
+
 /// Compiles and runs one script in `ctx`, journaling the run and mapping failures to exit codes.
 pub fn execute(
     ctx: Ctx,
@@ -340,7 +350,7 @@ pub fn execute(
     ctx.record(Event::RunStart {
         script: name.clone(),
         runbook: ctx.runbook.clone(),
-        sha256: sha256(text),
+        sha256: source.identity(&ctx.base_dir),
         args: args.clone(),
         dry_run: ctx.dry_run,
         run_id: ctx.journal.run_id().to_string(),

@@ -554,3 +554,31 @@ fn a_secret_with_quotes_and_backslashes_is_hidden_in_every_channel() {
         assert!(!shown.contains("w0rd-long"), "{shown}");
     }
 }
+
+#[test]
+fn resume_sees_an_edit_of_a_module_the_script_imports() {
+    let test = Test::new()
+        .file("stdlib/steps.rhai", "fn one() { info(\"one\") }\n")
+        .script("import \"steps\" as steps;\nstep(\"One\", || steps::one());\nthrow \"stop\";\n");
+    let first = test.run();
+    first.code(1);
+    let run_id = first.run_id();
+    // The runbook is the same; the module where its steps live is not.
+    std::fs::write(
+        test.path().join("stdlib/steps.rhai"),
+        "fn one() { info(\"one, edited\") }\n",
+    )
+    .unwrap();
+    test.command(&["run", "--resume", &run_id, "script.rhai"])
+        .code(2)
+        .stderr_has("script.rhai, or a module it imports, changed since run");
+    // Unedited, it goes on.
+    std::fs::write(
+        test.path().join("stdlib/steps.rhai"),
+        "fn one() { info(\"one\") }\n",
+    )
+    .unwrap();
+    test.command(&["run", "--resume", &run_id, "script.rhai"])
+        .code(1)
+        .stdout_has("[1] One: skipped");
+}
