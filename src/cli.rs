@@ -99,8 +99,9 @@ pub struct RunArgs {
     /// by order and title; those that no longer line up run again, and are named).
     #[arg(long, requires = "resume")]
     pub resume_changed: bool,
-    /// Remove the deploy lock another run left in the infrastructure repository's origin (after
-    /// showing who holds it and asking), then run.
+    /// Remove the deploy lock a dead run left in the infrastructure repository's origin (after
+    /// showing who holds it and since when, once its run id is typed: --yes does not answer
+    /// that), then run. Refused while that run is alive on this machine.
     #[arg(long)]
     pub break_lock: bool,
     /// Run against a simulated world on this machine: calm (default), dag-running,

@@ -139,13 +139,34 @@ pub fn break_lock(ctx: &Ctx) -> HostResult<()> {
     };
     ctx.ui
         .warn(&format!("the deploy lock is held: {}", holder.describe()));
+    // A run alive on this machine holds its journal: its lock is not to be broken, --yes or not.
+    let journal = ctx
+        .base_dir
+        .join(crate::journal::DIR)
+        .join(format!("{}.jsonl", holder.run_id));
+    if holder.host == host_name() && crate::journal::is_running(&journal) {
+        return Err(host_error(format!(
+            "run {} is alive on this machine (it, or a recipe it started, holds its journal): it is deploying, and its lock is not broken; let it finish, or stop it (Ctrl-C) and go on with --resume {}",
+            holder.run_id, holder.run_id
+        )));
+    }
+    if let Some(age) = age_of(&holder.since) {
+        ctx.ui.warn(&format!(
+            "it was taken {age} ago, on {}: make sure that run is dead there",
+            holder.host
+        ));
+    }
     if ctx.would(&format!("remove the deploy lock of run {}", holder.run_id)) {
         return Ok(());
     }
-    let question =
-        "Remove it? Only if that run is dead: two deploys at once can leave production broken";
-    if !crate::operator::ask_yes_no(ctx, question)? {
-        return Err(host_error("the deploy lock was left as it is"));
+    let question = format!(
+        "Only if that run is dead (two deploys at once can leave production broken): type its run id, {}, to remove its lock:",
+        holder.run_id
+    );
+    if !crate::operator::ask_to_type(ctx, &question, &holder.run_id)? {
+        return Err(host_error(
+            "the deploy lock was left as it is: the run id was not typed (--yes does not answer this question)",
+        ));
     }
     lock.delete(&holder.commit)?;
     ctx.record(Event::LockBroken {
@@ -334,6 +355,16 @@ impl DeployLock {
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
+}
+
+/// How long ago `since` (RFC 3339) was, as a person reads it.
+fn age_of(since: &str) -> Option<String> {
+    let since = chrono::DateTime::parse_from_rfc3339(since.trim()).ok()?;
+    let age = chrono::Utc::now()
+        .signed_duration_since(since)
+        .to_std()
+        .ok()?;
+    Some(crate::ui::human(age))
 }
 
 fn host_name() -> String {

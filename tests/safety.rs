@@ -702,11 +702,43 @@ fn break_lock_removes_a_dead_runs_lock_and_a_dry_run_only_says_so() {
     assert!(deploy
         .origin_branches()
         .contains(&"deploy-lock".to_string()));
-    // --break-lock removes the lock after asking; the other leftovers still stop the run.
+    // --yes does not answer "type its run id": the lock stays.
+    let killed = newest_run(deploy.test.path());
     deploy
         .catalog(&["--break-lock"])
         .code(1)
+        .stderr_has("the run id was not typed (--yes does not answer this question)");
+    assert!(deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
+    // A wrong id neither.
+    deploy
+        .test
+        .clone()
+        .stdin("20200101T000000Z-someone\n")
+        .command(&[
+            "run",
+            "--yes",
+            "--break-lock",
+            &repo_file("scripts/catalog.rhai"),
+        ])
+        .code(1)
+        .stderr_has("the run id was not typed");
+    // --break-lock removes the lock once its run id is typed, after saying how old it is; the
+    // other leftovers still stop the run.
+    deploy
+        .test
+        .clone()
+        .stdin(&format!("{killed}\n"))
+        .command(&[
+            "run",
+            "--yes",
+            "--break-lock",
+            &repo_file("scripts/catalog.rhai"),
+        ])
+        .code(1)
         .stderr_has("the deploy lock is held: run ")
+        .stderr_has("ago, on ")
         .stdout_has("removed the deploy lock")
         .stderr_has("running_dags_cleared = true");
     assert!(!deploy
@@ -907,6 +939,23 @@ fn a_run_still_going_is_neither_resumed_nor_deployed_over() {
         before,
         "the refused runs changed the world"
     );
+
+    // Its lock is not broken while it lives on this machine, whatever is typed or said.
+    deploy
+        .test
+        .clone()
+        .stdin(&format!("{going}\n"))
+        .command(&[
+            "run",
+            "--yes",
+            "--break-lock",
+            &repo_file("scripts/catalog.rhai"),
+        ])
+        .code(1)
+        .stderr_has(&format!("run {going} is alive on this machine"));
+    assert!(deploy
+        .origin_branches()
+        .contains(&"deploy-lock".to_string()));
 
     // ovscript alone is killed: its apply goes on, and so does the run.
     let recipes = descendants(child.id());

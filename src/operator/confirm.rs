@@ -66,6 +66,24 @@ fn answer(ctx: &Ctx, question: &str) -> HostResult<(bool, &'static str)> {
     }
 }
 
+/// Asks the operator to type `expected` (a run id) to go on: a deliberate act that `--yes`
+/// never answers. Read from standard input (a terminal, or what a job pipes in on purpose);
+/// journaled.
+pub fn ask_to_type(ctx: &Ctx, question: &str, expected: &str) -> HostResult<bool> {
+    let typed = if ctx.cancel.terminal_lost() {
+        false
+    } else {
+        let (read, line) = ask(ctx, &format!("? {} ", ctx.redact(question)))?;
+        matches!(read, Ok(n) if n > 0) && line.trim() == expected
+    };
+    ctx.record(Event::Confirm {
+        question: question.to_string(),
+        answer: typed,
+        by: "typed".to_string(),
+    });
+    Ok(typed)
+}
+
 /// Shows `prompt` and reads one line from the terminal, or the interruption if Ctrl-C comes first: a blocked read must
 /// not make the operator press Ctrl-C twice (which exits without clean-up).
 fn ask(ctx: &Ctx, prompt: &str) -> HostResult<(std::io::Result<usize>, String)> {

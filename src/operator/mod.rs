@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::error::{host_error, HostResult, UsageError};
 use crate::journal::Event;
 
-pub use confirm::ask_yes_no;
+pub use confirm::{ask_to_type, ask_yes_no};
 pub use step::Resume;
 use step::{run_step, Steps};
 
