@@ -85,9 +85,7 @@ fn while_paused(
                         crate::diagnostic::message_of(&e)
                     ),
                 };
-                {
-                    crate::ui::err(&format!("{}\n", airflow.ctx().redact(&line)));
-                };
+                crate::ui::err(&format!("{}\n", airflow.ctx().redact(&line)));
             }
         })
     };

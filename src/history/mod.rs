@@ -83,12 +83,10 @@ pub fn runs(base: &Path) -> Result<Vec<Run>, Error> {
 
 fn warn_damaged(file: &Path, run: &Run) {
     for line in &run.damaged_lines {
-        {
-            crate::ui::err(&format!(
-                "warning: {}:{line}: not a journal line (torn by a crash?): skipped\n",
-                file.display()
-            ));
-        };
+        crate::ui::err(&format!(
+            "warning: {}:{line}: not a journal line (torn by a crash?): skipped\n",
+            file.display()
+        ));
     }
 }
 

@@ -333,12 +333,10 @@ impl Session {
             .map(|(name, _, value)| (name, value))
             .collect();
         if variables.is_empty() {
-            {
-                crate::ui::out(&format!(
-                    "no variables yet (the host objects are {})\n",
-                    objects.names().collect::<Vec<_>>().join(", ")
-                ));
-            };
+            crate::ui::out(&format!(
+                "no variables yet (the host objects are {})\n",
+                objects.names().collect::<Vec<_>>().join(", ")
+            ));
             return;
         }
         let lines: Vec<(String, String)> = variables
@@ -350,9 +348,7 @@ impl Session {
 
     pub(super) fn load(&mut self, path: &str) {
         if path.is_empty() {
-            {
-                crate::ui::err("usage: :load FILE\n");
-            };
+            crate::ui::err("usage: :load FILE\n");
             return;
         }
         let text = match crate::script_file::read(std::path::Path::new(path)) {

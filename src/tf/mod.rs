@@ -256,9 +256,7 @@ impl Tf {
             };
             let line =
                 outcome.unwrap_or_else(|e| format!("NOT RESTORED: set {what} back by hand ({e})"));
-            {
-                crate::ui::err(&format!("{}\n", redactor.redact(&line)));
-            };
+            crate::ui::err(&format!("{}\n", redactor.redact(&line)));
         }))
     }
 
