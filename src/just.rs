@@ -39,9 +39,11 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
         .map(|run| run.started_recipes.clone())
         .unwrap_or_default();
     let started = Started::new(std::sync::Mutex::new(inherited));
+    let succeeded = Started::default();
     let just = Just {
         ctx: ctx.clone(),
         started: started.clone(),
+        succeeded: succeeded.clone(),
     };
     let run: Runner<()> = Arc::new(move |recipe, args| just.run(recipe, args));
     let doc = Doc {
@@ -55,6 +57,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
     let just = Just {
         ctx: ctx.clone(),
         started: started.clone(),
+        succeeded: succeeded.clone(),
     };
     let output: Runner<Map> = Arc::new(move |recipe, args| just.output(recipe, args));
     let doc = Doc {
@@ -71,15 +74,25 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, _objects: &mut Objects) {
         "Whether this run, or a run it resumed, started `just COMMAND` (e.g. \"apply prod catalog-airflow\"): its process began, whatever came of it. False when the call failed before (a missing recipe, no `just`) or in a dry run.",
         r#"if just_started("apply prod catalog-airflow") { offer_rollback() }"#,
     )
-    .register_into_engine(engine, move |command: &str| {
-        // Compared as text with single spaces, as a person writes the call.
-        let wanted = command.split_whitespace().collect::<Vec<_>>().join(" ");
-        started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|words| words.join(" ") == wanted)
-    });
+    .register_into_engine(engine, move |command: &str| called(&started, command));
+
+    describe(
+        "just_succeeded",
+        &["command: &str", "bool"],
+        "Whether this run ran `just COMMAND` (e.g. \"apply prod catalog-airflow\") and it exited 0: what failed after it (the clearance flag's restore) is no reason to roll it back.",
+        r#"if just_succeeded("apply prod catalog-airflow") { by_hand("set the flag back") }"#,
+    )
+    .register_into_engine(engine, move |command: &str| called(&succeeded, command));
+}
+
+/// Whether `calls` holds `command`, compared as text with single spaces, as a person writes it.
+fn called(calls: &Started, command: &str) -> bool {
+    let wanted = command.split_whitespace().collect::<Vec<_>>().join(" ");
+    calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|words| words.join(" ") == wanted)
 }
 
 /// The recipe calls (recipe and arguments) whose process this run started.
@@ -155,6 +168,8 @@ fn string_args(function: &str, recipe: &str, args: Array) -> HostResult<Vec<Stri
 struct Just {
     ctx: Ctx,
     started: Started,
+    /// The calls of this run that exited 0.
+    succeeded: Started,
 }
 
 impl Just {
@@ -170,6 +185,15 @@ impl Just {
                 "{call} failed with exit code {code} (its output is above)"
             )));
         }
+        self.succeeded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(
+                [call.recipe.clone()]
+                    .into_iter()
+                    .chain(call.args.clone())
+                    .collect(),
+            );
         Ok(())
     }
 

@@ -255,25 +255,26 @@ Production only, after the app is built and tagged. The team's channel is told w
          - With `module.catalog-airflow.running_dags_cleared = true` in `environments/prod/catalog-airflow.tf` (set before, restored after, whatever happens)
            - Runs `just apply prod catalog-airflow`
        - If it fails:
-         - If `just_started("apply prod catalog-airflow")`:
-           - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-             - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
-               - Posts to the team's channel: ":rotating_light: Production catalog-airflow may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
-             - If `--rollback == "local"`:
-               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
-               - If the answer is yes:
-                 - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
-                   - Posts to the team's channel: ":rewind: {git.identity()} is rolling production catalog-airflow back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
-                 - Roll back: module.catalog-airflow.docker_image_tag = {stable.rollback_tag}, just apply prod catalog-airflow
-                   - Sets `module.catalog-airflow.docker_image_tag = stable.rollback_tag` in `environments/prod/catalog-airflow.tf`
-                   - `deploy::dags_to_pause`, as above
-                   - With the DAGs of `dags` paused (unpaused after, whatever happens)
-                     - `deploy::guarded_apply`, as above
-             - Otherwise:
-               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
-               - If the answer is yes:
-                 - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                 - `deploy::notify_rollback`, as above
+         - Unless `just_succeeded("apply prod catalog-airflow")`:
+           - If `just_started("apply prod catalog-airflow")`:
+             - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
+               - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
+                 - Posts to the team's channel: ":rotating_light: Production catalog-airflow may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+               - If `--rollback == "local"`:
+                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
+                 - If the answer is yes:
+                   - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
+                     - Posts to the team's channel: ":rewind: {git.identity()} is rolling production catalog-airflow back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                   - Roll back: module.catalog-airflow.docker_image_tag = {stable.rollback_tag}, just apply prod catalog-airflow
+                     - Sets `module.catalog-airflow.docker_image_tag = stable.rollback_tag` in `environments/prod/catalog-airflow.tf`
+                     - `deploy::dags_to_pause`, as above
+                     - With the DAGs of `dags` paused (unpaused after, whatever happens)
+                       - `deploy::guarded_apply`, as above
+               - Otherwise:
+                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
+                 - If the answer is yes:
+                   - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
+                   - `deploy::notify_rollback`, as above
 
 Post-deployment
 ---------------
@@ -370,25 +371,26 @@ After the app is built and tagged. The team's channel is told when it starts and
          - With `module.ingestion-server.data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens)
            - Runs `just apply prod ingestion-server`
        - If it fails:
-         - If `just_started("apply prod ingestion-server")`:
-           - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-             - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
-               - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
-             - If `--rollback == "local"`:
-               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
-               - If the answer is yes:
-                 - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
-                   - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
-                 - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
-                   - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
-                   - `deploy::no_refresh_running`, as above
-                   - With the DAGs of `dags` paused (unpaused after, whatever happens)
-                     - `deploy::guarded_apply`, as above
-             - Otherwise:
-               - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
-               - If the answer is yes:
-                 - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                 - `deploy::notify_rollback`, as above
+         - Unless `just_succeeded("apply prod ingestion-server")`:
+           - If `just_started("apply prod ingestion-server")`:
+             - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
+               - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
+                 - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+               - If `--rollback == "local"`:
+                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
+                 - If the answer is yes:
+                   - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
+                     - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                   - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
+                     - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
+                     - `deploy::no_refresh_running`, as above
+                     - With the DAGs of `dags` paused (unpaused after, whatever happens)
+                       - `deploy::guarded_apply`, as above
+               - Otherwise:
+                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
+                 - If the answer is yes:
+                   - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
+                   - `deploy::notify_rollback`, as above
 
 Post-deployment
 ---------------

@@ -199,6 +199,27 @@ fn catalog_unpauses_the_refresh_even_when_the_apply_fails() {
 }
 
 #[test]
+fn a_flag_that_cannot_be_restored_after_a_good_apply_is_its_own_outcome_and_no_rollback() {
+    // The flag's line is deleted while the apply runs: the apply succeeds, the restore cannot.
+    let Some(r) = rehearse(
+        "catalog",
+        "calm",
+        &["--yes"],
+        &[("OVSCRIPT_REHEARSE_APPLY_DROPS_FLAG", "1")],
+    ) else {
+        return;
+    };
+    r.out
+        .code(1)
+        .stderr_has("the production apply succeeded, but the step failed after it")
+        .stderr_has("running_dags_cleared may still be true in environments/prod/catalog-airflow.tf")
+        .stdout_has("set running_dags_cleared = false in environments/prod/catalog-airflow.tf (the apply succeeded; no rollback is needed)")
+        .stdout_lacks("Roll back");
+    assert_eq!(r.applies()[0]["code"], 0);
+    assert!(r.world["dispatches"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn catalog_apply_failure_restores_the_flag_shows_it_and_offers_rollback() {
     let Some(r) = rehearse("catalog", "apply-fails", &["--yes"], &[]) else {
         return;
