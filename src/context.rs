@@ -40,6 +40,31 @@ pub struct Context {
     pub resumed: Option<crate::journal::RunRecord>,
     /// Run when the run ends, whatever its outcome (releasing the deploy lock).
     pub at_end: AtEnd,
+    /// What the host's guards hold now: the deploy lock, the clearance flags raised.
+    pub guards: Guards,
+}
+
+/// The state of the host's guards that production recipes are checked against: no production
+/// recipe without the deploy lock, no production apply without a clearance flag raised by
+/// `tf.with`, whatever the script says.
+#[derive(Default)]
+pub struct Guards {
+    /// This run holds the deploy lock (taken, or taken over on `--resume`).
+    pub lock_held: std::sync::atomic::AtomicBool,
+    /// Clearance flags (`*_cleared`) set true by this run's `tf.with`, not restored yet.
+    pub clearances_raised: std::sync::atomic::AtomicUsize,
+}
+
+impl Guards {
+    pub fn holds_the_lock(&self) -> bool {
+        self.lock_held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn clearance_raised(&self) -> bool {
+        self.clearances_raised
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+    }
 }
 
 /// Actions for the end of a run, run once, newest first.

@@ -301,8 +301,16 @@ impl DeployLock {
         let last_resort = ctx.cancel.last_resort(move || {
             let _ = undo.delete(&undo_commit);
         });
+        ctx.guards
+            .lock_held
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let releasing = self.clone();
         ctx.at_end.push(move || {
+            releasing
+                .ctx()
+                .guards
+                .lock_held
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             releasing.release(&commit);
             // Released now: a later exit has nothing of ours to undo.
             drop(last_resort);

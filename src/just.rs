@@ -27,6 +27,10 @@ use crate::shell::shell_words;
 
 const INSTALL_HINT: &str = "`just` is not installed or not on PATH: install it with `pip install rust-just` (or run tools/install-tools.sh of the ovscript repository and put the directory it prints on PATH)";
 
+/// The environment names that make a recipe a production one (`just apply prod ...`,
+/// `just bump production airflow`).
+const PRODUCTION: &[&str] = &["prod", "production"];
+
 /// The names just looks for, in its order.
 const JUSTFILE_NAMES: &[&str] = &["justfile", "Justfile", ".justfile"];
 
@@ -270,7 +274,30 @@ impl Just {
                 call.justfile.display()
             ))
         })?;
+        self.guard_production(&call)?;
         Ok(call)
+    }
+
+    /// The host's guards on production, whatever the script says: a production recipe (one
+    /// whose arguments name `prod` or `production`) runs only while this run holds the deploy
+    /// lock, and the production `apply` only while a clearance flag is raised by `tf.with`
+    /// (true during the apply, restored after). A dry run changes nothing and is not held.
+    fn guard_production(&self, call: &Call) -> HostResult<()> {
+        if self.ctx.dry_run || !call.args.iter().any(|a| PRODUCTION.contains(&a.as_str())) {
+            return Ok(());
+        }
+        let guards = &self.ctx.guards;
+        if !guards.holds_the_lock() {
+            return Err(host_error(format!(
+                "`{call}` is a production recipe, and this run does not hold the deploy lock: nothing was run. A deploy takes the lock before it changes anything (deploy::take_over, or git.lock()), so that no other deploy runs at once"
+            )));
+        }
+        if call.recipe == "apply" && !guards.clearance_raised() {
+            return Err(host_error(format!(
+                "`{call}` applies production with no clearance flag raised: nothing was run. Apply inside tf.with(FILE, \"module.SERVICE.FLAG_cleared\", true, || just(\"apply\", ...)), so that the flag is true during the apply and restored after"
+            )));
+        }
+        Ok(())
     }
 
     /// `[infra] just` split like a shell would (no shell runs it): `just`, or the infrastructure

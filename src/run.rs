@@ -120,6 +120,7 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         rehearsal: settings.rehearsal,
         resumed: settings.resumed,
         at_end: Default::default(),
+        guards: Default::default(),
     }))
 }
 

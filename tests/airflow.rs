@@ -804,6 +804,7 @@ fn an_upgrade_during_the_run_is_followed() {
         .env("PATH", &crate::test::path_with(&tools))
         .script(
             r#"
+            git.lock();
             airflow.pause("flickr_workflow");
             print(`before|${airflow.version()}`);
             tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || {

@@ -1064,3 +1064,64 @@ fn kill_9_at_random_points_then_going_on_as_told_never_leaves_a_flag_set() {
     }
     eprintln!("kill -9 at random points: {tally:?}");
 }
+
+#[test]
+fn production_recipes_need_the_lock_and_the_apply_a_raised_flag_whatever_the_script_says() {
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    let rehearse = |script: &str| {
+        Test::new()
+            .env("PATH", &path_with(&bin))
+            .script(script)
+            .flag("--rehearse=calm")
+            .flag("--yes")
+            .run()
+    };
+    // A bare production apply: no lock, no flag.
+    rehearse(r#"just("apply", "prod", "catalog-airflow");"#)
+        .code(1)
+        .stderr_has(
+            "is a production recipe, and this run does not hold the deploy lock: nothing was run",
+        )
+        .stdout_has("recipes:\n    (none)");
+    // The lock, but the flag left false.
+    rehearse(r#"git.lock(); just("apply", "prod", "catalog-airflow");"#)
+        .code(1)
+        .stderr_has("applies production with no clearance flag raised: nothing was run")
+        .stdout_has("recipes:\n    (none)");
+    // Both: it applies, with the flag true, and false after.
+    let out = rehearse(
+        r#"git.lock(); tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || just("apply", "prod", "catalog-airflow"));"#,
+    );
+    out.success().stdout_has("just apply prod catalog-airflow");
+    // Not production: no lock needed.
+    rehearse(r#"just("bump", "dev", "ingestion-server");"#).success();
+}
+
+#[test]
+fn a_catalog_runbook_without_its_lock_line_changes_no_production() {
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    // A careless edit: the line that takes the deploy lock deleted.
+    let runbook = std::fs::read_to_string(repo_file("scripts/catalog.rhai")).unwrap();
+    let edited: String = runbook
+        .lines()
+        .filter(|l| !l.contains("deploy::take_over"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(edited, runbook);
+    let test = Test::new()
+        .env("PATH", &path_with(&bin))
+        .file("scripts/catalog.rhai", &edited);
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
+        test.path().join("stdlib"),
+    )
+    .unwrap();
+    let out = test.command(&["run", "--rehearse=calm", "--yes", "scripts/catalog.rhai"]);
+    out.code(1)
+        .stderr_has("`just bump prod catalog-airflow` is a production recipe, and this run does not hold the deploy lock")
+        .stdout_has("recipes:\n    (none)");
+}

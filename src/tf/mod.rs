@@ -150,7 +150,10 @@ impl Tf {
         self.apply(&file, &change)?;
         let _exit_restore = self.restore_on_exit(&file, &safe_text, &change);
         drop(change_in_flight);
+        // A clearance flag raised: production recipes may apply while the body runs.
+        let raised = Raised::of(&self.ctx, key, &new_value);
         let result = body.call_within_context::<Dynamic>(call, ());
+        drop(raised);
         let restored = {
             // Ctrl-C must not cut the restore short: the flag would stay set in production.
             let _hold = self.ctx.cancel.hold();
@@ -313,6 +316,36 @@ impl Tf {
             before: json_of(before),
             after: json_of(after),
         });
+    }
+}
+
+/// A clearance flag (`*_cleared`) set true by `tf.with`, counted in the run's guards until
+/// the body ends (dropped before the restore, which follows it).
+struct Raised {
+    ctx: Option<crate::context::Ctx>,
+}
+
+impl Raised {
+    fn of(ctx: &crate::context::Ctx, key: &str, value: &str) -> Raised {
+        let clearance = key.ends_with("_cleared") && value == "true" && !ctx.dry_run;
+        if clearance {
+            ctx.guards
+                .clearances_raised
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Raised {
+            ctx: clearance.then(|| ctx.clone()),
+        }
+    }
+}
+
+impl Drop for Raised {
+    fn drop(&mut self) {
+        if let Some(ctx) = &self.ctx {
+            ctx.guards
+                .clearances_raised
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
