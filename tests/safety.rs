@@ -1125,3 +1125,43 @@ fn a_catalog_runbook_without_its_lock_line_changes_no_production() {
         .stderr_has("`just bump prod catalog-airflow` is a production recipe, and this run does not hold the deploy lock")
         .stdout_has("recipes:\n    (none)");
 }
+
+#[test]
+fn a_publish_in_flight_when_the_run_died_is_adopted_on_resume_not_repeated() {
+    let Some(deploy) = Deploy::new(Scenario::Calm) else {
+        return;
+    };
+    let child = deploy.spawn_catalog(&[("OVSCRIPT_REHEARSE_APPLY_SLEEP", "30")]);
+    wait_for_event(deploy.test.path(), "the publish", |e| {
+        matches!(e, Event::GithubReleasePublished { .. })
+    });
+    signal(&child, "KILL", true);
+    finish(child);
+    let killed = newest_run(deploy.test.path());
+    // As if it was killed while GitHub answered: the publish happened, the journal never knew.
+    let journal = deploy
+        .test
+        .path()
+        .join(format!(".ovscript/journal/{killed}.jsonl"));
+    let kept: String = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .take_while(|line| !line.contains("\"github_release_published\""))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&journal, kept).unwrap();
+    let published = |world: &World| {
+        world
+            .changes()
+            .iter()
+            .filter(|c| c.contains("published release"))
+            .count()
+    };
+    assert_eq!(published(&deploy.world), 1);
+    deploy
+        .catalog(&["--resume", &killed])
+        .success()
+        .stdout_has(&format!("after run {killed} began: going on with it"));
+    assert_eq!(published(&deploy.world), 1, "{:?}", deploy.world.changes());
+    assert!(deploy.tf().contains("running_dags_cleared = false"));
+}

@@ -2,6 +2,7 @@
 //! pull requests and workflow dispatches. No Rhai here: it answers with `model` types or a
 //! `Failure` that says what to do.
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -78,6 +79,21 @@ impl Client {
             latest.rollback_tag = Some(rollback_tag(&latest.tag_name));
             latest
         }))
+    }
+
+    /// The newest release whose tag starts with `prefix` published at or after `since`: what a
+    /// run that died while GitHub was publishing may have published.
+    pub fn published_since(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Release>, Failure> {
+        // GitHub's times are whole seconds: a release published in the second the run began
+        // counts.
+        let since = chrono::SubsecRound::trunc_subsecs(since, 0);
+        Ok(self
+            .latest_release(prefix)?
+            .filter(|release| release.time(true).is_some_and(|at| at >= since)))
     }
 
     /// Publishes draft `id` under `tag`, pinned: release-drafter may rewrite a draft at any

@@ -64,6 +64,19 @@ mod github_api {
         github.latest_release(prefix)
     }
 
+    /// The newest published release whose tag starts with `prefix` that was published at or
+    /// after `since` (an RFC 3339 time, or a duration back from now), or (): what a run that
+    /// died while GitHub was publishing may have published, to adopt instead of publishing
+    /// another draft.
+    ///
+    /// ```rhai
+    /// let done = github.published_since("catalog-", earlier_run().started);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn published_since(github: Github, prefix: &str, since: &str) -> HostResult<Dynamic> {
+        github.published_since(prefix, since)
+    }
+
     /// The open changelog PR of a release tag (`Publish changelog for {tag}`, branch
     /// changelog/{tag}) as a map with GitHub's field names, or ().
     ///
@@ -170,6 +183,13 @@ impl System<Client> {
     fn latest_release(&self, prefix: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
         to_script(&self.github()?.latest_release(prefix)?)
+    }
+
+    fn published_since(&self, prefix: &str, since: &str) -> HostResult<Dynamic> {
+        self.configured_repo()?;
+        let since = crate::when::since(since, chrono::Utc::now())
+            .map_err(|e| host_error(format!("github.published_since: {e}")))?;
+        to_script(&self.github()?.published_since(prefix, since)?)
     }
 
     fn publish_release(&self, release: &Map) -> HostResult<Map> {
