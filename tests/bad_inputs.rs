@@ -582,3 +582,21 @@ fn resume_sees_an_edit_of_a_module_the_script_imports() {
         .code(1)
         .stdout_has("[1] One: skipped");
 }
+
+#[test]
+fn a_url_with_credentials_is_never_shown_with_them_however_malformed() {
+    for url in [
+        "user:s3cretpw@127.0.0.1:9/x",
+        "http://user:s3cretpw@127.0.0.1:9/x y",
+        "http://user:s3cretpw@127.0.0.1:9/x",
+    ] {
+        // From the environment, as a script would take it (its own source lines are shown as
+        // written).
+        let out = Test::new()
+            .script(r#"print(http.get(env("CHECK_URL")));"#)
+            .env("CHECK_URL", url)
+            .run();
+        out.code(1).lacks("s3cretpw");
+        assert!(!crate::test::journal_text(&out.dir).contains("s3cretpw"));
+    }
+}

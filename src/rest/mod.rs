@@ -510,8 +510,9 @@ const SECRET_PARAMS: &[&str] = &["token", "key", "secret", "password", "sig", "a
 
 /// A URL as it may be shown: no user, password or credential-like query value in it.
 pub fn display_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
+    // `admin:pw@host/x` parses as the scheme `admin`: not a URL with a host.
+    match url::Url::parse(url).ok().filter(|u| !u.cannot_be_a_base()) {
+        Some(mut parsed) => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
             let masked: Vec<(String, String)> = parsed
@@ -531,7 +532,21 @@ pub fn display_url(url: &str) -> String {
             }
             parsed.to_string()
         }
-        Err(_) => url.to_string(),
+        // Not a URL a parser takes (no scheme, a space): its `user:password@` still goes.
+        None => without_userinfo(url),
+    }
+}
+
+/// `text` with any `user:password@` before a host removed (`a:b@host/x` -> `host/x`).
+fn without_userinfo(text: &str) -> String {
+    let (scheme, rest) = match text.find("://") {
+        Some(i) => text.split_at(i + 3),
+        None => ("", text),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => text.to_string(),
     }
 }
 
@@ -704,6 +719,17 @@ mod tests {
             "manual__2024-05-01T12%3A00%3A00%2B00%3A00"
         );
         assert_eq!(segment("a/b?c"), "a%2Fb%3Fc");
+    }
+
+    #[test]
+    fn urls_a_parser_refuses_lose_their_credentials_too() {
+        assert_eq!(display_url("admin:pw@127.0.0.1:8080/x"), "127.0.0.1:8080/x");
+        assert_eq!(
+            display_url("http://admin:p w@host name/x"),
+            "http://host name/x"
+        );
+        assert_eq!(display_url("not a url at all"), "not a url at all");
+        assert_eq!(display_url("host/a@b"), "host/a@b");
     }
 
     #[test]
