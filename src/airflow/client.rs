@@ -158,9 +158,17 @@ impl Client {
         what: &str,
     ) -> Result<Listing<T>, Failure> {
         let separator = if path.contains('?') { '&' } else { '?' };
+        let started = std::time::Instant::now();
         let read = read_all(
             |offset| {
                 self.connection.shared().check_cancelled()?;
+                // Bounded in time as in items: a server that answers slowly page after page.
+                if started.elapsed() > crate::rest::MAX_LISTING_TIME {
+                    return Err(Failure::new(format!(
+                        "Airflow's {what} took longer than {}s to list ({offset} items read): check Airflow's load, or ask for fewer",
+                        crate::rest::MAX_LISTING_TIME.as_secs()
+                    )));
+                }
                 let page_path = format!("{path}{separator}limit={PAGE_LIMIT}&offset={offset}");
                 let answer =
                     self.connection
