@@ -207,7 +207,8 @@ impl Rest {
     }
 
     /// Sends one request and journals it. A non-2xx status is an error carrying the server's
-    /// own explanation (RFC 7807 `detail`, GitHub's `message`, Sentry's `detail`).
+    /// own explanation (RFC 7807 `detail`, GitHub's `message`, Sentry's `detail`); a passing
+    /// server failure (500, 502, 503, 504) to a request that may be repeated is tried twice more.
     pub fn send(
         &self,
         method: Method,
@@ -225,7 +226,20 @@ impl Rest {
         body: Option<&Value>,
         auth: &Auth,
     ) -> Result<Reply, RestError> {
-        let reply = self.exchange_as(method, path, body, auth, &[])?;
+        let mut reply = self.exchange_as(method.clone(), path, body, auth, &[])?;
+        // A server restarting (a deploy restarts Airflow), a proxy in front of it, or Airflow's
+        // own database being busy answers 5xx for a moment: a request that may be repeated
+        // safely is tried again, a little later, before the run stops on it.
+        for pause in RETRY_PAUSES {
+            if !(is_transient(reply.status) && may_repeat(&method)) {
+                break;
+            }
+            self.shared.cancel.wait(pause);
+            if self.shared.cancel.is_cancelled() {
+                break;
+            }
+            reply = self.exchange_as(method.clone(), path, body, auth, &[])?;
+        }
         if !(200..300).contains(&reply.status) {
             return Err(RestError::Status {
                 // Redacted before it is cut short: a cut token would no longer be recognised.
@@ -442,6 +456,24 @@ impl Pages<'_> {
 }
 
 /// Whether two URLs have one origin (scheme, host, port).
+/// How long to wait before each repeat of a request that met a passing server failure.
+const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
+
+/// A status that says the server, or a proxy before it, failed for now rather than refused.
+fn is_transient(status: u16) -> bool {
+    matches!(status, 500 | 502 | 503 | 504)
+}
+
+/// Whether sending the request again can do no more than sending it once. Every PATCH and PUT
+/// the systems send sets a value outright (`is_paused: true`, `draft: false`); a POST (trigger a
+/// DAG run, open a pull request) is never repeated.
+fn may_repeat(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
 fn same_origin(a: &str, b: &str) -> bool {
     match (url::Url::parse(a), url::Url::parse(b)) {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
@@ -617,6 +649,84 @@ mod tests {
             }
         });
         (format!("http://127.0.0.1:{port}"), seen)
+    }
+
+    /// A server on 127.0.0.1 that answers its first `failing` requests with `status`, then `{}`;
+    /// it records each request's method.
+    fn failing_at_first(
+        failing: usize,
+        status: u16,
+    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().flatten().enumerate() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let _ = reader.read_exact(&mut vec![0; length]);
+                log.lock()
+                    .unwrap()
+                    .push(request.split(' ').next().unwrap_or("").to_string());
+                let status = if n < failing { status } else { 200 };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn a_passing_server_failure_is_tried_again_when_repeating_is_harmless() {
+        let (url, seen) = failing_at_first(2, 503);
+        let reply = client(&url).send(
+            Method::PATCH,
+            "/dag",
+            Some(&serde_json::json!({"is_paused": true})),
+        );
+        assert_eq!(reply.unwrap().status, 200);
+        assert_eq!(*seen.lock().unwrap(), ["PATCH", "PATCH", "PATCH"]);
+
+        let (url, seen) = failing_at_first(3, 500);
+        match client(&url).get("/x") {
+            Err(RestError::Status { status: 500, .. }) => {}
+            other => panic!("expected the third 500, got {:?}", other.map(|r| r.status)),
+        }
+        assert_eq!(seen.lock().unwrap().len(), 3, "tried three times, no more");
+
+        let (url, seen) = failing_at_first(1, 502);
+        assert!(client(&url)
+            .send(Method::POST, "/dagRuns", Some(&serde_json::json!({})))
+            .is_err());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["POST"],
+            "a POST is never sent twice"
+        );
+
+        let (url, seen) = failing_at_first(1, 404);
+        assert!(client(&url).get("/x").is_err());
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            1,
+            "a refusal is not a passing failure"
+        );
     }
 
     fn client(base_url: &str) -> Rest {
