@@ -21,7 +21,9 @@ mod airflow_guard_api {
 
     /// Pauses these DAGs (those not paused already), runs `body`, then unpauses the DAGs it paused
     /// whatever happens: an error, Ctrl-C, even a second Ctrl-C or SIGTERM. On `--resume` it also
-    /// unpauses the DAGs the resumed run paused. Returns what `body` returns.
+    /// unpauses the DAGs the resumed run paused, and pauses only when a step of `body` that is not
+    /// done yet starts (or a recipe): a body whose steps are all done pauses nothing. Returns what
+    /// `body` returns.
     ///
     /// ```rhai
     /// airflow.while_paused(["image_data_refresh"], || just("apply", "prod", "catalog-airflow"));
@@ -89,33 +91,46 @@ fn while_paused(
             }
         })
     };
-    let result = (|| {
-        for dag in &dags {
-            if paused_here
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(dag)
-                || airflow.is_paused(dag)?
-            {
-                continue;
+    let pause_all = {
+        let (airflow, paused_here, ctx) = (airflow.clone(), paused_here.clone(), ctx.clone());
+        move || -> HostResult<()> {
+            for dag in &dags {
+                if paused_here
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(dag)
+                    || airflow.is_paused(dag)?
+                {
+                    continue;
+                }
+                // Journaled and noted before the PATCH: a crash right after Airflow applied it
+                // still leaves a trace for the next run, and the undo still covers it.
+                if !ctx.dry_run {
+                    ctx.record(Event::AirflowPause {
+                        dag_id: dag.clone(),
+                        is_paused: true,
+                        intent: true,
+                    });
+                }
+                paused_here
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dag.clone());
+                airflow.set_paused(dag, true)?;
             }
-            // Journaled and noted before the PATCH: a crash right after Airflow applied it
-            // still leaves a trace for the next run, and the undo still covers it.
-            if !ctx.dry_run {
-                ctx.record(Event::AirflowPause {
-                    dag_id: dag.clone(),
-                    is_paused: true,
-                    intent: true,
-                });
-            }
-            paused_here
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(dag.clone());
-            airflow.set_paused(dag, true)?;
+            Ok(())
         }
-        body.call_within_context::<Dynamic>(call, ())
-    })();
+    };
+    let result = if ctx.resumed.is_some() {
+        // Going on with a run: the steps it finished are skipped, and if they are all the body
+        // holds, pausing and unpausing again would be an effect of work already done.
+        let deferred = ctx.deferred.until_work(pause_all);
+        let result = body.call_within_context::<Dynamic>(call, ());
+        ctx.deferred.withdraw(deferred);
+        result
+    } else {
+        pause_all().and_then(|()| body.call_within_context::<Dynamic>(call, ()))
+    };
     let unpaused = {
         let _hold = ctx.cancel.hold();
         let mut failed = Vec::new();

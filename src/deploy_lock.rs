@@ -127,6 +127,16 @@ mod lock_api {
     }
 }
 
+/// Takes the deploy lock for this run (`git.lock()`).
+pub fn take(git: &Git) -> HostResult<()> {
+    DeployLock::of(git).take()
+}
+
+/// Who holds the deploy lock now, if anyone (`git.lock_holder()`).
+pub fn holder(git: &Git) -> HostResult<Option<Holder>> {
+    DeployLock::of(git).holder()
+}
+
 /// `--break-lock`: shows who holds the lock, asks, and removes it (expecting that commit).
 pub fn break_lock(ctx: &Ctx) -> HostResult<()> {
     let lock = DeployLock::of(&Git::new(ctx));
@@ -301,16 +311,10 @@ impl DeployLock {
         let last_resort = ctx.cancel.last_resort(move || {
             let _ = undo.delete(&undo_commit);
         });
-        ctx.guards
-            .lock_held
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        ctx.guards.set_lock_held(true);
         let releasing = self.clone();
         ctx.at_end.push(move || {
-            releasing
-                .ctx()
-                .guards
-                .lock_held
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+            releasing.ctx().guards.set_lock_held(false);
             releasing.release(&commit);
             // Released now: a later exit has nothing of ours to undo.
             drop(last_resort);

@@ -111,4 +111,6 @@ fn register_systems(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     crate::http::register(engine, ctx, objects);
     crate::registry::register(engine, ctx, objects);
     crate::slack::register(engine, ctx, objects);
+    // Above the systems: it uses them.
+    crate::deploy::register(engine, ctx, objects);
 }

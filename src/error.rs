@@ -101,6 +101,16 @@ impl From<Failure> for Box<rhai::EvalAltResult> {
 /// Errors raised by host functions travel through Rhai as runtime errors carrying this text.
 pub type HostResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 
+/// A usage error raised inside a host function (`usage_error`, a bad declaration): the run
+/// stops with exit 2, as for a bad flag.
+pub fn usage_failure(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
+    rhai::EvalAltResult::ErrorRuntime(
+        rhai::Dynamic::from(UsageError(message.into())),
+        rhai::Position::NONE,
+    )
+    .into()
+}
+
 /// A host-function failure: what failed and what to do, as one message for the operator.
 pub fn host_error(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
     rhai::EvalAltResult::ErrorRuntime(message.into().into(), rhai::Position::NONE).into()

@@ -229,6 +229,7 @@ impl Just {
         streams: crate::child::Streams,
     ) -> HostResult<std::process::Output> {
         let captured = streams == crate::child::Streams::Capture;
+        self.ctx.deferred.work_starts()?;
         // No recipe starts once the process is exiting (a second Ctrl-C); one starting is
         // waited for until its own stop is registered.
         let starting = self.ctx.cancel.change();
@@ -287,14 +288,12 @@ impl Just {
             return Ok(());
         }
         let guards = &self.ctx.guards;
-        if !guards.holds_the_lock() {
+        self.ctx.production_change(&format!("`{call}`"))?;
+        let environment = call.args.first().map(String::as_str).unwrap_or_default();
+        let service = call.args.last().map(String::as_str).unwrap_or_default();
+        if call.recipe == "apply" && !guards.clearance_raised_for(environment, service) {
             return Err(host_error(format!(
-                "`{call}` is a production recipe, and this run does not hold the deploy lock: nothing was run. A deploy takes the lock before it changes anything (deploy::take_over, or git.lock()), so that no other deploy runs at once"
-            )));
-        }
-        if call.recipe == "apply" && !guards.clearance_raised() {
-            return Err(host_error(format!(
-                "`{call}` applies production with no clearance flag raised: nothing was run. Apply inside tf.with(FILE, \"module.SERVICE.FLAG_cleared\", true, || just(\"apply\", ...)), so that the flag is true during the apply and restored after"
+                "`{call}` applies production with no clearance flag of environments/{environment}/{service}.tf raised: nothing was run. Apply inside tf.with(\"environments/{environment}/{service}.tf\", \"module.{service}.FLAG_cleared\", true, || just(\"apply\", ...)), so that the flag is true during the apply and restored after"
             )));
         }
         Ok(())

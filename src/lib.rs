@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod deploy_lock;
 pub mod diagnostic;
 pub mod doc;

@@ -121,6 +121,7 @@ pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
         resumed: settings.resumed,
         at_end: Default::default(),
         guards: Default::default(),
+        deferred: Default::default(),
     }))
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ovscript::journal::Event;
 use ovscript::world::{AirflowVersion, Credentials, Faults, Scenario, World};
 
-use crate::test::{journal_text, Output, Test};
+use crate::test::{journal_text, Output, Test, TAKES_OVER};
 
 /// How long a real Airflow may take to start the triggered run and let its sensor poke once.
 const REAL_WAIT: Duration = Duration::from_secs(240);
@@ -161,6 +161,12 @@ impl Target {
 
     fn run(&self, script: &str) -> Output {
         self.test(script).run()
+    }
+
+    /// `test` with its deployment taken over first (the deploy lock, no leftovers): what a
+    /// pause needs. The script starts on line 2.
+    fn deploying(&self, script: &str) -> Test {
+        self.test(&format!("{TAKES_OVER}\n{script}")).deploying()
     }
 }
 
@@ -369,7 +375,7 @@ fn check_sensor_waiting(target: &Target) {
 
 fn check_pause_round_trip(target: &Target) {
     let out = target
-        .test(
+        .deploying(
             r#"
             let dag = args[0];
             print(`before|${airflow.is_paused(dag)}`);
@@ -528,7 +534,8 @@ fn check_unknown_things_are_named(target: &Target) {
         target.refresh_dag
     ));
     target
-        .run(r#"airflow.pause("no_such_dag");"#)
+        .deploying(r#"airflow.pause("no_such_dag");"#)
+        .run()
         .code(1)
         .stderr_has("DAG no_such_dag not found: airflow answered 404 for PATCH")
         .stderr_has(&target.api_url("/dags/no_such_dag?update_mask=is_paused"));
@@ -802,9 +809,9 @@ fn an_upgrade_during_the_run_is_followed() {
     };
     let out = Test::new()
         .env("PATH", &crate::test::path_with(&tools))
-        .script(
+        .script(&format!(
+            "{TAKES_OVER}{}",
             r#"
-            git.lock();
             airflow.pause("flickr_workflow");
             print(`before|${airflow.version()}`);
             tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || {
@@ -814,7 +821,7 @@ fn an_upgrade_during_the_run_is_followed() {
             print(`unpause|${airflow.unpause("flickr_workflow")}`);
             print(`after|${airflow.version()}`);
         "#,
-        )
+        ))
         .flag("--rehearse=airflow-upgrade")
         .run();
     out.success()

@@ -328,9 +328,10 @@ fn tf_changes_no_file_outside_the_infrastructure_checkout() {
     );
     // Inside, as ever.
     test.clone()
-        .script(r#"tf.set("inside.tf", "running_dags_cleared", true);"#)
+        .script(r#"tf.with("inside.tf", "running_dags_cleared", true, || print("inside"));"#)
         .run()
-        .success();
+        .success()
+        .stdout_has("inside");
 }
 
 /// A server on 127.0.0.1 answering every request with `status` and `body`, until the test ends.

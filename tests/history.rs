@@ -6,11 +6,15 @@ use serde_json::Value;
 
 use ovscript::world::{Scenario, World};
 
-use crate::test::{Output, Test};
+use crate::test::{Output, Test, TAKES_OVER};
 
 const DRAFT: &str = "catalog-2024.05.02.10.00.00";
 
-/// Publishes the catalog draft after asking, and leaves something to do by hand.
+/// Who deploys, as git knows the operator in the infrastructure checkout.
+const ADA: &str = "Ada <ada@example.org>";
+
+/// Publishes the catalog draft after asking, and leaves something to do by hand; its first
+/// line takes the deployment over.
 const PUBLISH: &str = r#"
 let draft = github.draft_release("catalog-");
 step("Publish the draft", || {
@@ -44,7 +48,10 @@ fn history() -> (World, Test) {
         .env("USER", "ada")
         .file(".ovscript/journal/20200101T000000Z-dead0001.jsonl", KILLED)
         .file(".ovscript/journal/20200101T000010Z-torn0002.jsonl", TORN)
-        .script(PUBLISH);
+        .deploying()
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+        .script(&format!("{TAKES_OVER}{PUBLISH}"));
     test.clone().flag("--dry-run").run().success();
     test.clone().flag("--yes").run().success();
     test.clone()
@@ -103,7 +110,7 @@ fn the_history_lists_every_run_newest_first() {
         ]
     );
     let real = &runs[2];
-    assert_eq!(real["who"], "ada");
+    assert_eq!(real["who"], ADA);
     assert_eq!(real["by_hand"], serde_json::json!(["merge #900"]));
     assert_eq!(real["finished"], true);
     assert_eq!(runs[1]["scenario"], "calm");
@@ -168,10 +175,7 @@ fn the_history_reads_as_a_table() {
         ]
     );
     out.stdout_has("killed/unfinished  1m03s+\n    left by hand: unpause image_data_refresh\n");
-    assert_eq!(
-        row(DRAFT)[2..7],
-        ["ada", "script.rhai", "real", DRAFT, "ok"]
-    );
+    assert_eq!(row(DRAFT)[2..7], [ADA, "script.rhai", "real", DRAFT, "ok"]);
     let published = lines.iter().position(|l| l.contains(DRAFT)).unwrap();
     assert_eq!(lines[published + 1], "    left by hand: merge #900");
     assert_eq!(
@@ -180,11 +184,11 @@ fn the_history_reads_as_a_table() {
     );
     assert_eq!(
         row("dry run")[2..7],
-        ["ada", "script.rhai", "dry run", "-", "ok"]
+        [ADA, "script.rhai", "dry run", "-", "ok"]
     );
     assert_eq!(
         row("fail.rhai")[2..7],
-        ["ada", "fail.rhai", "real", "-", "error"]
+        [ADA, "fail.rhai", "real", "-", "error"]
     );
 }
 
@@ -196,7 +200,7 @@ fn one_run_reads_as_a_timeline() {
     let out = test.command(&["log", &id]);
     out.success()
         .stdout_has(&format!(
-            "run {id}: script.rhai\n  mode:     real\n  who:      ada\n"
+            "run {id}: script.rhai\n  mode:     real\n  who:      {ADA}\n"
         ))
         .stdout_has(&format!("  release:  {DRAFT}\n  outcome:  ok\n"))
         .stdout_has("  left by hand:\n    - merge #900\n\ntimeline:\n");

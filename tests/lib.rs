@@ -10,6 +10,7 @@ mod embedded;
 mod foundation;
 mod history;
 mod just_git;
+mod mutants;
 mod registry;
 mod rehearsal;
 mod repl;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, Request, Scenario, World};
 
-use crate::test::{journal_events_lenient, journal_text, Test};
+use crate::test::{journal_events_lenient, journal_text, Test, TAKES_OVER};
 
 const CATALOG: &str = "ghcr.io/wordpress/openverse-catalog";
 const CATALOG_NAME: &str = "wordpress/openverse-catalog";
@@ -26,6 +26,7 @@ fn world_with(scenario: Scenario, faults: Faults) -> World {
 /// A run of `script` whose registry (and GitHub, to publish releases) is the world's.
 fn against(world: &World, script: &str) -> Test {
     Test::new()
+        .deploying()
         .script(script)
         .env("OVSCRIPT_REGISTRY_URL", &world.registry_url())
         .env("OVSCRIPT_GITHUB_URL", &world.github_url())
@@ -152,6 +153,7 @@ fn a_published_release_is_tagged_soon_after() {
         &world,
         &format!(
             r#"
+            {TAKES_OVER}
             github.publish_release(github.draft_release("catalog-"));
             wait_until("the image", "10s", "100ms", || registry.has_tag("{CATALOG}", "{DRAFT_TAG}"));
             print("built");
@@ -171,6 +173,7 @@ fn image_late_tags_the_release_seconds_after_publishing() {
         &world,
         &format!(
             r#"
+            {TAKES_OVER}
             github.publish_release(github.draft_release("catalog-"));
             print(`at once ${{registry.has_tag("{CATALOG}", "{DRAFT_TAG}")}}`);
             wait_until("the image", "20s", "200ms", || registry.has_tag("{CATALOG}", "{DRAFT_TAG}"));
@@ -196,6 +199,7 @@ fn image_missing_never_tags_the_release() {
         &world,
         &format!(
             r#"
+            {TAKES_OVER}
             github.publish_release(github.draft_release("catalog-"));
             print(`rollback image ${{registry.has_tag("{CATALOG}", "{PUBLISHED_TAG}")}}`);
             wait_until("the image", "2s", "200ms", || registry.has_tag("{CATALOG}", "{DRAFT_TAG}"));
@@ -347,6 +351,7 @@ fn a_rehearsal_points_the_registry_at_the_world() {
         .script(&format!(
             r#"
             print(`before ${{registry.has_tag("{CATALOG}", "{PUBLISHED_TAG}")}}`);
+            {TAKES_OVER}
             github.publish_release(github.draft_release("catalog-"));
             wait_until("the image", "30m", "30s", || registry.has_tag("{CATALOG}", "{DRAFT_TAG}"));
             print("built");
@@ -358,6 +363,7 @@ fn a_rehearsal_points_the_registry_at_the_world() {
         .flag("--rehearse=image-missing")
         .script(&format!(
             r#"
+            {TAKES_OVER}
             github.publish_release(github.draft_release("catalog-"));
             wait_until("the image", "5m", "30s", || registry.has_tag("{CATALOG}", "{DRAFT_TAG}"));
         "#

@@ -216,10 +216,7 @@ Setup
 
 1. Note when the deploy begins
 2. Check for an earlier run's leftovers, take the deploy lock (a check: it runs again on `--resume`)
-   - `deploy::take_over`: What an earlier run of this runbook may have left, found before anything changes: the clearance flag `true`, an uncommitted bump, DAGs it paused, the deploy lock.
-     - If `resuming` and `flag_set`:
-       - Sets `module.catalog-airflow.running_dags_cleared = false` in `environments/prod/catalog-airflow.tf`
-     - Takes the deploy lock
+   - Looks for what an earlier run left (the clearance flag true, an uncommitted bump, DAGs it paused, the deploy lock): a fresh run stops on it, `--resume` takes it over; then takes the deploy lock
 3. Check that no DAGs are running (a check: it runs again on `--resume`)
    - `deploy::dags_to_pause`: The catalog's check: the DAGs tagged `data_refresh` whose runs wait on an HTTP sensor (to pause for the deploy: Airflow restarts, the ingestion server goes on working).
      - For each `run` in `runs`:
@@ -330,10 +327,7 @@ Setup
 
 1. Note when the deploy begins
 2. Check for an earlier run's leftovers, take the deploy lock (a check: it runs again on `--resume`)
-   - `deploy::take_over`: What an earlier run of this runbook may have left, found before anything changes: the clearance flag `true`, an uncommitted bump, DAGs it paused, the deploy lock.
-     - If `resuming` and `flag_set`:
-       - Sets `module.ingestion-server.data_refresh_cleared = false` in `environments/prod/ingestion-server.tf`
-     - Takes the deploy lock
+   - Looks for what an earlier run left (the clearance flag true, an uncommitted bump, DAGs it paused, the deploy lock): a fresh run stops on it, `--resume` takes it over; then takes the deploy lock
 3. Check that a data refresh isn't occurring (a check: it runs again on `--resume`)
    - `deploy::no_refresh_running`: The ingestion server's check: no run of a DAG tagged `data_refresh` at all.
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)

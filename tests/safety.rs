@@ -12,7 +12,10 @@ use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, Scenario, World};
 
 use crate::rehearsal::repo_file;
-use crate::test::{journal_events_lenient, journal_text, path_with, tools_bin, Output, Test};
+use crate::test::{
+    copy_dir, journal_events_lenient, journal_text, lay_out_infra, path_with, tools_bin, Output,
+    Test, TAKES_OVER,
+};
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
 
@@ -29,46 +32,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-/// Copies templates/infra into `dir` and makes it a clone of a bare `origin` at `origin`.
-fn lay_out_infra(dir: &Path, origin: &Path) {
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/infra");
-    copy_dir(&template, dir);
-    git(dir, &["init", "--quiet", "--initial-branch=main"]);
-    git(dir, &["add", "--all"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@x",
-            "commit",
-            "--quiet",
-            "-m",
-            "infra",
-        ],
-    );
-    git(
-        dir.parent().unwrap(),
-        &["init", "--quiet", "--bare", origin.to_str().unwrap()],
-    );
-    git(dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
-    git(dir, &["push", "--quiet", "origin", "main"]);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A world, an origin and a checkout of it in a working directory: what an operator has.
@@ -1082,21 +1045,89 @@ fn production_recipes_need_the_lock_and_the_apply_a_raised_flag_whatever_the_scr
     rehearse(r#"just("apply", "prod", "catalog-airflow");"#)
         .code(1)
         .stderr_has(
-            "is a production recipe, and this run does not hold the deploy lock: nothing was run",
+            "`just apply prod catalog-airflow` changes production, and this run does not hold the deploy lock: nothing was changed",
         )
         .stdout_has("recipes:\n    (none)");
-    // The lock, but the flag left false.
-    rehearse(r#"git.lock(); just("apply", "prod", "catalog-airflow");"#)
+    // The lock taken by hand, with no look for an earlier run's leftovers.
+    rehearse(r#"git.lock(); just("bump", "prod", "catalog-airflow");"#)
         .code(1)
-        .stderr_has("applies production with no clearance flag raised: nothing was run")
+        .stderr_has("`just bump prod catalog-airflow` changes production, and this run has not checked for an earlier run's leftovers: nothing was changed")
         .stdout_has("recipes:\n    (none)");
+    // Taken over, but the flag left false, or another service's raised.
+    rehearse(&format!(r#"{TAKES_OVER} just("apply", "prod", "catalog-airflow");"#))
+        .code(1)
+        .stderr_has("`just apply prod catalog-airflow` applies production with no clearance flag of environments/prod/catalog-airflow.tf raised: nothing was run")
+        .stdout_has("recipes:\n    (none)");
+    rehearse(&format!(
+        r#"{TAKES_OVER} tf.with("environments/prod/ingestion-server.tf", "data_refresh_cleared", true, || just("apply", "prod", "catalog-airflow"));"#
+    ))
+    .code(1)
+    .stderr_has("no clearance flag of environments/prod/catalog-airflow.tf raised")
+    .stdout_has("recipes:\n    (none)");
+    // Nor can a script leave the flag true.
+    rehearse(&format!(
+        r#"{TAKES_OVER} tf.set("environments/prod/catalog-airflow.tf", "running_dags_cleared", true);"#
+    ))
+    .code(1)
+    .stderr_has("tf.set would leave the clearance flag module.catalog-airflow.running_dags_cleared true");
     // Both: it applies, with the flag true, and false after.
-    let out = rehearse(
-        r#"git.lock(); tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || just("apply", "prod", "catalog-airflow"));"#,
-    );
-    out.success().stdout_has("just apply prod catalog-airflow");
+    let out = rehearse(&format!(
+        r#"{TAKES_OVER} tf.with("environments/prod/catalog-airflow.tf", "running_dags_cleared", true, || just("apply", "prod", "catalog-airflow"));"#,
+    ));
+    out.success()
+        .stdout_has("just apply prod catalog-airflow: clearance flag true, exit code 0");
     // Not production: no lock needed.
     rehearse(r#"just("bump", "dev", "ingestion-server");"#).success();
+}
+
+/// The other production changes are the host's to allow too: the publish, a DAG's pause, a
+/// workflow's dispatch. Unpausing puts back, and is always allowed.
+#[test]
+fn publish_pause_and_dispatch_need_the_deployment_taken_over() {
+    let Some(bin) = tools_bin() else {
+        return;
+    };
+    let rehearse = |script: &str| {
+        Test::new()
+            .env("PATH", &path_with(&bin))
+            .script(script)
+            .flag("--rehearse=calm")
+            .flag("--yes")
+            .run()
+    };
+    for (script, refused) in [
+        (
+            r#"github.publish_release(github.draft_release("catalog-"));"#,
+            "Publishing the release catalog-2024.05.02.10.00.00 changes production",
+        ),
+        (
+            r#"airflow.pause("image_data_refresh");"#,
+            "Pausing the DAG image_data_refresh changes production",
+        ),
+        (
+            r#"airflow.while_paused(["image_data_refresh"], || print("inside"));"#,
+            "Pausing the DAG image_data_refresh changes production",
+        ),
+        (
+            r#"github.dispatch_workflow(github.infra_repo(), "deploy-catalog-airflow.yml", "main", #{ tag: "rel-1" });"#,
+            "Dispatching the workflow deploy-catalog-airflow.yml of WordPress/openverse-infrastructure changes production",
+        ),
+    ] {
+        let out = rehearse(script);
+        out.code(1)
+            .stderr_has(refused)
+            .stderr_has("this run does not hold the deploy lock: nothing was changed")
+            .stdout_lacks("inside")
+            .stdout_has("API calls that changed state:\n    (none)");
+        let taken_over = rehearse(&format!("{TAKES_OVER} {script}"));
+        taken_over.success();
+        assert!(
+            !taken_over.stdout.contains("API calls that changed state:\n    (none)"),
+            "{script}: {}",
+            taken_over.stdout
+        );
+    }
+    rehearse(r#"print(airflow.unpause("image_data_refresh"));"#).success();
 }
 
 #[test]
@@ -1108,7 +1139,7 @@ fn a_catalog_runbook_without_its_lock_line_changes_no_production() {
     let runbook = std::fs::read_to_string(repo_file("scripts/catalog.rhai")).unwrap();
     let edited: String = runbook
         .lines()
-        .filter(|l| !l.contains("deploy::take_over"))
+        .filter(|l| !l.contains(".take_over()"))
         .map(|l| format!("{l}\n"))
         .collect();
     assert_ne!(edited, runbook);
@@ -1122,7 +1153,8 @@ fn a_catalog_runbook_without_its_lock_line_changes_no_production() {
     .unwrap();
     let out = test.command(&["run", "--rehearse=calm", "--yes", "scripts/catalog.rhai"]);
     out.code(1)
-        .stderr_has("`just bump prod catalog-airflow` is a production recipe, and this run does not hold the deploy lock")
+        .stderr_has("Publishing the release catalog-2024.05.02.10.00.00 changes production, and this run does not hold the deploy lock: nothing was changed")
+        .stdout_has("API calls that changed state:\n    (none)")
         .stdout_has("recipes:\n    (none)");
 }
 
@@ -1164,4 +1196,49 @@ fn a_publish_in_flight_when_the_run_died_is_adopted_on_resume_not_repeated() {
         .stdout_has(&format!("after run {killed} began: going on with it"));
     assert_eq!(published(&deploy.world), 1, "{:?}", deploy.world.changes());
     assert!(deploy.tf().contains("running_dags_cleared = false"));
+}
+
+/// Going on with a run whose bump and apply are done: the DAGs are not paused and unpaused
+/// again around steps that are all skipped.
+#[test]
+fn a_resume_past_the_apply_pauses_nothing() {
+    let Some(deploy) = Deploy::new(Scenario::SensorWaiting) else {
+        return;
+    };
+    let script = repo_file("scripts/catalog.rhai");
+    let mut command = deploy
+        .test
+        .prepare(&["run", "--yes", script.as_str(), "--", "--watch=1h"]);
+    command.stdin(Stdio::null()).process_group(0);
+    let child = command.spawn().expect("spawn ovscript");
+    wait_for_event(
+        deploy.test.path(),
+        "the Sentry check",
+        |e| matches!(e, Event::StepStart { title, .. } if title == "Check for Sentry errors"),
+    );
+    signal(&child, "KILL", true);
+    finish(child);
+    let killed = newest_run(deploy.test.path());
+    let pauses = |requests: &[ovscript::world::Request]| {
+        requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.contains("/dags/image_data_refresh"))
+            .map(|r| r.body.clone().unwrap_or_default()["is_paused"].to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = deploy.world.requests().len();
+    assert_eq!(
+        pauses(&deploy.world.requests()),
+        ["true", "false"],
+        "the first run paused and unpaused"
+    );
+    deploy.catalog(&["--resume", &killed]).success();
+    let resumed = deploy.world.requests().split_off(before);
+    assert_eq!(
+        pauses(&resumed),
+        Vec::<String>::new(),
+        "nothing paused again"
+    );
+    assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(false));
+    assert!(!deploy.tf().contains("running_dags_cleared = true"));
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ovscript::journal::Event;
 use ovscript::world::{Credentials, Faults, NewIssue, Request, Scenario, World};
 
-use crate::test::{journal_text, Output, Test};
+use crate::test::{journal_text, Output, Test, TAKES_OVER};
 
 const CATALOG_DRAFT: &str = "catalog-2024.05.02.10.00.00";
 const CATALOG_DRAFT_ID: u64 = 150_100_033;
@@ -28,6 +28,14 @@ fn world_with(scenario: Scenario, faults: Faults) -> World {
 /// A run of `script` in `world`.
 fn against(world: &World, script: &str) -> Test {
     Test::new().script(script).world(world)
+}
+
+/// `against`, with the deployment taken over first: what a publish or a dispatch needs.
+fn deploying(world: &World, script: &str) -> Test {
+    Test::new()
+        .deploying()
+        .script(&format!("{TAKES_OVER}\n{script}"))
+        .world(world)
 }
 
 fn requests_of(world: &World, service: &str) -> Vec<Request> {
@@ -163,7 +171,7 @@ fn draft_release_finds_the_newest_draft_beyond_the_first_page() {
 #[test]
 fn a_published_release_gets_its_changelog_pr_approved() {
     let world = world();
-    let out = against(
+    let out = deploying(
         &world,
         r#"
         let draft = github.draft_release("catalog-");
@@ -287,7 +295,7 @@ fn approving_ones_own_pr_says_someone_else_must() {
 #[test]
 fn a_workflow_is_dispatched_with_its_ref_and_inputs() {
     let world = world();
-    let out = against(
+    let out = deploying(
         &world,
         r#"github.dispatch_workflow(github.infra_repo(), "deploy-catalog.yml", "main", #{ tag: "rel-2024.04.01.12.00.00", force: true });"#,
     )
@@ -375,7 +383,7 @@ fn what_is_not_found_is_named() {
         .run()
         .code(1)
         .stderr_has("the releases of WordPress/openverse-nope (OVSCRIPT_GITHUB_REPO) not found: github answered 404");
-    against(
+    deploying(
         &world,
         r#"github.dispatch_workflow(github.infra_repo(), "deploy-catalog", "main", #{});"#,
     )

@@ -389,3 +389,74 @@ pub fn path_with(dir: &Path) -> String {
     let rest = std::env::var("PATH").unwrap_or_default();
     format!("{}:{rest}", dir.display())
 }
+
+/// The first line of a script that changes production: its deployment declared and taken over
+/// (leftovers checked, the deploy lock taken), as the host requires. Needs `Test::deploying`.
+pub const TAKES_OVER: &str = r#"let deploying = deployment(#{ app: "catalog", service: "catalog-airflow", flag: "running_dags_cleared", check: || [] }); deploying.take_over();"#;
+
+impl Test {
+    /// An infrastructure checkout of templates/infra in `infra/`, with a bare `origin.git`
+    /// beside it (where the deploy lock lives), configured as the run's: what `TAKES_OVER` needs.
+    pub fn deploying(self) -> Test {
+        lay_out_infra(&self.path().join("infra"), &self.path().join("origin.git"));
+        self.env("OVSCRIPT_INFRA_DIR", "infra")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@x")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@x")
+    }
+}
+
+fn git_in(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Copies templates/infra into `dir` and makes it a clone of a bare `origin` at `origin`.
+pub fn lay_out_infra(dir: &Path, origin: &Path) {
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/infra");
+    copy_dir(&template, dir);
+    git_in(dir, &["init", "--quiet", "--initial-branch=main"]);
+    git_in(dir, &["add", "--all"]);
+    git_in(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "--quiet",
+            "-m",
+            "infra",
+        ],
+    );
+    git_in(
+        dir.parent().unwrap(),
+        &["init", "--quiet", "--bare", origin.to_str().unwrap()],
+    );
+    git_in(dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    git_in(dir, &["push", "--quiet", "origin", "main"]);
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -160,14 +160,25 @@ fn set_changes_only_the_value_and_terraform_still_accepts_the_file() {
         terraform_accepts(&terraform, test.path());
         read(test.path(), FILE)
     };
-    // By dotted path: the flag's bytes change, nothing else.
+    // By dotted path: the value's bytes change, nothing else.
     assert_eq!(
-        set(&format!(r#"tf.set("{FILE}", "{FLAG}", true);"#)),
-        CATALOG.replace(
-            "running_dags_cleared = false",
-            "running_dags_cleared = true"
-        )
+        set(&format!(
+            r#"tf.set("{FILE}", "module.catalog-airflow.scheduler_replicas", 2);"#
+        )),
+        CATALOG.replace("= 1   # one", "= 2   # one")
     );
+    // A clearance flag goes back to false, but tf.set never makes it true: only tf.with does,
+    // around an apply, and it puts it back.
+    let test = infra(&format!(r#"tf.set("{FILE}", "{FLAG}", false);"#));
+    test.run().success();
+    assert_eq!(read(test.path(), FILE), CATALOG);
+    let test = infra(&format!(
+        r#"tf.set("{FILE}", "running_dags_cleared", true);"#
+    ));
+    test.run().code(1).stderr_has(&format!(
+        "tf.set would leave the clearance flag {FLAG} true in {FILE}: nothing was written. A clearance flag is true only while production applies"
+    ));
+    assert_eq!(read(test.path(), FILE), CATALOG);
     // By unique name, a string and an integer.
     assert_eq!(
         set(&format!(
@@ -256,17 +267,11 @@ fn an_ambiguous_key_lists_the_dotted_paths_and_leaves_the_file_alone() {
 
     // The dotted path picks one of them.
     let out = infra(&format!(
-        r#"tf.set("{file}", "module.audio-data-refresh.data_refresh_cleared", true);"#
+        r#"tf.with("{file}", "module.audio-data-refresh.data_refresh_cleared", true, || print(`audio=${{tf.get("{file}", "module.audio-data-refresh.data_refresh_cleared")}} image=${{tf.get("{file}", "module.image-data-refresh.data_refresh_cleared")}}`));"#
     ))
     .run();
-    out.success();
-    assert_eq!(
-        read(&out.dir, file),
-        DATA_REFRESH.replace(
-            "\"audio\"\n  data_refresh_cleared = false",
-            "\"audio\"\n  data_refresh_cleared = true"
-        )
-    );
+    out.success().stdout_has("audio=true image=false");
+    assert_eq!(read(&out.dir, file), DATA_REFRESH);
 }
 
 #[test]
@@ -298,7 +303,7 @@ fn a_missing_file_is_a_clear_error() {
 /// bits themselves (the operator made the file read-only on purpose), so this holds for root too.
 #[test]
 fn a_read_only_file_or_folder_is_refused_and_left_alone() {
-    let set = format!(r#"tf.set("{FILE}", "{FLAG}", true);"#);
+    let set = format!(r#"tf.set("{FILE}", "docker_image_tag", "rel-2");"#);
 
     let test = infra(&set);
     let file = infra_file(test.path(), FILE);
@@ -332,7 +337,9 @@ fn chmod(path: &Path, mode: u32) {
 
 #[test]
 fn a_write_keeps_the_permissions_and_leaves_no_temporary_file() {
-    let test = infra(&format!(r#"tf.set("{FILE}", "{FLAG}", true);"#));
+    let test = infra(&format!(
+        r#"tf.set("{FILE}", "docker_image_tag", "rel-2");"#
+    ));
     let file = infra_file(test.path(), FILE);
     chmod(&file, 0o640);
     test.run().success();

@@ -156,6 +156,11 @@ impl System<Client> {
         if self.ctx().would(&would) {
             return Ok(paused);
         }
+        if paused {
+            // Unpausing is putting back: always allowed.
+            self.ctx()
+                .production_change(&format!("Pausing the DAG {dag_id}"))?;
+        }
         let confirmed = client.set_paused(dag_id, paused)?;
         self.ctx().record(Event::AirflowPause {
             dag_id: dag_id.to_string(),

@@ -213,6 +213,8 @@ impl System<Client> {
             published.insert("draft".into(), false.into());
             return Ok(published);
         }
+        self.ctx()
+            .production_change(&format!("Publishing the release {tag}"))?;
         let published = self.github()?.publish_release(id, &tag)?;
         to_script(&published)?.try_cast::<Map>().ok_or_else(|| {
             host_error(format!(
@@ -255,6 +257,8 @@ impl System<Client> {
         {
             return Ok(());
         }
+        self.ctx()
+            .production_change(&format!("Dispatching the workflow {workflow} of {repo}"))?;
         self.github()?
             .dispatch_workflow(&repo, workflow, git_ref, &inputs)?;
         Ok(())

@@ -9,7 +9,7 @@ mod guard;
 mod step;
 mod wait;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -71,20 +71,7 @@ fn numbered_step(
 
 /// The earlier unfinished run of this runbook, as `earlier_run()` gives it.
 fn earlier_run(ctx: &Ctx) -> Dynamic {
-    let (record, resuming) = match &ctx.resumed {
-        Some(record) => (Some(record.clone()), true),
-        None if ctx.runbook.is_empty() => (None, false),
-        None => (
-            crate::journal::RunRecord::newest_unfinished(
-                &ctx.base_dir,
-                &ctx.runbook,
-                ctx.rehearsal,
-                ctx.journal.run_id(),
-            ),
-            false,
-        ),
-    };
-    let Some(record) = record else {
+    let Some((record, resuming)) = ctx.earlier_run() else {
         return Dynamic::UNIT;
     };
     let value = json!({
@@ -263,11 +250,7 @@ mod operator_api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn usage_error(message: &str) -> HostResult<()> {
-        Err(EvalAltResult::ErrorRuntime(
-            Dynamic::from(UsageError(message.to_string())),
-            rhai::Position::NONE,
-        )
-        .into())
+        Err(crate::error::usage_failure(message))
     }
 
     /// Notes something the operator must still do by hand (e.g. "approve #4242"): journaled, and

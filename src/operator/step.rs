@@ -107,7 +107,10 @@ pub(super) fn run_step(
         title: title.to_string(),
     });
     let started = Instant::now();
-    let result = body.call_within_context::<Dynamic>(call, ());
+    let result = ctx
+        .deferred
+        .work_starts()
+        .and_then(|()| body.call_within_context::<Dynamic>(call, ()));
     let took = started.elapsed();
     let (outcome, value, error) = match &result {
         Ok(value) => ("ok", journal_value(value), None),

@@ -34,7 +34,7 @@ pub struct Tf {
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &mut Objects) {
     engine.register_type_with_name::<Tf>("Tf");
     allow_with_as_a_method_name(engine);
-    objects.insert("tf", Dynamic::from(Tf { ctx: ctx.clone() }));
+    objects.insert("tf", Dynamic::from(Tf::new(ctx)));
     engine.register_global_module(rhai::exported_module!(tf_api).into());
 }
 
@@ -96,7 +96,12 @@ fn allow_with_as_a_method_name(engine: &mut Engine) {
 }
 
 impl Tf {
-    fn get(&self, file: &str, key: &str) -> HostResult<Dynamic> {
+    pub fn new(ctx: &Ctx) -> Tf {
+        Tf { ctx: ctx.clone() }
+    }
+
+    /// `tf.get`: one attribute's value.
+    pub fn get(&self, file: &str, key: &str) -> HostResult<Dynamic> {
         let file = self.locate(file)?;
         let source = file.parse()?;
         let attr = source.find(key, &file).map_err(host_error)?;
@@ -109,10 +114,18 @@ impl Tf {
         })
     }
 
-    fn set(&self, file: &str, key: &str, value: &Dynamic) -> HostResult<()> {
+    /// `tf.set`: one attribute written, never a clearance flag to true.
+    pub fn set(&self, file: &str, key: &str, value: &Dynamic) -> HostResult<()> {
         let file = self.locate(file)?;
         let new_value = hcl_literal(value).map_err(host_error)?;
         let change = file.parse()?.change(key, &new_value, &file)?;
+        if is_clearance(&change.path) && new_value == "true" {
+            self.inside_the_checkout(&file)?;
+            return Err(host_error(format!(
+                "tf.set would leave the clearance flag {} true in {}: nothing was written. A clearance flag is true only while production applies: tf.with(FILE, KEY, true, || just(\"apply\", ...)) sets it and puts it back whatever happens",
+                change.path, file.shown
+            )));
+        }
         self.apply(&file, &change)
     }
 
@@ -151,7 +164,8 @@ impl Tf {
         let _exit_restore = self.restore_on_exit(&file, &safe_text, &change);
         drop(change_in_flight);
         // A clearance flag raised: production recipes may apply while the body runs.
-        let raised = Raised::of(&self.ctx, key, &new_value);
+        let clearance = is_clearance(&change.path) && new_value == "true" && !self.ctx.dry_run;
+        let raised = clearance.then(|| self.ctx.guards.raise(&file.path, key));
         let result = body.call_within_context::<Dynamic>(call, ());
         drop(raised);
         let restored = {
@@ -319,34 +333,12 @@ impl Tf {
     }
 }
 
-/// A clearance flag (`*_cleared`) set true by `tf.with`, counted in the run's guards until
-/// the body ends (dropped before the restore, which follows it).
-struct Raised {
-    ctx: Option<crate::context::Ctx>,
-}
-
-impl Raised {
-    fn of(ctx: &crate::context::Ctx, key: &str, value: &str) -> Raised {
-        let clearance = key.ends_with("_cleared") && value == "true" && !ctx.dry_run;
-        if clearance {
-            ctx.guards
-                .clearances_raised
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        Raised {
-            ctx: clearance.then(|| ctx.clone()),
-        }
-    }
-}
-
-impl Drop for Raised {
-    fn drop(&mut self) {
-        if let Some(ctx) = &self.ctx {
-            ctx.guards
-                .clearances_raised
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
+/// A clearance flag (`running_dags_cleared`, `data_refresh_cleared`): true tells production
+/// that a deploy made sure it may be replaced now.
+fn is_clearance(path: &str) -> bool {
+    path.rsplit('.')
+        .next()
+        .is_some_and(|name| name.ends_with("_cleared"))
 }
 
 /// A `.tf` file as the script named it, and where it is.

@@ -114,6 +114,7 @@ impl Walker<'_> {
                 }
                 value
             }
+            ("deployment", 1) => deployment(&args[0]).unwrap_or_else(|| Value::unknown(shown())),
             ("call", n) if n >= 1 => {
                 let (inner, value) = self.run(&args[0], args[1..].to_vec());
                 items.extend(inner);
@@ -170,6 +171,13 @@ impl Walker<'_> {
             let (inner, value) = self.run(&base, args.clone());
             items.extend(inner);
             return value;
+        }
+        if let ("take_over", Value::Map(_)) = (name, &base) {
+            items.push(Item::action(
+                "looks for what an earlier run left (the clearance flag true, an uncommitted bump, DAGs it paused, the deploy lock): a fresh run stops on it, `--resume` takes it over; then takes the deploy lock",
+                line,
+            ));
+            return shown();
         }
         let Value::Host(object) = &base else {
             return shown();
@@ -231,4 +239,35 @@ impl Walker<'_> {
         items.push(Item::action(action, line));
         shown()
     }
+}
+
+/// `deployment(#{...})` as the page knows it: what was declared, and what the host derives from
+/// it (`tf_file`, `flag`, `flag_name`, `image_key`), so that the steps read with their names.
+fn deployment(declared: &Value) -> Option<Value> {
+    let Value::Map(declared) = declared else {
+        return None;
+    };
+    let mut map = declared.clone();
+    let text = |key: &str| match declared.get(key) {
+        Some(Value::Str(text)) => Some(text.clone()),
+        _ => None,
+    };
+    if let Some(service) = text("service") {
+        map.insert(
+            "tf_file".into(),
+            Value::Str(crate::deploy::tf_file(&service)),
+        );
+        map.insert(
+            "image_key".into(),
+            Value::Str(crate::deploy::image_key(&service)),
+        );
+        if let Some(flag) = text("flag") {
+            map.insert(
+                "flag".into(),
+                Value::Str(crate::deploy::flag_path(&service, &flag)),
+            );
+            map.insert("flag_name".into(), Value::Str(flag));
+        }
+    }
+    Some(Value::Map(map))
 }

@@ -1,0 +1,108 @@
+//! The deployment as the host knows it. A runbook declares what it deploys once
+//! (`deployment(#{...})`, checked before any step) and takes it over (`take_over()`): the
+//! host looks for what an earlier run left and takes the deploy lock. Until then, and whatever
+//! the script says, no production change is made: the guards in `context` refuse it.
+//!
+//! This layer sits above the systems: it uses `git`, `tf` and `airflow`, which know nothing
+//! of it.
+
+mod declaration;
+mod take_over;
+
+use rhai::{Engine, FnPtr, Map};
+use std::sync::Arc;
+
+use crate::airflow::Airflow;
+use crate::context::Ctx;
+use crate::error::{usage_failure, HostResult};
+use crate::git::Git;
+use crate::objects::Objects;
+use crate::tf::Tf;
+
+pub use declaration::{flag_path, image_key, tf_file, Declaration, Rollback};
+
+/// The script's handle on its declared deployment (the Rhai type `Deployment`): read-only.
+#[derive(Clone)]
+pub struct Deployment {
+    declared: Arc<Declaration>,
+    ctx: Ctx,
+    git: Git,
+    tf: Tf,
+    airflow: Airflow,
+}
+
+/// Gives scripts `deployment(#{...})` and the `Deployment` it returns. Needs the `airflow`
+/// object among `objects`: the systems are registered first.
+pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
+    let airflow = objects
+        .get("airflow")
+        .and_then(|object| object.clone().try_cast::<Airflow>())
+        .expect("the systems are registered before the deployment");
+    let (ctx, tf) = (ctx.clone(), Tf::new(ctx));
+    let git = Git::new(&ctx);
+    engine.register_type_with_name::<Deployment>("Deployment");
+    crate::objects::describe(
+        "deployment",
+        &["declared: Map", "Deployment"],
+        "Declares what the runbook deploys, checked before any step (an unknown or missing key, a bad value: exit 2): app (the release tag's prefix), service (for just and terraform), flag (the clearance flag), check (a closure returning the DAGs to pause), and optionally image, image_timeout, rollback (workflow or local), rollback_workflow. Its properties: app, service, flag_name, flag (dotted), tf_file, image_key, image, image_timeout, rollback, rollback_workflow, check.",
+        r#"let catalog = deployment(#{ app: "catalog", service: "catalog-airflow", flag: "running_dags_cleared", check: || deploy::dags_to_pause() });"#,
+    )
+    .register_into_engine(engine, move |map: Map| -> HostResult<Deployment> {
+        let declared = Declaration::from_map(&map).map_err(usage_failure)?;
+        Ok(Deployment {
+            declared: Arc::new(declared),
+            ctx: ctx.clone(),
+            git: git.clone(),
+            tf: tf.clone(),
+            airflow: airflow.clone(),
+        })
+    });
+    register_properties(engine);
+    engine.register_global_module(rhai::exported_module!(deployment_api).into());
+}
+
+/// How one property is read from the declaration.
+type Property = fn(&Declaration) -> String;
+
+/// What runbooks and `stdlib/deploy.rhai` read of a deployment (`catalog.tf_file`): computed
+/// from the declaration, never written.
+fn register_properties(engine: &mut Engine) {
+    let texts: [(&str, Property); 10] = [
+        ("app", |d| d.app.clone()),
+        ("service", |d| d.service.clone()),
+        ("flag_name", |d| d.flag_name.clone()),
+        ("flag", Declaration::flag),
+        ("tf_file", Declaration::tf_file),
+        ("image_key", Declaration::image_key),
+        ("image", |d| d.image.clone()),
+        ("image_timeout", |d| d.image_timeout.clone()),
+        ("rollback", |d| d.rollback.word().to_string()),
+        ("rollback_workflow", |d| d.rollback_workflow.clone()),
+    ];
+    for (name, read) in texts {
+        engine.register_get(name, move |d: &mut Deployment| read(&d.declared));
+    }
+    engine.register_get("check", |d: &mut Deployment| -> FnPtr {
+        d.declared.check.clone()
+    });
+}
+
+/// The deployment's methods; their doc comments are their documentation everywhere.
+#[rhai::plugin::export_module]
+mod deployment_api {
+    use super::*;
+
+    /// Before anything changes: finds what an earlier run of this runbook left (the clearance
+    /// flag true, an uncommitted bump, DAGs it paused, the deploy lock) and refuses to deploy
+    /// over it, naming the run and how to finish or discard it; on `--resume` takes it over (the
+    /// flag back to false before the apply is redone). Then takes the deploy lock. No production
+    /// change is made by a run that has not done this.
+    ///
+    /// ```rhai
+    /// check_step("Check for an earlier run's leftovers, take the deploy lock", || catalog.take_over());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn take_over(deployment: &mut Deployment) -> HostResult<()> {
+        deployment.take_over()
+    }
+}
