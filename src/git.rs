@@ -220,6 +220,13 @@ impl Git {
         if self.would(&args) {
             return Ok(());
         }
+        // Made already and checked out (by a run that died after it, now resumed): go on on it.
+        if self.branch()? == name {
+            self.ctx
+                .ui
+                .info(&format!("on the branch {name} already: going on with it"));
+            return Ok(());
+        }
         self.change(
             &args,
             "pick another branch name, or switch to the existing branch if it is the one you want",
@@ -241,6 +248,14 @@ impl Git {
         }
         self.refuse_cleared_flags(&files)?;
         let status = self.read(&[STATUS_PORCELAIN, &["--"], files.as_slice()].concat())?;
+        // Committed already (by a run that died after it, now resumed): nothing to do again.
+        if status.is_empty() && self.head_commits(message, &files)? {
+            self.ctx.ui.info(&format!(
+                "the last commit is \"{message}\" with {} already: going on with it",
+                shell_words(&files)
+            ));
+            return Ok(());
+        }
         if status.is_empty() {
             return Err(host_error(format!(
                 "nothing to commit: {} has no changes in {} (git.changed_files() lists what changed)",
@@ -275,6 +290,20 @@ impl Git {
             }
         }
         Ok(())
+    }
+
+    /// Whether the last commit is `message` and changed every one of `files`.
+    fn head_commits(&self, message: &str, files: &[&str]) -> HostResult<bool> {
+        let Ok(subject) = self.read(&["log", "-1", "--format=%B"]) else {
+            return Ok(false); // No commit at all.
+        };
+        if subject.trim() != message.trim() {
+            return Ok(false);
+        }
+        let changed = self.read(&["diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD"])?;
+        Ok(files
+            .iter()
+            .all(|file| changed.lines().any(|line| line == *file)))
     }
 
     /// No commit ovscript makes holds a clearance flag (`*_cleared`) set to `true`: it would

@@ -1242,3 +1242,86 @@ fn a_resume_past_the_apply_pauses_nothing() {
     assert_eq!(deploy.world.dag_paused("image_data_refresh"), Some(false));
     assert!(!deploy.tf().contains("running_dags_cleared = true"));
 }
+
+/// Killed inside "Open a PR on the infrastructure repository" after its branch, after its
+/// commit, or with everything done but the journal cut before it said so: each `--resume`
+/// finishes with one PR and one commit, the earlier run's work adopted, never refused as
+/// "already exists".
+#[test]
+fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
+    let Some(tools) = tools_bin() else {
+        return;
+    };
+    // git, slowed before each add, commit and push: a kill after the branch or the commit lands
+    // before the next of them.
+    let real_git = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let slow = tempfile::tempdir().unwrap();
+    let wrapper = slow.path().join("git");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in add|commit|push) sleep 0.5;; esac\nexec {} \"$@\"\n",
+            real_git.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let slow_path = format!("{}:{}", slow.path().display(), path_with(&tools));
+    let git_done = |command: &'static str| move |e: &Event| matches!(e, Event::Git { args, code: Some(0), .. } if args.first().is_some_and(|a| a == command));
+    for (point, cut) in [("checkout", false), ("commit", false), ("push", true)] {
+        let deploy = Deploy::new(Scenario::Calm).unwrap();
+        let killed = if cut {
+            deploy.catalog(&[]).success();
+            let run = newest_run(deploy.test.path());
+            let journal = deploy
+                .test
+                .path()
+                .join(format!(".ovscript/journal/{run}.jsonl"));
+            let text = std::fs::read_to_string(&journal).unwrap();
+            let mut kept = String::new();
+            for line in text.lines() {
+                kept.push_str(line);
+                kept.push('\n');
+                if line.contains("\"event\":\"git\"")
+                    && line.contains("\"push\"")
+                    && line.contains("deploy/")
+                {
+                    break;
+                }
+            }
+            std::fs::write(&journal, kept).unwrap();
+            run
+        } else {
+            let child = deploy.spawn_catalog(&[("PATH", slow_path.as_str())]);
+            wait_for_event(deploy.test.path(), point, git_done(point));
+            signal(&child, "KILL", true);
+            finish(child);
+            newest_run(deploy.test.path())
+        };
+        let out = deploy.catalog(&["--resume", &killed]);
+        out.success();
+        let opened = deploy.world.opened_prs();
+        assert_eq!(opened.len(), 1, "after {point}: {opened:?}\n{}", out.stderr);
+        assert_eq!(
+            git(&deploy.infra(), &["log", "--format=%s", "main..HEAD"]),
+            "Deploy catalog-airflow catalog-2024.05.02.10.00.00",
+            "after {point}: one commit on the branch"
+        );
+        if cut {
+            out.stdout_has("on the branch deploy/catalog-airflow-catalog-2024.05.02.10.00.00 already: going on with it")
+                .stdout_has("already: going on with it")
+                .stdout_has("is open already: https://github.com/WordPress/openverse-infrastructure/pull/");
+        }
+    }
+}

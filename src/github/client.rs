@@ -154,6 +154,27 @@ impl Client {
     }
 
     /// Opens a pull request in `repo` from `head` into `base`.
+    /// The open pull request of `repo` from its branch `head` into `base`, if there is one.
+    pub fn open_pr_from(
+        &self,
+        repo: &Repo,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<PullRequest>, Failure> {
+        let owner_branch: String =
+            url::form_urlencoded::byte_serialize(format!("{}:{head}", repo.owner).as_bytes())
+                .collect();
+        let base_query: String = url::form_urlencoded::byte_serialize(base.as_bytes()).collect();
+        let pulls: Vec<PullRequest> = self.list(
+            &format!(
+                "{}/pulls?state=open&head={owner_branch}&base={base_query}&per_page=100",
+                repo.path()
+            ),
+            &format!("the pull requests of {repo} from {head}"),
+        )?;
+        Ok(pulls.into_iter().find(|pr| pr.head.name == head))
+    }
+
     pub fn open_pr(
         &self,
         repo: &Repo,

@@ -99,8 +99,9 @@ mod github_api {
         github.approve_pr(number)
     }
 
-    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base`; returns
-    /// #{number, html_url}, or () in a dry run.
+    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base`, or finds the
+    /// one open already from that branch (a resumed run's); returns #{number, html_url}, or ()
+    /// in a dry run.
     ///
     /// ```rhai
     /// github.open_pr(github.infra_repo(), "bump-catalog", "main", "Deploy catalog", "Bumps the catalog version.")
@@ -279,7 +280,19 @@ impl System<Client> {
         )) {
             return Ok(Dynamic::UNIT);
         }
-        let pr = self.github()?.open_pr(&repo, head, base, title, body)?;
+        let client = self.github()?;
+        // A run that died after opening it (and is resumed) finds it open: it is adopted, never
+        // refused as a duplicate by GitHub on every resume.
+        let pr = match client.open_pr_from(&repo, head, base)? {
+            Some(open) => {
+                self.ctx().ui.info(&format!(
+                    "#{} from {head} is open already: {}",
+                    open.number, open.html_url
+                ));
+                open
+            }
+            None => client.open_pr(&repo, head, base, title, body)?,
+        };
         let mut opened = Map::new();
         opened.insert("number".into(), pr.number.into());
         opened.insert("html_url".into(), pr.html_url.into());
