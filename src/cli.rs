@@ -173,3 +173,69 @@ mod tests {
         assert_eq!(bad_boolean_variable(vars("OVSCRIPT_OTHER", "flase")), None);
     }
 }
+
+/// `ovscript run SCRIPT --help` asks the runbook for its options, not `run` for its flags: a
+/// `--` goes before the script's first argument when that is `--help` or `-h` (clap would
+/// take it as its own). `ovscript run --help` is still `run`'s help.
+pub fn script_help_as_argument(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.get(1).is_none_or(|a| a != "run") {
+        return args;
+    }
+    let mut at = 2;
+    while let Some(arg) = args.get(at).map(|a| a.to_string_lossy().into_owned()) {
+        if arg == "--" {
+            break;
+        }
+        if arg.starts_with('-') {
+            // The flags that take their value as the next word.
+            at += if arg == "--resume" || arg == "--config" {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        if args
+            .get(at + 1)
+            .is_some_and(|next| next == "--help" || next == "-h")
+        {
+            args.insert(at + 1, "--".into());
+        }
+        break;
+    }
+    args
+}
+
+#[cfg(test)]
+mod script_help_tests {
+    use super::*;
+
+    fn after(words: &[&str]) -> Vec<String> {
+        let args = words.iter().map(OsString::from).collect();
+        script_help_as_argument(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn help_after_the_script_is_the_scripts() {
+        assert_eq!(
+            after(&["o", "run", "s.rhai", "--help"]),
+            ["o", "run", "s.rhai", "--", "--help"]
+        );
+        assert_eq!(
+            after(&["o", "run", "--resume", "r1", "--yes", "s.rhai", "-h"]),
+            ["o", "run", "--resume", "r1", "--yes", "s.rhai", "--", "-h"]
+        );
+        assert_eq!(after(&["o", "run", "--help"]), ["o", "run", "--help"]);
+        assert_eq!(
+            after(&["o", "run", "s.rhai", "--watch=1m"]),
+            ["o", "run", "s.rhai", "--watch=1m"]
+        );
+        assert_eq!(
+            after(&["o", "check", "s.rhai", "--help"]),
+            ["o", "check", "s.rhai", "--help"]
+        );
+    }
+}

@@ -110,7 +110,8 @@ mod git_api {
         git.remote_head(branch)
     }
 
-    /// Creates a branch from HEAD and switches to it (`git checkout -b`).
+    /// Creates a branch from HEAD and switches to it (`git checkout -b`); on `--resume`, being on
+    /// it already is going on with it.
     ///
     /// ```rhai
     /// git.create_branch("deploy/catalog-" + tag);
@@ -120,7 +121,8 @@ mod git_api {
         git.create_branch(name)
     }
 
-    /// Adds these files (paths relative to the checkout) and commits only them; an error if they have no changes.
+    /// Adds these files (paths relative to the checkout) and commits only them; an error if they
+    /// have no changes (on `--resume`, unless the last commit is this one).
     ///
     /// ```rhai
     /// git.commit("Deploy catalog " + tag, ["environments/prod/catalog-airflow.tf"]);
@@ -221,7 +223,7 @@ impl Git {
             return Ok(());
         }
         // Made already and checked out (by a run that died after it, now resumed): go on on it.
-        if self.branch()? == name {
+        if self.ctx.resumed.is_some() && self.branch()? == name {
             self.ctx
                 .ui
                 .info(&format!("on the branch {name} already: going on with it"));
@@ -249,7 +251,7 @@ impl Git {
         self.refuse_cleared_flags(&files)?;
         let status = self.read(&[STATUS_PORCELAIN, &["--"], files.as_slice()].concat())?;
         // Committed already (by a run that died after it, now resumed): nothing to do again.
-        if status.is_empty() && self.head_commits(message, &files)? {
+        if status.is_empty() && self.ctx.resumed.is_some() && self.head_commits(message, &files)? {
             self.ctx.ui.info(&format!(
                 "the last commit is \"{message}\" with {} already: going on with it",
                 shell_words(&files)

@@ -59,6 +59,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
         ui::err(&format!("{message}\n"));
         return Err(error::EXIT_USAGE);
     }
+    let args = cli::script_help_as_argument(args.into_iter().collect());
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -160,7 +160,7 @@ fn script(words: Vec<std::ffi::OsString>) -> Result<(), Error> {
         )));
     }
     let argv = ["ovscript".into(), "run".into()].into_iter().chain(words);
-    match Cli::try_parse_from(argv) {
+    match Cli::try_parse_from(crate::cli::script_help_as_argument(argv.collect())) {
         Ok(Cli {
             command: Command::Run(args),
         }) => run(args),
@@ -175,6 +175,12 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
         args.args.remove(0);
     }
     let base_dir = working_dir()?;
+    if args.args.iter().any(|a| a == "--help" || a == "-h") {
+        // The runbook's own help: its options, read from the script; nothing runs.
+        let config = load_config(&args.common, &base_dir)?;
+        let runtime = offline_runtime(config, args.script.parent())?;
+        return crate::runbook_page::help(&runtime, &args.script);
+    }
     let text = read_script(&args.script)?;
     let config = load_config(&args.common, &base_dir)?;
     // A recipe's body that just wrote to a temporary file is named by its justfile and recipe.

@@ -188,7 +188,8 @@ fn a_recipe_imports_the_stdlib_next_to_its_justfile() {
 [script("ovscript")]
 opts *args:
     import "deploy" as deploy;
-    print(deploy::options(args, #{ "watch": "" }, ["watch"]));
+    print(deploy::duration_text(75));
+    print(options(args, #{ "watch": "" }, ["watch"]));
 "#,
     ) else {
         return;
@@ -200,6 +201,7 @@ opts *args:
     );
     just(&test, &["opts", "--watch=5m"])
         .success()
+        .stdout_has("1m 15s")
         .stdout_has(r#"#{"watch": "5m"}"#);
     just(&test, &["opts", "--watch=soon"])
         .code(2)

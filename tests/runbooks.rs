@@ -756,3 +756,37 @@ fn a_run_ends_with_a_summary_of_its_steps() {
     };
     assert_eq!(by_hand.len(), 1, "{end:?}");
 }
+
+/// `ovscript run SCRIPT --help` is the runbook's: its options, their defaults and what each does,
+/// read from the script; nothing runs and nothing is journaled.
+#[test]
+fn a_runbook_says_what_options_it_takes() {
+    let test = Test::new();
+    let catalog = repo_file("scripts/catalog.rhai");
+    for argv in [
+        vec!["run", catalog.as_str(), "--help"],
+        vec!["run", "--yes", catalog.as_str(), "-h"],
+        vec!["run", catalog.as_str(), "--", "--help"],
+        vec![catalog.as_str(), "--help"],
+    ] {
+        test.command(&argv)
+            .success()
+            .stdout_has("Catalog (Airflow) deployment\n")
+            .stdout_has("--watch=DURATION ")
+            .stdout_has("watch Sentry this long after the deploy for new errors (e.g. 10m)")
+            .stdout_has("--image-timeout=DURATION    30m ")
+            .stdout_has("Its steps: ovscript runbook ");
+    }
+    assert!(crate::test::journal_files(test.path()).is_empty());
+    // Before the script, it is `run`'s own help.
+    test.command(&["run", "--help"])
+        .success()
+        .stdout_has("Usage: ovscript run [OPTIONS] <SCRIPT> [ARGS]...");
+    // A script without options says so.
+    test.clone()
+        .script("print(1);")
+        .command(&["run", "script.rhai", "--help"])
+        .success()
+        .stdout_has("It takes no options.")
+        .stdout_lacks("1\n");
+}

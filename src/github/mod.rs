@@ -99,9 +99,9 @@ mod github_api {
         github.approve_pr(number)
     }
 
-    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base`, or finds the
-    /// one open already from that branch (a resumed run's); returns #{number, html_url}, or ()
-    /// in a dry run.
+    /// Opens a pull request in `repo` (owner/name) from branch `head` into `base` (on `--resume`,
+    /// the one open already from that branch is adopted); returns #{number, html_url}, or () in
+    /// a dry run.
     ///
     /// ```rhai
     /// github.open_pr(github.infra_repo(), "bump-catalog", "main", "Deploy catalog", "Bumps the catalog version.")
@@ -283,7 +283,11 @@ impl System<Client> {
         let client = self.github()?;
         // A run that died after opening it (and is resumed) finds it open: it is adopted, never
         // refused as a duplicate by GitHub on every resume.
-        let pr = match client.open_pr_from(&repo, head, base)? {
+        let adopted = match &self.ctx().resumed {
+            Some(_) => client.open_pr_from(&repo, head, base)?,
+            None => None,
+        };
+        let pr = match adopted {
             Some(open) => {
                 self.ctx().ui.info(&format!(
                     "#{} from {head} is open already: {}",

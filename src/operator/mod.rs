@@ -6,10 +6,11 @@
 
 mod confirm;
 mod guard;
+mod options;
 mod step;
 mod wait;
 
-use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -240,6 +241,19 @@ mod operator_api {
     /// ```
     pub fn now() -> String {
         crate::when::rfc3339(chrono::Utc::now())
+    }
+
+    /// The runbook's options: `known` maps each to its default (a bool for a switch, `--name`;
+    /// anything else takes `--name=value`), `durations` names those that take a duration. Read
+    /// from `args`; a bad one stops the run as a usage error (exit 2) before any step, and
+    /// `ovscript run SCRIPT --help` lists them with what the script's header says of each.
+    ///
+    /// ```rhai
+    /// let opts = options(args, #{ "watch": "", "skip-staging": false }, ["watch"]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn options(args: Array, known: Map, durations: Array) -> HostResult<Map> {
+        super::options::chosen(&args, &known, &durations).map_err(crate::error::usage_failure)
     }
 
     /// Stops the run as a usage error (exit 2, like a bad flag): for a runbook option that is

@@ -63,6 +63,16 @@ pub fn show(runtime: &Runtime, script: &Path, markdown: bool) -> Result<(), Erro
     Ok(())
 }
 
+/// `ovscript run SCRIPT --help`: the runbook's title, usage and options, from its page; nothing
+/// runs and nothing is journaled.
+pub fn help(runtime: &Runtime, script: &Path) -> Result<(), Error> {
+    let page = page(runtime, script)?;
+    let mut text = render::render_options_only(&page);
+    text.push_str(&format!("Its steps: ovscript runbook {}\n", page.script));
+    crate::ui::out(&runtime.ctx.redact(&text));
+    Ok(())
+}
+
 /// The page of `script`.
 fn page(runtime: &Runtime, script: &Path) -> Result<Page, Error> {
     let shown = script.display().to_string();

@@ -63,6 +63,23 @@ pub fn render(page: &Page, format: Format) -> String {
     out
 }
 
+/// The title, the usage and the options, for `ovscript run SCRIPT --help`.
+pub fn render_options_only(page: &Page) -> String {
+    let mut out = String::new();
+    heading(&mut out, 1, &page.title, Format::Text);
+    for line in &page.usage {
+        out.push_str(&format!("    {line}\n"));
+    }
+    if !page.usage.is_empty() {
+        out.push('\n');
+    }
+    if page.options.is_empty() {
+        out.push_str("It takes no options.\n\n");
+    }
+    options(&mut out, page, Format::Text);
+    out
+}
+
 fn heading(out: &mut String, level: usize, title: &str, format: Format) {
     match format {
         Format::Markdown => out.push_str(&format!("{} {title}\n\n", "#".repeat(level))),

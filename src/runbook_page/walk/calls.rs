@@ -57,6 +57,12 @@ impl Walker<'_> {
         if self.units[unit].function(name, args.len()).is_some() {
             return self.function(unit, unit, name, args, items);
         }
+        // The host's `options(args, #{...}, [...])`, as a stdlib's used to be read.
+        if name == "options" {
+            if let Some(options) = self.options_call(&args) {
+                return options;
+            }
+        }
         let text = |i: usize| args.get(i).map(Value::text).unwrap_or_default();
         match (name, args.len()) {
             ("step" | "check_step", 2) => {
@@ -124,7 +130,7 @@ impl Walker<'_> {
         }
     }
 
-    /// `deploy::options(args, #{name: default, ...}, [durations])`: the runbook's options.
+    /// `options(args, #{name: default, ...}, [durations])`: the runbook's options.
     fn options_call(&mut self, args: &[Value]) -> Option<Value> {
         let [_, Value::Map(known), durations] = args else {
             return None;
