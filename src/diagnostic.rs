@@ -11,6 +11,9 @@ pub fn message_of(error: &EvalAltResult) -> String {
             if let Some(usage) = value.read_lock::<crate::error::UsageError>() {
                 return usage.0.clone();
             }
+            if let Some(timeout) = value.read_lock::<crate::error::WaitTimedOut>() {
+                return timeout.0.clone();
+            }
             match value.clone().into_immutable_string() {
                 Ok(text) => text.to_string(),
                 Err(_) => format!("thrown: {value}"),

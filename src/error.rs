@@ -115,3 +115,8 @@ pub fn usage_failure(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
 pub fn host_error(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
     rhai::EvalAltResult::ErrorRuntime(message.into().into(), rhai::Position::NONE).into()
 }
+
+/// `wait_until` ran out of time: thrown as this type, so that a runbook tells it from any other
+/// failure with `is_timeout(e)`, never by the words of its message.
+#[derive(Debug, Clone)]
+pub struct WaitTimedOut(pub String);

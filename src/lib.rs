@@ -46,7 +46,9 @@ pub mod system;
 pub mod tf;
 pub mod ui;
 pub mod when;
-pub mod world;
+
+/// The simulated world, a crate of its own: it knows nothing of ovscript.
+pub use ovscript_world as world;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -15,7 +15,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 use crate::context::Ctx;
-use crate::error::{host_error, HostResult, UsageError};
+use crate::error::{host_error, HostResult, UsageError, WaitTimedOut};
 use crate::journal::Event;
 
 pub use confirm::{ask_to_type, ask_yes_no};
@@ -32,6 +32,11 @@ struct Host {
 
 pub fn register(engine: &mut Engine, ctx: &Ctx, resume: Resume) {
     engine.register_type_with_name::<UsageError>("UsageError");
+    // A caught timeout reads as its message: `${e}`, print(e).
+    engine
+        .register_type_with_name::<WaitTimedOut>("Timeout")
+        .register_fn("to_string", |t: &mut WaitTimedOut| t.0.clone())
+        .register_fn("to_debug", |t: &mut WaitTimedOut| t.0.clone());
     engine.set_default_tag(Dynamic::from(Host {
         ctx: ctx.clone(),
         steps: Arc::default(),
@@ -254,6 +259,16 @@ mod operator_api {
     #[rhai_fn(return_raw)]
     pub fn options(args: Array, known: Map, durations: Array) -> HostResult<Map> {
         super::options::chosen(&args, &known, &durations).map_err(crate::error::usage_failure)
+    }
+
+    /// Whether a caught error is `wait_until` running out of time (and not another failure whose
+    /// message mentions a timeout).
+    ///
+    /// ```rhai
+    /// try { wait_until("the image", "5m", "15s", || registry.has_tag(image, tag)); } catch (e) { if !is_timeout(e) { throw e; } }
+    /// ```
+    pub fn is_timeout(error: Dynamic) -> bool {
+        error.is::<WaitTimedOut>()
     }
 
     /// Stops the run as a usage error (exit 2, like a bad flag): for a runbook option that is

@@ -57,9 +57,13 @@ pub(super) fn wait_until(
                 outcome: "timeout".into(),
                 elapsed_s: elapsed.as_secs_f64(),
             });
-            return Err(host_error(format!(
-                "timed out after {limit} waiting for {what}: look at why it is not ready, then run again (--resume skips the finished steps)"
-            )));
+            return Err(rhai::EvalAltResult::ErrorRuntime(
+                rhai::Dynamic::from(crate::error::WaitTimedOut(format!(
+                    "timed out after {limit} waiting for {what}: look at why it is not ready, then run again (--resume skips the finished steps)"
+                ))),
+                rhai::Position::NONE,
+            )
+            .into());
         }
         spinner.set_message(format!(
             "waiting for {what} ({} of {limit})",

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::catalog::{operator_look, DagSpec, Op, MAPPED_TASKS};
 use super::{page, Airflow, Dag, DagRun, TaskInstance};
-use crate::world::server::{reason, Incoming, Reply};
-use crate::world::{airflow_time, Answer, Ctx};
+use crate::server::{reason, Incoming, Reply};
+use crate::{airflow_time, Answer, Ctx};
 
 pub(super) const VERSION: &str = "2.10.5";
 /// As the real 2.10.5 answers (tools/airflow/samples/version.json).

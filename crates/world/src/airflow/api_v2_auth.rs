@@ -6,8 +6,8 @@ use sha2::Digest;
 
 use super::api_v2::*;
 use super::{Airflow, Token};
-use crate::world::server::{Incoming, Reply};
-use crate::world::Ctx;
+use crate::server::{Incoming, Reply};
+use crate::Ctx;
 
 /// What a request's `Authorization` header is worth to the fake.
 #[derive(Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::world::server::{Incoming, Reply};
+use crate::server::{Incoming, Reply};
 
 /// An answer and the state change it made, if any.
 pub(super) type Outcome = Result<(Reply, Option<String>), Reply>;

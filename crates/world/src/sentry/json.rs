@@ -1,7 +1,7 @@
 //! Sentry's answers: JSON shapes of issues and projects, errors, authentication.
 
-use crate::world::sentry_time;
-use crate::world::server::{Incoming, Reply};
+use crate::sentry_time;
+use crate::server::{Incoming, Reply};
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{json, Value};
 

@@ -10,7 +10,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::world::{AirflowVersion, Credentials, Faults, Scenario, World};
+use crate::{AirflowVersion, Credentials, Faults, Scenario, World};
 
 fn client() -> Client {
     Client::builder()
@@ -86,7 +86,7 @@ fn keys(value: &Value) -> Vec<String> {
 /// A sample from `tools/airflow3/samples/` (captured by `tools/airflow3/capture_samples.py`).
 fn sample(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/airflow3/samples")
+        .join("../../tools/airflow3/samples")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     serde_json::from_str(&text).expect("JSON")

@@ -18,8 +18,8 @@ use super::api_v1::tasks_json;
 use super::api_v2_auth::*;
 use super::api_v2_json::*;
 use super::{page, Airflow, Dag};
-use crate::world::server::{reason, Incoming, Reply};
-use crate::world::{airflow_time, Answer, Ctx};
+use crate::server::{reason, Incoming, Reply};
+use crate::{airflow_time, Answer, Ctx};
 
 pub(super) const VERSION: &str = "3.3.2";
 /// As the real 3.3.2 answers (tools/airflow3/samples/version.json).

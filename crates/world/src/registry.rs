@@ -340,7 +340,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::{Faults, World};
+    use crate::{Faults, World};
     use reqwest::blocking::{Client, Response};
 
     const ACCEPT: &str =

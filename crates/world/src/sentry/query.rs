@@ -1,6 +1,6 @@
 //! What a request asks of the fake Sentry: projects, time window, cursor, query.
 
-use crate::world::server::{Incoming, Reply};
+use crate::server::{Incoming, Reply};
 use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
 
 use super::*;

@@ -1241,7 +1241,7 @@ fn github_unknown_things_are_404() {
 /// A sample from `tools/airflow/samples/` (captured by `tools/airflow/capture_samples.py`).
 fn sample(name: &str) -> Option<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/airflow/samples")
+        .join("../../tools/airflow/samples")
         .join(name);
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
