@@ -8,6 +8,7 @@ pub mod check;
 pub mod child;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod context;
 pub mod deploy;
@@ -34,7 +35,6 @@ pub mod rehearse;
 pub mod repl;
 pub mod rest;
 pub mod resume;
-pub mod run;
 pub mod runbook_page;
 pub mod script_file;
 pub mod sentry;
@@ -76,7 +76,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
     // A bug (a panic) on the main thread unwinds it: each guard on the way runs its undo (a
     // flag restored, a DAG unpaused), then what is left (the deploy lock) is undone here, after
     // the run's last change, and the journal says the run crashed. Never exit 101.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::dispatch(cli)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commands::dispatch(cli)));
     let result = result.unwrap_or_else(|_| {
         crate::cancel::process().run_last_resorts();
         crate::signals::crashed();

@@ -286,7 +286,8 @@ mod tests {
     }
 
     fn session() -> Session {
-        let runtime = crate::run::offline_runtime(crate::config::Config::default(), None).unwrap();
+        let runtime =
+            crate::commands::offline_runtime(crate::config::Config::default(), None).unwrap();
         Session::new(runtime)
     }
 
@@ -348,8 +349,8 @@ mod tests {
             "fn healthy() { true }\n",
         )
         .unwrap();
-        let ctx = crate::run::context(
-            crate::run::Settings::offline(crate::config::Config::default()),
+        let ctx = crate::commands::context(
+            crate::commands::Settings::offline(crate::config::Config::default()),
             dir.path().to_path_buf(),
         )
         .unwrap();

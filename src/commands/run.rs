@@ -1,152 +1,25 @@
-//! The commands: turn validated flags into a runtime and do the work.
+//! `ovscript run SCRIPT` and the interpreter form (`ovscript SCRIPT`, a shebang, a justfile
+//! recipe): the script read, its earlier run found for `--resume`, the run journaled and
+//! summed up.
 
 use clap::{CommandFactory, Parser};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{Cli, Command, Common, RunArgs};
-use crate::config::Config;
-use crate::context::{Clock, Context, Ctx};
+use super::setup::{clock_for, context, offline_runtime, start_rehearsal, Settings};
+use super::{load_config, read_script, working_dir};
+use crate::cli::{Cli, Command, RunArgs};
+use crate::context::Ctx;
 use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
-use crate::journal::{self, Event, Journal};
+use crate::journal::{self, Event};
 use crate::operator::Resume;
-use crate::redact::Redactor;
-use crate::ui::Ui;
-
-pub fn dispatch(cli: Cli) -> Result<(), Error> {
-    match cli.command {
-        Command::Run(args) => run(args),
-        Command::Script(words) => script(words),
-        Command::Check { scripts, common } => check(&scripts, &common),
-        Command::Doc {
-            name,
-            json,
-            markdown,
-            definitions,
-        } => doc(name.as_deref(), json, markdown, definitions.as_deref()),
-        Command::Repl {
-            dry_run,
-            yes,
-            rehearse,
-            common,
-        } => repl(dry_run, yes, rehearse.as_deref(), &common),
-        Command::Runbook {
-            script,
-            markdown,
-            common,
-        } => {
-            let config = load_config(&common, &working_dir()?)?;
-            let runtime = offline_runtime(config, script.parent())?;
-            crate::runbook_page::show(&runtime, &script, markdown)
-        }
-        Command::Log { run_id, json } => {
-            crate::history::show(&working_dir()?, run_id.as_deref(), json)
-        }
-        Command::Completions { shell } => {
-            // Written whole, then printed: a closed stdout is an error, never a panic.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "ovscript", &mut script);
-            crate::ui::out(&String::from_utf8_lossy(&script));
-            Ok(())
-        }
-    }
-}
-
-fn working_dir() -> Result<PathBuf, Error> {
-    std::env::current_dir()
-        .map_err(|e| Error::usage(format!("cannot read the working directory: {e}")))
-}
-
-/// How a context is made: from flags for `run`, with nothing live for `check` and `doc`.
-pub struct Settings {
-    pub config: Config,
-    pub dry_run: bool,
-    pub yes: bool,
-    pub clock: Clock,
-    pub journal: bool,
-    pub runbook: String,
-    pub rehearsal: bool,
-    pub resumed: Option<journal::RunRecord>,
-}
-
-impl Settings {
-    /// Nothing live, nothing journaled: for `check`, `doc`, completion.
-    pub fn offline(config: Config) -> Settings {
-        Settings {
-            config,
-            dry_run: true,
-            yes: false,
-            clock: Clock::default(),
-            journal: false,
-            runbook: String::new(),
-            rehearsal: false,
-            resumed: None,
-        }
-    }
-}
-
-pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
-    let redactor = Redactor::new(settings.config.secrets());
-    let journal = if settings.journal {
-        Journal::create(&base_dir, redactor.clone()).map_err(|e| {
-            Error::usage(format!(
-                "cannot create the journal under {}: {e}",
-                base_dir.join(journal::DIR).display()
-            ))
-        })?
-    } else {
-        Journal::disabled()
-    };
-    let journal = Arc::new(journal);
-    if settings.journal {
-        crate::signals::journal_run(journal.clone());
-    }
-    Ok(Arc::new(Context {
-        config: settings.config,
-        dry_run: settings.dry_run,
-        yes: settings.yes,
-        journal: journal.clone(),
-        ui: Ui::new(redactor.clone(), Some(journal)),
-        cancel: crate::signals::cancel(),
-        clock: settings.clock,
-        base_dir,
-        redactor,
-        summary: Default::default(),
-        runbook: settings.runbook,
-        rehearsal: settings.rehearsal,
-        resumed: settings.resumed,
-        at_end: Default::default(),
-        guards: Default::default(),
-        deferred: Default::default(),
-    }))
-}
-
-fn load_config(common: &Common, base_dir: &Path) -> Result<Config, Error> {
-    let config = Config::load(
-        common.config.as_deref(),
-        base_dir,
-        crate::cli::environment(),
-    )?;
-    for key in config.weak_secrets() {
-        crate::ui::err(&format!(
-            "warning: {key} is shorter than {} characters: too weak to hide in every output (it is hidden where it stands as a word of its own); use a longer one\n",
-            crate::redact::WEAK_BELOW
-        ));
-    }
-    Ok(config)
-}
-
-fn read_script(path: &Path) -> Result<String, Error> {
-    crate::script_file::read(path).map_err(|e| Error::usage(format!("error: {e}")))
-}
 
 /// `ovscript SCRIPT ARGS...`: a script file run as `ovscript run SCRIPT ARGS...` (a shebang, a
 /// just `[script("ovscript")]` recipe); any other first word is a usage error.
-fn script(words: Vec<std::ffi::OsString>) -> Result<(), Error> {
+pub(super) fn script(words: Vec<std::ffi::OsString>) -> Result<(), Error> {
     let first = words.first().cloned().unwrap_or_default();
     if !Path::new(&first).is_file() {
         let names: Vec<String> = Cli::command()
@@ -169,7 +42,7 @@ fn script(words: Vec<std::ffi::OsString>) -> Result<(), Error> {
     }
 }
 
-fn run(mut args: RunArgs) -> Result<(), Error> {
+pub(super) fn run(mut args: RunArgs) -> Result<(), Error> {
     // `ovscript run SCRIPT -- ARGS` still works: the `--` is not the script's.
     if args.args.first().is_some_and(|a| a == "--") {
         args.args.remove(0);
@@ -268,36 +141,6 @@ fn run(mut args: RunArgs) -> Result<(), Error> {
         ctx.ui.line(rehearsal.report().trim_end());
     }
     result
-}
-
-/// Starts the simulated world of `--rehearse=SCENARIO` and points `config` at it.
-fn start_rehearsal(
-    scenario: Option<&str>,
-    base_dir: &Path,
-    config: &mut Config,
-) -> Result<Option<crate::rehearse::Rehearsal>, Error> {
-    let Some(name) = scenario else {
-        return Ok(None);
-    };
-    let scenario = crate::rehearse::parse_scenario(name)?;
-    // The operator's real secrets stay redacted although the world's replace them.
-    let real_secrets = config.secrets();
-    config.kept_secrets.extend(real_secrets);
-    let id = format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        std::process::id()
-    );
-    let dir = base_dir.join(".ovscript/rehearsals").join(id);
-    crate::rehearse::Rehearsal::start(scenario, dir, config).map(Some)
-}
-
-/// A rehearsal's waits run on a fast clock.
-fn clock_for(rehearsal: &Option<crate::rehearse::Rehearsal>) -> Clock {
-    match rehearsal {
-        Some(_) => Clock::fast(crate::rehearse::CLOCK_SPEED),
-        None => Clock::default(),
-    }
 }
 
 /// The script a run runs: its text, the name errors and the journal give it, the folder its
@@ -460,141 +303,4 @@ fn sha256(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// A runtime that runs nothing live: for `check`, `doc`, completion.
-pub fn offline_runtime(config: Config, script_dir: Option<&Path>) -> Result<Runtime, Error> {
-    let settings = Settings::offline(config);
-    let ctx = context(settings, working_dir()?)?;
-    Ok(Runtime::new(ctx, Resume::default(), script_dir, Vec::new()))
-}
-
-fn repl(dry_run: bool, yes: bool, rehearse: Option<&str>, common: &Common) -> Result<(), Error> {
-    let base_dir = working_dir()?;
-    let mut config = load_config(common, &base_dir)?;
-    // Kept for the whole session: the simulated world stops when it is dropped.
-    let rehearsal = start_rehearsal(rehearse, &base_dir, &mut config)?;
-    let settings = Settings {
-        config,
-        dry_run,
-        yes,
-        clock: clock_for(&rehearsal),
-        journal: true,
-        runbook: String::new(),
-        rehearsal: rehearsal.is_some(),
-        resumed: None,
-    };
-    let ctx = context(settings, base_dir.clone())?;
-    if let Some(rehearsal) = &rehearsal {
-        ctx.ui.line(&format!(
-            "rehearsal `{}`: a simulated world on this machine",
-            rehearsal.scenario
-        ));
-    }
-    let runtime = Runtime::new(ctx, Resume::default(), Some(&base_dir), Vec::new());
-    let result = crate::repl::start(runtime);
-    drop(rehearsal);
-    result
-}
-
-fn check(scripts: &[PathBuf], common: &Common) -> Result<(), Error> {
-    let base_dir = working_dir()?;
-    let config = load_config(common, &base_dir)?;
-    let mut problems = Vec::new();
-    let mut checked = 0;
-    for script in scripts {
-        if let Some(justfile) = justfile_of(script) {
-            let (count, found) = check_justfile(&config, &justfile)?;
-            checked += count;
-            problems.extend(found);
-            continue;
-        }
-        let runtime = offline_runtime(config.clone(), script.parent())?;
-        problems.extend(crate::check::check_file(&runtime, script));
-        checked += 1;
-    }
-    if problems.is_empty() {
-        crate::ui::out(&format!("ok: {checked} script(s) checked\n"));
-        Ok(())
-    } else {
-        Err(Error::Compile(format!(
-            "{}\n{} problem(s) found",
-            problems.join("\n"),
-            problems.len()
-        )))
-    }
-}
-
-/// The justfile `path` is, or holds (a folder).
-fn justfile_of(path: &Path) -> Option<PathBuf> {
-    let named = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| crate::embedded::JUSTFILE_NAMES.contains(&n))
-    };
-    if path.is_dir() {
-        return crate::embedded::JUSTFILE_NAMES
-            .iter()
-            .map(|n| path.join(n))
-            .find(|p| p.is_file());
-    }
-    named(path).then(|| path.to_path_buf())
-}
-
-/// Checks each recipe of `justfile` that ovscript runs, at its justfile lines; recipes in other
-/// languages are left alone. Returns how many were checked and the problems.
-fn check_justfile(config: &Config, justfile: &Path) -> Result<(usize, Vec<String>), Error> {
-    let recipes = crate::embedded::recipes_to_check(justfile).map_err(Error::usage)?;
-    let mut problems = Vec::new();
-    for recipe in &recipes {
-        // Each recipe at its own file: the justfile, or a file it imports or a module's.
-        let name = recipe.file.display().to_string();
-        let dir = recipe
-            .file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        crate::diagnostic::label_source(&name, &format!(" (recipe {})", recipe.name));
-        let runtime = offline_runtime(config.clone(), Some(&dir))?;
-        let text = &recipe.text;
-        match runtime.compile(&name, text) {
-            Ok(ast) => problems.extend(crate::check::check_compiled(&runtime, &name, &ast)),
-            Err(e) => problems.push(
-                crate::diagnostic::parse_report(&e, &name)
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: ")
-                    .to_string(),
-            ),
-        }
-    }
-    Ok((recipes.len(), problems))
-}
-
-fn doc(
-    name: Option<&str>,
-    as_json: bool,
-    markdown: bool,
-    definitions: Option<&Path>,
-) -> Result<(), Error> {
-    let runtime = offline_runtime(Config::default(), None)?;
-    if let Some(dir) = definitions {
-        crate::doc::write_definitions(&runtime, dir)?;
-        crate::ui::out(&format!("wrote Rhai definitions to {}\n", dir.display()));
-        return Ok(());
-    }
-    let functions = crate::doc::host_functions(&runtime);
-    if markdown {
-        crate::ui::out(&crate::doc::markdown_table(&functions));
-        return Ok(());
-    }
-    if as_json {
-        let selected = crate::doc::select(&functions, name)?;
-        let json = serde_json::to_string_pretty(&selected).unwrap_or_default();
-        crate::ui::out(&format!("{json}\n"));
-        return Ok(());
-    }
-    crate::ui::out(&crate::doc::render(&functions, name)?);
-    Ok(())
 }
