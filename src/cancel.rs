@@ -60,13 +60,14 @@ impl Interruption {
         }
     }
 
-    /// The journal's outcome word for a run that ended so.
-    pub fn outcome(self) -> &'static str {
+    /// The journal's outcome for a run that ended so.
+    pub fn outcome(self) -> crate::journal::Outcome {
+        use crate::journal::Outcome;
         match self {
-            Interruption::Interrupt => "interrupted",
-            Interruption::Terminate => "terminated",
-            Interruption::TerminalLost => "terminal-lost",
-            Interruption::JournalLost => "journal-lost",
+            Interruption::Interrupt => Outcome::Interrupted,
+            Interruption::Terminate => Outcome::Terminated,
+            Interruption::TerminalLost => Outcome::TerminalLost,
+            Interruption::JournalLost => Outcome::JournalLost,
         }
     }
 

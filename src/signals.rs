@@ -50,7 +50,7 @@ pub fn journal_run(journal: Arc<Journal>) {
 }
 
 /// Journals how the run ended, for the paths that end it outside its own code.
-fn record_end(outcome: &str, error: &str) {
+fn record_end(outcome: crate::journal::Outcome, error: &str) {
     if let Some((journal, started)) = process()
         .journal
         .lock()
@@ -58,7 +58,7 @@ fn record_end(outcome: &str, error: &str) {
         .as_ref()
     {
         journal.record(&Event::RunEnd {
-            outcome: outcome.into(),
+            outcome,
             error: Some(error.into()),
             duration_ms: started.elapsed().as_millis() as u64,
             by_hand: Vec::new(),
@@ -158,7 +158,10 @@ fn exit_now(process: &Process) -> ! {
 /// The run ended in a bug (a panic): the journal says so, so that `ovscript log` shows how it
 /// ended and `--resume` can go on from it.
 pub fn crashed() {
-    record_end("crashed", "ovscript itself failed (a bug)");
+    record_end(
+        crate::journal::Outcome::Crashed,
+        "ovscript itself failed (a bug)",
+    );
 }
 
 /// A line to stderr from the signal thread: never panics, even on a dead terminal.

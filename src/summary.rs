@@ -2,6 +2,7 @@
 //! things noted with `by_hand(...)`. Printed at the end of every run, successful or not, so that
 //! nothing left undone hides behind an error message or a "done".
 
+use crate::journal::Outcome;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ pub struct StepOutcome {
     pub label: String,
     pub title: String,
     /// `ok`, `error`, `interrupted`, `skipped`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub took: Duration,
 }
 
@@ -35,7 +36,7 @@ impl Summary {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .any(|s| s.outcome != "skipped")
+            .any(|s| s.outcome != Outcome::Skipped)
     }
 
     /// Notes something the operator must still do; the same thing noted twice is listed once.
@@ -99,13 +100,13 @@ mod tests {
         summary.step(StepOutcome {
             label: "[1]".into(),
             title: "Publish".into(),
-            outcome: "ok",
+            outcome: Outcome::Ok,
             took: Duration::from_millis(1200),
         });
         summary.step(StepOutcome {
             label: "[2]".into(),
             title: "Check Sentry".into(),
-            outcome: "error",
+            outcome: Outcome::Error,
             took: Duration::from_secs(3),
         });
         summary.by_hand("approve #4242");

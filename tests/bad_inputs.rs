@@ -130,7 +130,7 @@ fn a_usage_error_exits_2_only_while_nothing_ran() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            ovscript::journal::Event::RunEnd { outcome, .. } => Some(outcome),
+            ovscript::journal::Event::RunEnd { outcome, .. } => Some(outcome.to_string()),
             _ => None,
         })
         .collect();

@@ -90,7 +90,7 @@ fn a_runtime_error_shows_the_line_with_a_caret_and_exits_1() {
     else {
         panic!("no step end");
     };
-    assert_eq!(outcome, "error");
+    assert_eq!(outcome, ovscript::journal::Outcome::Error);
     assert_eq!(error.as_deref(), Some("the apply failed"));
 }
 

@@ -504,7 +504,7 @@ fn a_double_ctrl_c_in_a_sensor_waiting_deploy_unpauses_the_dag_and_restores_the_
     let ends: Vec<String> = journal_events_lenient(deploy.test.path())
         .into_iter()
         .filter_map(|e| match e {
-            Event::RunEnd { outcome, .. } => Some(outcome),
+            Event::RunEnd { outcome, .. } => Some(outcome.to_string()),
             _ => None,
         })
         .collect();
@@ -1307,10 +1307,20 @@ fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
             wait_for_event(deploy.test.path(), point, git_done(point));
             signal(&child, "KILL", true);
             finish(child);
+            if point == "checkout" {
+                // As if the kill had landed inside the `git add` that follows: git's index lock
+                // is left behind, and a resume must not fail on it forever.
+                std::fs::write(deploy.infra().join(".git/index.lock"), "").unwrap();
+            }
             newest_run(deploy.test.path())
         };
         let out = deploy.catalog(&["--resume", &killed]);
         out.success();
+        if point == "checkout" {
+            out.stderr_has(
+                "index.lock: a git command of the run being resumed was killed while holding it",
+            );
+        }
         let opened = deploy.world.opened_prs();
         assert_eq!(opened.len(), 1, "after {point}: {opened:?}\n{}", out.stderr);
         assert_eq!(

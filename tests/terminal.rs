@@ -118,10 +118,10 @@ impl Deploy {
             paused.iter().all(|(_, p)| !p),
             "DAGs left paused {paused:?}: {context}"
         );
-        let ends: Vec<&String> = events
+        let ends: Vec<String> = events
             .iter()
             .filter_map(|e| match e {
-                Event::RunEnd { outcome, .. } => Some(outcome),
+                Event::RunEnd { outcome, .. } => Some(outcome.to_string()),
                 _ => None,
             })
             .collect();

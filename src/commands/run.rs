@@ -14,7 +14,7 @@ use crate::context::Ctx;
 use crate::embedded::Embedded;
 use crate::engine::Runtime;
 use crate::error::Error;
-use crate::journal::{self, Event};
+use crate::journal::{self, Event, Outcome};
 use crate::operator::Resume;
 
 /// `ovscript SCRIPT ARGS...`: a script file run as `ovscript run SCRIPT ARGS...` (a shebang, a
@@ -234,7 +234,7 @@ pub fn execute(
     match result {
         Ok(_) => {
             ctx.record(Event::RunEnd {
-                outcome: "ok".into(),
+                outcome: Outcome::Ok,
                 error: None,
                 duration_ms: took.as_millis() as u64,
                 by_hand: ctx.summary.left_by_hand(),
@@ -247,7 +247,7 @@ pub fn execute(
         Err(e) if crate::diagnostic::is_usage(&e) && !ctx.summary.any_step_ran() => {
             let message = crate::diagnostic::message_of(&e);
             ctx.record(Event::RunEnd {
-                outcome: "usage".into(),
+                outcome: Outcome::Usage,
                 error: Some(message.clone()),
                 duration_ms: took.as_millis() as u64,
                 by_hand: Vec::new(),
@@ -262,10 +262,14 @@ pub fn execute(
                 .cancel
                 .interruption()
                 .unwrap_or(crate::cancel::Interruption::Interrupt);
-            let outcome = if interrupted { why.outcome() } else { "error" };
+            let outcome = if interrupted {
+                why.outcome()
+            } else {
+                Outcome::Error
+            };
             let message = crate::diagnostic::message_of(&e);
             ctx.record(Event::RunEnd {
-                outcome: outcome.into(),
+                outcome,
                 error: Some(message.clone()),
                 duration_ms: took.as_millis() as u64,
                 by_hand: ctx.summary.left_by_hand(),

@@ -7,6 +7,10 @@ use super::Deployment;
 use crate::error::{host_error, HostResult};
 use crate::journal::RunRecord;
 
+/// How long git's index lock must have been left alone to be a dead command's: git holds it for
+/// the moments of one command.
+const STALE_INDEX_LOCK: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What an earlier run left, as the operator reads it.
 struct Left {
     items: Vec<String>,
@@ -49,6 +53,9 @@ impl Deployment {
             return Err(host_error(self.refusal(earlier.as_ref(), &left)));
         }
         crate::deploy_lock::take(&self.git)?;
+        if resuming {
+            self.remove_a_stale_index_lock()?;
+        }
         if let (true, Some(earlier)) = (resuming, &earlier) {
             let what = if left.items.is_empty() {
                 "it left nothing".to_string()
@@ -67,6 +74,46 @@ impl Deployment {
             }
         }
         ctx.guards.set_leftovers_checked();
+        Ok(())
+    }
+
+    /// A git command of the run being resumed, killed while it held the checkout's index
+    /// (`git add`, `git commit`), leaves `.git/index.lock`, and every later git command of the
+    /// resume would fail on it. That run is dead (its journal lock is free), and a lock no git
+    /// has touched for a while is its: removed, and said.
+    fn remove_a_stale_index_lock(&self) -> HostResult<()> {
+        let path = self.git.read(&["rev-parse", "--git-path", "index.lock"])?;
+        let lock = self.ctx.infra_dir()?.join(path.trim());
+        // A live git holds it for moments: wait until it is gone, or untouched long enough.
+        loop {
+            let Ok(meta) = std::fs::metadata(&lock) else {
+                return Ok(());
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .unwrap_or_default();
+            if age >= STALE_INDEX_LOCK {
+                break;
+            }
+            // Real time, as the file's: a rehearsal's fast clock must not make this a busy loop.
+            self.ctx.cancel.wait(std::time::Duration::from_millis(200));
+            self.ctx.check_cancelled()?;
+        }
+        if self.ctx.would(&format!("remove {}", lock.display())) {
+            return Ok(());
+        }
+        std::fs::remove_file(&lock).map_err(|e| {
+            host_error(format!(
+                "cannot remove {} (left by the killed run's git): {e}; remove it by hand, then go on",
+                lock.display()
+            ))
+        })?;
+        self.ctx.ui.warn(&format!(
+            "removed {}: a git command of the run being resumed was killed while holding it",
+            lock.display()
+        ));
         Ok(())
     }
 
@@ -122,7 +169,7 @@ impl Deployment {
                     "run {} (started {}, {} at \"{}\")",
                     earlier.run_id,
                     earlier.started,
-                    earlier.outcome.as_deref().unwrap_or("killed"),
+                    earlier.outcome.map_or("killed", |o| o.word()),
                     earlier.last_step.as_deref().unwrap_or("its start")
                 ),
                 format!(

@@ -146,7 +146,7 @@ impl Run {
                     duration_ms,
                     by_hand,
                 } => {
-                    run.outcome = outcome.clone();
+                    run.outcome = outcome.word().to_string();
                     run.error = error.clone();
                     run.duration_ms = Some(*duration_ms);
                     ended_by_hand = Some(by_hand.clone());

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::record::Run;
-use crate::journal::Event;
+use crate::journal::{Event, Outcome};
 
 /// One moment of a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -76,9 +76,9 @@ fn describe(event: &Event) -> Option<String> {
             error,
             ..
         } => {
-            let outcome = match (outcome.as_str(), error) {
-                ("ok", _) => "done".to_string(),
-                ("error", Some(error)) => format!("FAILED: {error}"),
+            let outcome = match (outcome, error) {
+                (Outcome::Ok, _) => "done".to_string(),
+                (Outcome::Error, Some(error)) => format!("FAILED: {error}"),
                 (other, _) => other.to_string(),
             };
             format!("{label} {title}: {outcome}{}", took(*duration_ms))
@@ -95,7 +95,7 @@ fn describe(event: &Event) -> Option<String> {
             format!("asked \"{question}\": {answer} ({by})")
         }
         Event::WaitStart { what, .. } => format!("waiting for {what}"),
-        Event::WaitEnd { what, outcome, .. } if outcome == "ok" => format!("{what}: ready"),
+        Event::WaitEnd { what, outcome, .. } if outcome.is_ok() => format!("{what}: ready"),
         Event::WaitEnd { what, .. } => format!("{what}: timed out"),
         Event::Http { method, .. } if matches!(method.as_str(), "GET" | "HEAD") => return None,
         Event::Http {

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Outcome;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -28,7 +30,7 @@ pub enum Event {
     /// The run ended: `ok`, `error`, `usage`, or what stopped it: `interrupted` (SIGINT),
     /// `terminated` (SIGTERM), `terminal-lost` (SIGHUP), `journal-lost`, `crashed` (a bug).
     RunEnd {
-        outcome: String,
+        outcome: Outcome,
         #[serde(default)]
         error: Option<String>,
         duration_ms: u64,
@@ -70,7 +72,7 @@ pub enum Event {
         #[serde(default)]
         label: String,
         title: String,
-        outcome: String,
+        outcome: Outcome,
         #[serde(default)]
         duration_ms: u64,
         #[serde(default)]
@@ -123,7 +125,7 @@ pub enum Event {
     },
     WaitEnd {
         what: String,
-        outcome: String,
+        outcome: Outcome,
         elapsed_s: f64,
     },
     /// One HTTP request: the URL without credentials, the status (none: no answer).
@@ -231,7 +233,7 @@ pub enum Event {
     /// One line the REPL evaluated.
     ReplLine {
         input: String,
-        outcome: String,
+        outcome: Outcome,
         #[serde(default)]
         error: Option<String>,
         #[serde(default)]
@@ -240,7 +242,7 @@ pub enum Event {
     /// A file `:load`ed in the REPL.
     ReplLoad {
         file: String,
-        outcome: String,
+        outcome: Outcome,
         #[serde(default)]
         error: Option<String>,
         #[serde(default)]
@@ -272,7 +274,7 @@ impl Event {
     /// A step that finished (or was skipped as finished): what `--resume` can skip.
     pub fn finishes_a_step(&self) -> bool {
         matches!(self, Event::StepSkipped { .. })
-            || matches!(self, Event::StepEnd { outcome, .. } if outcome == "ok")
+            || matches!(self, Event::StepEnd { outcome, .. } if outcome.is_ok())
     }
 }
 

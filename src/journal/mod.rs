@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use crate::redact::Redactor;
 
 pub mod event;
+mod outcome;
 pub use event::Event;
+pub use outcome::Outcome;
 
 pub const DIR: &str = ".ovscript/journal";
 
@@ -212,7 +214,7 @@ pub struct RunRecord {
     pub dry_run: bool,
     pub rehearsal: bool,
     /// `ok`, `error`, `interrupted`, `usage`; `None` when the run never ended (killed).
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// The run it resumed, if any.
     pub resumed: Option<String>,
     /// The title of the last step it started.
@@ -311,7 +313,7 @@ impl RunRecord {
                 outcome,
                 value,
                 ..
-            } if outcome == "ok" => self.finish(ordinal, last_ordinal, title, value),
+            } if outcome.is_ok() => self.finish(ordinal, last_ordinal, title, value),
             Event::StepSkipped {
                 ordinal,
                 last_ordinal,
@@ -387,7 +389,7 @@ impl RunRecord {
 
     /// Whether the run ended well, or a later run finished it.
     pub fn ended_ok(&self) -> bool {
-        self.outcome.as_deref() == Some("ok")
+        self.outcome == Some(Outcome::Ok)
     }
 
     /// The run that went on with `run_id` (`--resume`), if any.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::context::Ctx;
 use crate::error::HostResult;
-use crate::journal::{Event, FinishedStep};
+use crate::journal::{Event, FinishedStep, Outcome};
 use crate::summary::StepOutcome;
 
 /// Steps finished in an earlier run (`--resume`), matched by order and title.
@@ -86,7 +86,7 @@ pub(super) fn run_step(
         ctx.summary.step(StepOutcome {
             label: label.to_string(),
             title: title.to_string(),
-            outcome: "skipped",
+            outcome: Outcome::Skipped,
             took: std::time::Duration::ZERO,
         });
         // The steps nested in it are skipped with it: number the next ones as that run did.
@@ -113,13 +113,17 @@ pub(super) fn run_step(
         .and_then(|()| body.call_within_context::<Dynamic>(call, ()));
     let took = started.elapsed();
     let (outcome, value, error) = match &result {
-        Ok(value) => ("ok", journal_value(value), None),
+        Ok(value) => (Outcome::Ok, journal_value(value), None),
         Err(e) if matches!(**e, EvalAltResult::ErrorTerminated(..)) => {
-            ("interrupted", Value::Null, None)
+            (Outcome::Interrupted, Value::Null, None)
         }
-        Err(e) => ("error", Value::Null, Some(crate::diagnostic::message_of(e))),
+        Err(e) => (
+            Outcome::Error,
+            Value::Null,
+            Some(crate::diagnostic::message_of(e)),
+        ),
     };
-    ctx.ui.step_finished(label, title, outcome == "ok", took);
+    ctx.ui.step_finished(label, title, outcome.is_ok(), took);
     ctx.summary.step(StepOutcome {
         label: label.to_string(),
         title: title.to_string(),
@@ -132,7 +136,7 @@ pub(super) fn run_step(
         last_ordinal: Some(last_ordinal),
         label: label.to_string(),
         title: title.to_string(),
-        outcome: outcome.to_string(),
+        outcome,
         duration_ms: took.as_millis() as u64,
         value,
         error,

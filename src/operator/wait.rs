@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult};
-use crate::journal::Event;
+use crate::journal::{Event, Outcome};
 
 /// The shortest pause between two polls of `wait_until` (run time).
 pub(super) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -45,7 +45,7 @@ pub(super) fn wait_until(
             ));
             ctx.record(Event::WaitEnd {
                 what: what.to_string(),
-                outcome: "ok".into(),
+                outcome: Outcome::Ok,
                 elapsed_s: elapsed.as_secs_f64(),
             });
             return Ok(true);
@@ -54,7 +54,7 @@ pub(super) fn wait_until(
             spinner.finish();
             ctx.record(Event::WaitEnd {
                 what: what.to_string(),
-                outcome: "timeout".into(),
+                outcome: Outcome::Timeout,
                 elapsed_s: elapsed.as_secs_f64(),
             });
             return Err(rhai::EvalAltResult::ErrorRuntime(

@@ -3,6 +3,7 @@
 //! journal, the limits. Variables, functions and imports stay from line to line; unfinished input
 //! goes on to the next line; Tab completes; the history outlives the session.
 
+use crate::journal::Outcome as Ended;
 use rhai::Dynamic;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
@@ -115,11 +116,11 @@ enum Outcome {
 
 impl Outcome {
     /// How the journal says it: the outcome, and the error's message.
-    pub(super) fn journaled(&self) -> (String, Option<String>) {
+    pub(super) fn journaled(&self) -> (Ended, Option<String>) {
         match self {
-            Outcome::Value(_) => ("ok".into(), None),
-            Outcome::Failed { message, .. } => ("error".into(), Some(message.clone())),
-            Outcome::Interrupted => ("interrupted".into(), None),
+            Outcome::Value(_) => (Ended::Ok, None),
+            Outcome::Failed { message, .. } => (Ended::Error, Some(message.clone())),
+            Outcome::Interrupted => (Ended::Interrupted, None),
         }
     }
 }
