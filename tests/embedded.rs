@@ -188,7 +188,7 @@ fn a_recipe_imports_the_stdlib_next_to_its_justfile() {
 [script("ovscript")]
 opts *args:
     import "deploy" as deploy;
-    print(deploy::duration_text(75));
+    print(deploy::joined(["a", "b"]));
     print(options(args, #{ "watch": "" }, ["watch"]));
 "#,
     ) else {
@@ -201,7 +201,7 @@ opts *args:
     );
     just(&test, &["opts", "--watch=5m"])
         .success()
-        .stdout_has("1m 15s")
+        .stdout_has("a, b")
         .stdout_has(r#"#{"watch": "5m"}"#);
     just(&test, &["opts", "--watch=soon"])
         .code(2)

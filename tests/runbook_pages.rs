@@ -237,7 +237,7 @@ Deployment
 
 Production only, after the app is built and tagged. The team's channel is told when it starts and how it ends, whatever happens.
 
-1. Posts to the team's channel: ":rocket: {who} is deploying {release.tag_name} to production (catalog-airflow){again}."
+1. Posts to the team's channel who deploys which release to production
 2. Wait for the release's image in the registry
    - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
      - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
@@ -255,13 +255,11 @@ Production only, after the app is built and tagged. The team's channel is told w
          - Unless `just_succeeded("apply prod catalog-airflow")`:
            - If `just_started("apply prod catalog-airflow")`:
              - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-               - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
-                 - Posts to the team's channel: ":rotating_light: Production catalog-airflow may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+               - Posts to the team's channel that production may be disrupted (the production apply failed: {message}) and which rollback is offered: "treat this as a production incident"
                - If `--rollback == "local"`:
                  - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
                  - If the answer is yes:
-                   - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
-                     - Posts to the team's channel: ":rewind: {git.identity()} is rolling production catalog-airflow back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                   - Posts to the team's channel that production is rolled back to the stable release: applying it from a checkout of the infrastructure repository
                    - Roll back: module.catalog-airflow.docker_image_tag = {stable.rollback_tag}, just apply prod catalog-airflow
                      - Sets `module.catalog-airflow.docker_image_tag = stable.rollback_tag` in `environments/prod/catalog-airflow.tf`
                      - `deploy::dags_to_pause`, as above
@@ -271,7 +269,7 @@ Production only, after the app is built and tagged. The team's channel is told w
                  - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
                  - If the answer is yes:
                    - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                   - `deploy::notify_rollback`, as above
+                   - Posts to the team's channel that production is rolled back to the stable release: the {--rollback-workflow} workflow of the infrastructure repository runs it
 
 Post-deployment
 ---------------
@@ -297,8 +295,7 @@ Post-deployment
      - Pushes `deploy/catalog-airflow-{release.tag_name}` to origin
      - Opens the PR "Deploy catalog-airflow {release.tag_name}" from `deploy/catalog-airflow-{release.tag_name}` to `main` on `github.infra_repo()`
 5. Then, whatever happened:
-   - `deploy::notify_end`: Tells the team's channel how the production deploy of `release` by `who` ended: done (`ended.done`), failed (`ended.error`, its message) or interrupted; after how long (`seconds`); and what is left to do by hand.
-     - Posts `text` to the team's channel
+   - Posts to the team's channel how it ended (done, failed and why, or interrupted), after how long, and what is left to do by hand
 "##;
 
 const INGESTION: &str = r##"Ingestion server deployment
@@ -345,7 +342,7 @@ Deployment
 
 After the app is built and tagged. The team's channel is told when it starts and how it ends, whatever happens.
 
-1. Posts to the team's channel: ":rocket: {who} is deploying {release.tag_name} to production (ingestion-server){again}."
+1. Posts to the team's channel who deploys which release to production
 2. Wait for the release's image in the registry
    - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
      - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
@@ -368,13 +365,11 @@ After the app is built and tagged. The team's channel is told when it starts and
          - Unless `just_succeeded("apply prod ingestion-server")`:
            - If `just_started("apply prod ingestion-server")`:
              - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-               - `deploy::notify_incident`: Tells the team's channel that production may be disrupted (`reason`) and what rollback is offered, as the written runbook asks: "consider this a Production Incident and notify the team".
-                 - Posts to the team's channel: ":rotating_light: Production ingestion-server may be disrupted: the production apply failed: {message}. {git.identity()} is on it: {rollback}. Treat this as a production incident."
+               - Posts to the team's channel that production may be disrupted (the production apply failed: {message}) and which rollback is offered: "treat this as a production incident"
                - If `--rollback == "local"`:
                  - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
                  - If the answer is yes:
-                   - `deploy::notify_rollback`: Tells the team's channel that production is being rolled back to `stable`, and `how`.
-                     - Posts to the team's channel: ":rewind: {git.identity()} is rolling production ingestion-server back to {stable.rollback_tag} ({stable.tag_name}): applying it from a checkout of the infrastructure repository."
+                   - Posts to the team's channel that production is rolled back to the stable release: applying it from a checkout of the infrastructure repository
                    - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
                      - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
                      - `deploy::no_refresh_running`, as above
@@ -384,7 +379,7 @@ After the app is built and tagged. The team's channel is told when it starts and
                  - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
                  - If the answer is yes:
                    - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                   - `deploy::notify_rollback`, as above
+                   - Posts to the team's channel that production is rolled back to the stable release: the {--rollback-workflow} workflow of the infrastructure repository runs it
 
 Post-deployment
 ---------------
@@ -406,6 +401,5 @@ Post-deployment
      - Pushes `deploy/ingestion-server-{release.tag_name}` to origin
      - Opens the PR "Deploy ingestion-server {release.tag_name}" from `deploy/ingestion-server-{release.tag_name}` to `main` on `github.infra_repo()`
 4. Then, whatever happened:
-   - `deploy::notify_end`: Tells the team's channel how the production deploy of `release` by `who` ended: done (`ended.done`), failed (`ended.error`, its message) or interrupted; after how long (`seconds`); and what is left to do by hand.
-     - Posts `text` to the team's channel
+   - Posts to the team's channel how it ended (done, failed and why, or interrupted), after how long, and what is left to do by hand
 "##;

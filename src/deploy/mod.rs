@@ -6,10 +6,11 @@
 //! This layer sits above the systems: it uses `git`, `tf` and `airflow`, which know nothing
 //! of it.
 
+mod announce;
 mod declaration;
 mod take_over;
 
-use rhai::{Engine, FnPtr, Map};
+use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use std::sync::Arc;
 
 use crate::airflow::Airflow;
@@ -17,6 +18,7 @@ use crate::context::Ctx;
 use crate::error::{usage_failure, HostResult};
 use crate::git::Git;
 use crate::objects::Objects;
+use crate::slack::Slack;
 use crate::tf::Tf;
 
 pub use declaration::{flag_path, image_key, tf_file, Declaration, Rollback};
@@ -29,6 +31,7 @@ pub struct Deployment {
     git: Git,
     tf: Tf,
     airflow: Airflow,
+    slack: Slack,
 }
 
 /// Gives scripts `deployment(#{...})` and the `Deployment` it returns. Needs the `airflow`
@@ -37,6 +40,10 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
     let airflow = objects
         .get("airflow")
         .and_then(|object| object.clone().try_cast::<Airflow>())
+        .expect("the systems are registered before the deployment");
+    let slack = objects
+        .get("slack")
+        .and_then(|object| object.clone().try_cast::<Slack>())
         .expect("the systems are registered before the deployment");
     let (ctx, tf) = (ctx.clone(), Tf::new(ctx));
     let git = Git::new(&ctx);
@@ -55,6 +62,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
             git: git.clone(),
             tf: tf.clone(),
             airflow: airflow.clone(),
+            slack: slack.clone(),
         })
     });
     register_properties(engine);
@@ -104,5 +112,53 @@ mod deployment_api {
     #[rhai_fn(return_raw)]
     pub fn take_over(deployment: &mut Deployment) -> HostResult<()> {
         deployment.take_over()
+    }
+
+    /// Tells the team's channel who deploys the release `tag` to production, runs `body` (the
+    /// deployment and its checks), then tells how it ended whatever happens (done, failed with
+    /// its message, Ctrl-C), after how long, and what is left to do by hand. A post never stops
+    /// the deploy. Passes on `body`'s error; returns what it returns. Called as a function: the
+    /// body reads the deployment too, and a method call would hold it locked meanwhile.
+    ///
+    /// ```rhai
+    /// announced(catalog, release.tag_name, || { step("Bump", || just("bump", "prod", "catalog-airflow")); });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn announced(
+        call: NativeCallContext,
+        deployment: Deployment,
+        tag: &str,
+        body: FnPtr,
+    ) -> HostResult<Dynamic> {
+        deployment.announced(&call, tag, &body)
+    }
+
+    /// Tells the team's channel that production may be disrupted (`reason`) and which rollback
+    /// is offered (to `stable`, or none when it is ()): "treat this as a production incident".
+    ///
+    /// ```rhai
+    /// catalog.notify_incident(stable, "the production apply failed");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn notify_incident(
+        deployment: &mut Deployment,
+        stable: Dynamic,
+        reason: &str,
+    ) -> HostResult<bool> {
+        deployment.notify_incident(&stable, reason)
+    }
+
+    /// Tells the team's channel that production is being rolled back to `stable`, and `how`.
+    ///
+    /// ```rhai
+    /// catalog.notify_rollback(stable, "the deploy workflow runs it");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn notify_rollback(
+        deployment: &mut Deployment,
+        stable: Map,
+        how: &str,
+    ) -> HostResult<bool> {
+        deployment.notify_rollback(&stable, how)
     }
 }

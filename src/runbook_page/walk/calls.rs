@@ -121,6 +121,9 @@ impl Walker<'_> {
                 value
             }
             ("deployment", 1) => deployment(&args[0]).unwrap_or_else(|| Value::unknown(shown())),
+            ("announced", 3) if matches!(args[0], Value::Map(_)) => self
+                .deployment_call(name, &args, line, items)
+                .unwrap_or_else(|| Value::unknown(shown())),
             ("call", n) if n >= 1 => {
                 let (inner, value) = self.run(&args[0], args[1..].to_vec());
                 items.extend(inner);
@@ -155,6 +158,51 @@ impl Walker<'_> {
         Some(Value::Map(chosen))
     }
 
+    /// What the host does for a deployment's functions (`deployment(#{...})`'s), told as a
+    /// person does them: `args` start with the deployment. `None` for one it does not know.
+    fn deployment_call(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        line: usize,
+        items: &mut Vec<Item>,
+    ) -> Option<Value> {
+        let text = |i: usize| args.get(i).map(Value::text).unwrap_or_default();
+        let action = match (name, args.len()) {
+            ("take_over", 1) => "looks for what an earlier run left (the clearance flag true, an uncommitted bump, DAGs it paused, the deploy lock): a fresh run stops on it, `--resume` takes it over; then takes the deploy lock".to_string(),
+            ("announced", 3) => {
+                let (inner, value) = self.run(&args[2], Vec::new());
+                let mut framed = vec![Item::action(
+                    "posts to the team's channel who deploys which release to production",
+                    line,
+                )];
+                framed.extend(inner);
+                framed.push(Item::new(
+                    Kind::Finally,
+                    "",
+                    self.line,
+                    vec![Item::action(
+                        "posts to the team's channel how it ended (done, failed and why, or interrupted), after how long, and what is left to do by hand",
+                        self.line,
+                    )],
+                ));
+                items.push(Item::new(Kind::Call, "", line, framed));
+                return Some(value);
+            }
+            ("notify_incident", 3) => format!(
+                "posts to the team's channel that production may be disrupted ({}) and which rollback is offered: \"treat this as a production incident\"",
+                text(2)
+            ),
+            ("notify_rollback", 3) => format!(
+                "posts to the team's channel that production is rolled back to the stable release: {}",
+                text(2)
+            ),
+            _ => return None,
+        };
+        items.push(Item::action(action, line));
+        Some(Value::unknown(format!("{name}(...)")))
+    }
+
     /// A method call: a closure's `call`, a host object's method that does something.
     pub(super) fn method(
         &mut self,
@@ -178,12 +226,12 @@ impl Walker<'_> {
             items.extend(inner);
             return value;
         }
-        if let ("take_over", Value::Map(_)) = (name, &base) {
-            items.push(Item::action(
-                "looks for what an earlier run left (the clearance flag true, an uncommitted bump, DAGs it paused, the deploy lock): a fresh run stops on it, `--resume` takes it over; then takes the deploy lock",
-                line,
-            ));
-            return shown();
+        if let Value::Map(_) = &base {
+            let mut all = vec![base.clone()];
+            all.extend(args.iter().cloned());
+            return self
+                .deployment_call(name, &all, line, items)
+                .unwrap_or_else(shown);
         }
         let Value::Host(object) = &base else {
             return shown();
