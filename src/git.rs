@@ -173,7 +173,7 @@ impl Git {
         }
     }
 
-    fn branch(&self) -> HostResult<String> {
+    pub fn branch(&self) -> HostResult<String> {
         let args = ["symbolic-ref", "--quiet", "--short", "HEAD"];
         let (dir, output) = self.git(&args)?;
         match output.status.code() {
@@ -184,7 +184,7 @@ impl Git {
         }
     }
 
-    fn remote_head(&self, branch: &str) -> HostResult<Dynamic> {
+    pub fn remote_head(&self, branch: &str) -> HostResult<Dynamic> {
         self.check_branch_name(branch)?;
         let git_ref = format!("refs/heads/{branch}");
         let args = ["ls-remote", "--exit-code", "origin", git_ref.as_str()];

@@ -223,7 +223,7 @@ Setup
        - `deploy::waiting_on_sensor`: True when every unfinished task of `run` is an HTTP sensor waiting between pokes.
          - Waits for {run.dag_id}: its sensor to end its poke (up to 1m, every 5s)
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
-   - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
+   - Checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)
 5. Note the last stable release, for a rollback
    - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
 6. Publish the drafted catalog release
@@ -244,7 +244,7 @@ Production only, after the app is built and tagged. The team's channel is told w
 3. With the DAGs of `to_pause` paused (unpaused after, whatever happens)
    - Bump the catalog version: just bump prod catalog-airflow
      - Runs `just bump prod catalog-airflow`
-     - `deploy::check_bump`: After a bump: the .tf must now name the image that was waited for.
+     - Checks that the bump set the image of the release waited for in the registry
    - `deploy::production_apply`: The production apply as a step.
      - Set running_dags_cleared = true, just apply prod catalog-airflow, restore false
        - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
@@ -328,7 +328,7 @@ Setup
 3. Check that a data refresh isn't occurring (a check: it runs again on `--resume`)
    - `deploy::no_refresh_running`: The ingestion server's check: no run of a DAG tagged `data_refresh` at all.
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
-   - `deploy::check_infra_checkout`: The infrastructure checkout must be on main and clean before anything is bumped (on `--resume`, the earlier run's changes are its own to go on with).
+   - Checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)
 5. Note the last stable release, for a rollback
    - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
 6. Publish the drafted ingestion server release
@@ -354,7 +354,7 @@ After the app is built and tagged. The team's channel is told when it starts and
 4. With the DAGs of `deploy::refresh_dags()` paused (unpaused after, whatever happens)
    - Production: just bump prod ingestion-server
      - Runs `just bump prod ingestion-server`
-     - `deploy::check_bump`: After a bump: the .tf must now name the image that was waited for.
+     - Checks that the bump set the image of the release waited for in the registry
    - `deploy::production_apply`: The production apply as a step.
      - Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
        - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.

@@ -1252,8 +1252,8 @@ fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
     let Some(tools) = tools_bin() else {
         return;
     };
-    // git, slowed before each add, commit and push: a kill after the branch or the commit lands
-    // before the next of them.
+    // git, slowed before the PR step's add, commit and push: a kill after the branch or the
+    // commit lands before the next of them, however loaded the machine.
     let real_git = String::from_utf8(
         Command::new("sh")
             .args(["-c", "command -v git"])
@@ -1267,7 +1267,7 @@ fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\ncase \"$1\" in add|commit|push) sleep 0.5;; esac\nexec {} \"$@\"\n",
+            "#!/bin/sh\ncase \"$*\" in add*environments/*|commit*Deploy*|push*deploy/*) sleep 3;; esac\nexec {} \"$@\"\n",
             real_git.trim()
         ),
     )

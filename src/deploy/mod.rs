@@ -7,6 +7,7 @@
 //! of it.
 
 mod announce;
+mod checkout;
 mod declaration;
 mod take_over;
 
@@ -112,6 +113,39 @@ mod deployment_api {
     #[rhai_fn(return_raw)]
     pub fn take_over(deployment: &mut Deployment) -> HostResult<()> {
         deployment.take_over()
+    }
+
+    /// The infrastructure checkout must be on main, clean and at origin's main before anything
+    /// is bumped (a stale checkout applied would undo what others merged); on `--resume`, the
+    /// earlier run's changes are its own to go on with. Changes nothing.
+    ///
+    /// ```rhai
+    /// check_step("Check the infrastructure checkout", || catalog.check_checkout());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_checkout(deployment: &mut Deployment) -> HostResult<()> {
+        deployment.check_checkout()
+    }
+
+    /// The image tag of a release of this app: its tag with the `APP-` prefix replaced by `rel-`
+    /// (catalog-2024.05.02.10.00.00 -> rel-2024.05.02.10.00.00).
+    ///
+    /// ```rhai
+    /// let tag = catalog.image_tag(release.tag_name);
+    /// ```
+    pub fn image_tag(deployment: &mut Deployment, release_tag: &str) -> String {
+        deployment.image_tag(release_tag)
+    }
+
+    /// After the bump: the production .tf must name the image of `release_tag`, the one waited
+    /// for in the registry (not a release published meanwhile); throws, naming both, if not.
+    ///
+    /// ```rhai
+    /// just("bump", "prod", "catalog-airflow"); catalog.check_bump(release.tag_name);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_bump(deployment: &mut Deployment, release_tag: &str) -> HostResult<()> {
+        deployment.check_bump(release_tag)
     }
 
     /// Tells the team's channel who deploys the release `tag` to production, runs `body` (the

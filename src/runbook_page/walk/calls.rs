@@ -189,6 +189,9 @@ impl Walker<'_> {
                 items.push(Item::new(Kind::Call, "", line, framed));
                 return Some(value);
             }
+            ("check_checkout", 1) => "checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)".to_string(),
+            ("check_bump", 2) => "checks that the bump set the image of the release waited for in the registry".to_string(),
+            ("image_tag", 2) => return Some(Value::unknown("rel-TAG")),
             ("notify_incident", 3) => format!(
                 "posts to the team's channel that production may be disrupted ({}) and which rollback is offered: \"treat this as a production incident\"",
                 text(2)
