@@ -229,6 +229,22 @@ impl Context {
         }
     }
 
+    /// Something the operator must still do by hand: listed at the end of the run, journaled.
+    pub fn by_hand(&self, what: &str) {
+        self.summary.by_hand(what);
+        self.record(Event::ByHand {
+            what: what.to_string(),
+        });
+    }
+
+    /// A warning for the operator, journaled.
+    pub fn warn(&self, message: &str) {
+        self.ui.warn(message);
+        self.record(Event::Warning {
+            message: message.to_string(),
+        });
+    }
+
     pub fn redact(&self, text: &str) -> String {
         self.redactor.redact(text)
     }

@@ -216,7 +216,7 @@ impl Git {
             .collect())
     }
 
-    fn create_branch(&self, name: &str) -> HostResult<()> {
+    pub fn create_branch(&self, name: &str) -> HostResult<()> {
         self.check_branch_name(name)?;
         let args = ["checkout", "-b", name];
         if self.would(&args) {
@@ -236,7 +236,7 @@ impl Git {
         Ok(())
     }
 
-    fn commit(&self, message: &str, files: Array) -> HostResult<()> {
+    pub fn commit(&self, message: &str, files: Array) -> HostResult<()> {
         let files = file_list(files)?;
         if message.trim().is_empty() {
             return Err(host_error(
@@ -272,7 +272,7 @@ impl Git {
         Ok(())
     }
 
-    fn push(&self, branch: &str) -> HostResult<()> {
+    pub fn push(&self, branch: &str) -> HostResult<()> {
         self.check_branch_name(branch)?;
         let args = ["push", "-u", "origin", branch];
         if self.would(&args) {

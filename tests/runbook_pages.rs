@@ -225,7 +225,7 @@ Setup
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
    - Checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)
 5. Note the last stable release, for a rollback
-   - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
+   - Notes the newest published release, or the image production runs if it is another: what a rollback goes back to
 6. Publish the drafted catalog release
    - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
      - Asks "Publish {draft.tag_name}?"
@@ -284,16 +284,9 @@ Post-deployment
    - If it fails:
      - `deploy::offer_rollback`, as above
 3. Approve the changelog PR
-   - `deploy::approve_changelog`: Finds the changelog PR of `tag` and approves it after a confirmation.
-     - Asks "Approve #{pr.number}?"
-     - If the answer is yes:
-       - Approves the PR #{pr.number} on GitHub
+   - Finds the changelog PR of {release.tag_name}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)
 4. Open a PR on the infrastructure repository
-   - `deploy::open_infra_pr`: Commits `files` of the infrastructure checkout on a new branch, pushes it and opens a PR.
-     - Creates the branch `deploy/catalog-airflow-{release.tag_name}`
-     - Commits `["environments/prod/catalog-airflow.tf"]`: "Deploy catalog-airflow {release.tag_name}"
-     - Pushes `deploy/catalog-airflow-{release.tag_name}` to origin
-     - Opens the PR "Deploy catalog-airflow {release.tag_name}" from `deploy/catalog-airflow-{release.tag_name}` to `main` on `github.infra_repo()`
+   - Commits `["environments/prod/catalog-airflow.tf"]` on the branch `deploy/catalog-airflow-{release.tag_name}`, pushes it, and opens its PR "Deploy catalog-airflow {release.tag_name}" into main on GitHub (left to review by hand)
 5. Then, whatever happened:
    - Posts to the team's channel how it ended (done, failed and why, or interrupted), after how long, and what is left to do by hand
 "##;
@@ -330,7 +323,7 @@ Setup
 4. Check the infrastructure checkout (a check: it runs again on `--resume`)
    - Checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)
 5. Note the last stable release, for a rollback
-   - `deploy::last_stable`: The release a rollback would go to: what production runs before this deploy.
+   - Notes the newest published release, or the image production runs if it is another: what a rollback goes back to
 6. Publish the drafted ingestion server release
    - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
      - Asks "Publish {draft.tag_name}?"
@@ -390,16 +383,9 @@ Post-deployment
        - Waits for new Sentry errors (watching for {--watch}) (up to --watch, every 30s)
      - `deploy::offer_rollback`, as above
 2. Approve the changelog PR
-   - `deploy::approve_changelog`: Finds the changelog PR of `tag` and approves it after a confirmation.
-     - Asks "Approve #{pr.number}?"
-     - If the answer is yes:
-       - Approves the PR #{pr.number} on GitHub
+   - Finds the changelog PR of {release.tag_name}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)
 3. Open a PR on the infrastructure repository
-   - `deploy::open_infra_pr`: Commits `files` of the infrastructure checkout on a new branch, pushes it and opens a PR.
-     - Creates the branch `deploy/ingestion-server-{release.tag_name}`
-     - Commits `files`: "Deploy ingestion-server {release.tag_name}"
-     - Pushes `deploy/ingestion-server-{release.tag_name}` to origin
-     - Opens the PR "Deploy ingestion-server {release.tag_name}" from `deploy/ingestion-server-{release.tag_name}` to `main` on `github.infra_repo()`
+   - Commits `files` on the branch `deploy/ingestion-server-{release.tag_name}`, pushes it, and opens its PR "Deploy ingestion-server {release.tag_name}" into main on GitHub (left to review by hand)
 4. Then, whatever happened:
    - Posts to the team's channel how it ended (done, failed and why, or interrupted), after how long, and what is left to do by hand
 "##;

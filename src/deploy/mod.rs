@@ -9,6 +9,7 @@
 mod announce;
 mod checkout;
 mod declaration;
+mod github_steps;
 mod take_over;
 
 use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
@@ -18,6 +19,7 @@ use crate::airflow::Airflow;
 use crate::context::Ctx;
 use crate::error::{usage_failure, HostResult};
 use crate::git::Git;
+use crate::github::Github;
 use crate::objects::Objects;
 use crate::slack::Slack;
 use crate::tf::Tf;
@@ -32,6 +34,7 @@ pub struct Deployment {
     git: Git,
     tf: Tf,
     airflow: Airflow,
+    github: Github,
     slack: Slack,
 }
 
@@ -41,6 +44,10 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
     let airflow = objects
         .get("airflow")
         .and_then(|object| object.clone().try_cast::<Airflow>())
+        .expect("the systems are registered before the deployment");
+    let github = objects
+        .get("github")
+        .and_then(|object| object.clone().try_cast::<Github>())
         .expect("the systems are registered before the deployment");
     let slack = objects
         .get("slack")
@@ -63,6 +70,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
             git: git.clone(),
             tf: tf.clone(),
             airflow: airflow.clone(),
+            github: github.clone(),
             slack: slack.clone(),
         })
     });
@@ -146,6 +154,46 @@ mod deployment_api {
     #[rhai_fn(return_raw)]
     pub fn check_bump(deployment: &mut Deployment, release_tag: &str) -> HostResult<()> {
         deployment.check_bump(release_tag)
+    }
+
+    /// The release a rollback would go to, as #{tag_name, rollback_tag}: the newest published
+    /// release of the app, unless production runs another image (then that image, which is
+    /// known to work); () when there is neither. Says which, and warns when they differ.
+    ///
+    /// ```rhai
+    /// let stable = step("Note the last stable release, for a rollback", || catalog.last_stable());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn last_stable(deployment: &mut Deployment) -> HostResult<Dynamic> {
+        deployment.last_stable()
+    }
+
+    /// Finds the changelog PR of the release `tag` and approves it after a confirmation; not
+    /// there yet, declined, or refused by GitHub (one's own PR): a warning and a thing to do by
+    /// hand, never a failed deploy.
+    ///
+    /// ```rhai
+    /// step("Approve the changelog PR", || catalog.approve_changelog(release.tag_name));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn approve_changelog(deployment: &mut Deployment, tag: &str) -> HostResult<()> {
+        deployment.approve_changelog(tag)
+    }
+
+    /// Commits `files` of the infrastructure checkout on the branch `deploy/SERVICE-TAG`,
+    /// pushes it and opens a PR into main (on `--resume`, what the earlier run made of them is
+    /// adopted); notes the review as left by hand. Returns #{number, html_url}, or () in a dry run.
+    ///
+    /// ```rhai
+    /// catalog.open_infra_pr(release.tag_name, [catalog.tf_file]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn open_infra_pr(
+        deployment: &mut Deployment,
+        tag: &str,
+        files: rhai::Array,
+    ) -> HostResult<Dynamic> {
+        deployment.open_infra_pr(tag, files)
     }
 
     /// Tells the team's channel who deploys the release `tag` to production, runs `body` (the

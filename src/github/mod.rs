@@ -169,7 +169,7 @@ impl System<Client> {
         )?)
     }
 
-    fn infra_repo(&self) -> HostResult<Repo> {
+    pub fn infra_repo(&self) -> HostResult<Repo> {
         Ok(client::configured_repo(
             &self.ctx().config.github.infra_repo,
             "infra_repo",
@@ -181,7 +181,7 @@ impl System<Client> {
         to_script(&self.github()?.draft_release(prefix)?)
     }
 
-    fn latest_release(&self, prefix: &str) -> HostResult<Dynamic> {
+    pub fn latest_release(&self, prefix: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
         to_script(&self.github()?.latest_release(prefix)?)
     }
@@ -224,12 +224,12 @@ impl System<Client> {
         })
     }
 
-    fn changelog_pr(&self, tag: &str) -> HostResult<Dynamic> {
+    pub fn changelog_pr(&self, tag: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
         to_script(&self.github()?.changelog_pr(tag)?)
     }
 
-    fn approve_pr(&self, number: i64) -> HostResult<()> {
+    pub fn approve_pr(&self, number: i64) -> HostResult<()> {
         let repo = self.configured_repo()?;
         let path = approve_path(&repo, number);
         if self
@@ -265,7 +265,7 @@ impl System<Client> {
         Ok(())
     }
 
-    fn open_pr(
+    pub fn open_pr(
         &self,
         repo: &str,
         head: &str,

@@ -192,6 +192,23 @@ impl Walker<'_> {
             ("check_checkout", 1) => "checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)".to_string(),
             ("check_bump", 2) => "checks that the bump set the image of the release waited for in the registry".to_string(),
             ("image_tag", 2) => return Some(Value::unknown("rel-TAG")),
+            ("last_stable", 1) => "notes the newest published release, or the image production runs if it is another: what a rollback goes back to".to_string(),
+            ("approve_changelog", 2) => format!(
+                "finds the changelog PR of {}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)",
+                text(1)
+            ),
+            ("open_infra_pr", 3) => {
+                let service = match &args[0] {
+                    Value::Map(map) => map.get("service").map(Value::text).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                format!(
+                    "commits `{}` on the branch `deploy/{service}-{}`, pushes it, and opens its PR \"Deploy {service} {}\" into main on GitHub (left to review by hand)",
+                    args[2].code(),
+                    text(1),
+                    text(1)
+                )
+            }
             ("notify_incident", 3) => format!(
                 "posts to the team's channel that production may be disrupted ({}) and which rollback is offered: \"treat this as a production incident\"",
                 text(2)
