@@ -227,10 +227,7 @@ Setup
 5. Note the last stable release, for a rollback
    - Notes the newest published release, or the image production runs if it is another: what a rollback goes back to
 6. Publish the drafted catalog release
-   - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
-     - Asks "Publish {draft.tag_name}?"
-     - If the answer is yes:
-       - Publishes the release on GitHub
+   - Shows the newest draft release of catalog- and its notes, asks, and publishes it on GitHub, the tag confirmed pinned (going on with a run that died while publishing: adopts what it published)
 
 Deployment
 ----------
@@ -239,8 +236,7 @@ Production only, after the app is built and tagged. The team's channel is told w
 
 1. Posts to the team's channel who deploys which release to production
 2. Wait for the release's image in the registry
-   - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
-     - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
+   - Waits for {--image}:rel-... of {release.tag_name} in the registry (up to --image-timeout (30m by default), every 15s)
 3. With the DAGs of `to_pause` paused (unpaused after, whatever happens)
    - Bump the catalog version: just bump prod catalog-airflow
      - Runs `just bump prod catalog-airflow`
@@ -325,10 +321,7 @@ Setup
 5. Note the last stable release, for a rollback
    - Notes the newest published release, or the image production runs if it is another: what a rollback goes back to
 6. Publish the drafted ingestion server release
-   - `deploy::publish_draft`: Shows the newest draft release of the target's app, asks, publishes it; returns the release as GitHub published it.
-     - Asks "Publish {draft.tag_name}?"
-     - If the answer is yes:
-       - Publishes the release on GitHub
+   - Shows the newest draft release of ingestion_server- and its notes, asks, and publishes it on GitHub, the tag confirmed pinned (going on with a run that died while publishing: adopts what it published)
 
 Deployment
 ----------
@@ -337,8 +330,7 @@ After the app is built and tagged. The team's channel is told when it starts and
 
 1. Posts to the team's channel who deploys which release to production
 2. Wait for the release's image in the registry
-   - `deploy::wait_for_image`: "After the app is built and tagged": waits until the release's `rel-` image is in the registry, for up to the target's `image_timeout`.
-     - Waits for {--image}:{tag} in the registry (up to --image-timeout (30m by default), every 15s)
+   - Waits for {--image}:rel-... of {release.tag_name} in the registry (up to --image-timeout (30m by default), every 15s)
 3. Unless `--skip-staging`:
    - Staging: just bump dev ingestion-server
      - Runs `just bump dev ingestion-server`

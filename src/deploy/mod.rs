@@ -10,6 +10,7 @@ mod announce;
 mod checkout;
 mod declaration;
 mod github_steps;
+mod release;
 mod take_over;
 
 use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
@@ -21,6 +22,7 @@ use crate::error::{usage_failure, HostResult};
 use crate::git::Git;
 use crate::github::Github;
 use crate::objects::Objects;
+use crate::registry::Registry;
 use crate::slack::Slack;
 use crate::tf::Tf;
 
@@ -35,6 +37,7 @@ pub struct Deployment {
     tf: Tf,
     airflow: Airflow,
     github: Github,
+    registry: Registry,
     slack: Slack,
 }
 
@@ -48,6 +51,10 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
     let github = objects
         .get("github")
         .and_then(|object| object.clone().try_cast::<Github>())
+        .expect("the systems are registered before the deployment");
+    let registry = objects
+        .get("registry")
+        .and_then(|object| object.clone().try_cast::<Registry>())
         .expect("the systems are registered before the deployment");
     let slack = objects
         .get("slack")
@@ -71,6 +78,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
             tf: tf.clone(),
             airflow: airflow.clone(),
             github: github.clone(),
+            registry: registry.clone(),
             slack: slack.clone(),
         })
     });
@@ -154,6 +162,31 @@ mod deployment_api {
     #[rhai_fn(return_raw)]
     pub fn check_bump(deployment: &mut Deployment, release_tag: &str) -> HostResult<()> {
         deployment.check_bump(release_tag)
+    }
+
+    /// Shows the newest draft release of the app (its notes), asks, and publishes it, pinning
+    /// the tag confirmed; returns the release as GitHub published it. Going on with a run that
+    /// died while GitHub was publishing, adopts what it published instead. Stops if GitHub
+    /// published another tag than the one confirmed.
+    ///
+    /// ```rhai
+    /// let release = step("Publish the drafted catalog release", || catalog.publish_draft());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn publish_draft(deployment: &mut Deployment) -> HostResult<Map> {
+        deployment.publish_draft()
+    }
+
+    /// "After the app is built and tagged": waits until the image of the release `tag`
+    /// (`IMAGE:rel-...`) is in the registry, for up to the declared image_timeout, asking every
+    /// 15 s; returns the image tag. A dry run asks once.
+    ///
+    /// ```rhai
+    /// step("Wait for the release's image in the registry", || catalog.wait_for_image(release.tag_name));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn wait_for_image(deployment: &mut Deployment, tag: &str) -> HostResult<String> {
+        deployment.wait_for_image(tag)
     }
 
     /// The release a rollback would go to, as #{tag_name, rollback_tag}: the newest published

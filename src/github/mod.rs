@@ -176,7 +176,7 @@ impl System<Client> {
         )?)
     }
 
-    fn draft_release(&self, prefix: &str) -> HostResult<Dynamic> {
+    pub fn draft_release(&self, prefix: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
         to_script(&self.github()?.draft_release(prefix)?)
     }
@@ -186,14 +186,14 @@ impl System<Client> {
         to_script(&self.github()?.latest_release(prefix)?)
     }
 
-    fn published_since(&self, prefix: &str, since: &str) -> HostResult<Dynamic> {
+    pub fn published_since(&self, prefix: &str, since: &str) -> HostResult<Dynamic> {
         self.configured_repo()?;
         let since = crate::when::since(since, chrono::Utc::now())
             .map_err(|e| host_error(format!("github.published_since: {e}")))?;
         to_script(&self.github()?.published_since(prefix, since)?)
     }
 
-    fn publish_release(&self, release: &Map) -> HostResult<Map> {
+    pub fn publish_release(&self, release: &Map) -> HostResult<Map> {
         let repo = self.configured_repo()?;
         let id = release
             .get("id")

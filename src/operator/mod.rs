@@ -21,6 +21,7 @@ use crate::journal::Event;
 pub use confirm::{ask_to_type, ask_yes_no};
 pub use step::Resume;
 use step::{run_step, Steps};
+pub use wait::poll;
 
 /// What the operator's functions share for one run, kept in the engine's default tag.
 #[derive(Clone)]

@@ -19,6 +19,26 @@ pub(super) fn wait_until(
     interval: Duration,
     condition: &FnPtr,
 ) -> HostResult<bool> {
+    poll(ctx, what, timeout, interval, || {
+        let value = condition.call_within_context::<Dynamic>(call, ())?;
+        value.as_bool().map_err(|kind| {
+            host_error(format!(
+                "wait_until(\"{what}\"): the condition must return true or false, not {kind}"
+            ))
+        })
+    })
+}
+
+/// `wait_until` for the host's own waits: `condition` polled every `interval` (at least
+/// `MIN_POLL_INTERVAL`) until true, or `error::WaitTimedOut` after `timeout`.
+pub fn poll(
+    ctx: &Ctx,
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut condition: impl FnMut() -> HostResult<bool>,
+) -> HostResult<bool> {
+    let interval = interval.max(MIN_POLL_INTERVAL);
     let started = Instant::now();
     let limit = crate::ui::human(timeout);
     let spinner = ctx
@@ -30,12 +50,7 @@ pub(super) fn wait_until(
         interval_s: interval.as_secs_f64(),
     });
     loop {
-        let value = condition.call_within_context::<Dynamic>(call, ())?;
-        let done = value.as_bool().map_err(|kind| {
-            host_error(format!(
-                "wait_until(\"{what}\"): the condition must return true or false, not {kind}"
-            ))
-        })?;
+        let done = condition()?;
         let elapsed = ctx.clock.elapsed(started);
         if done {
             spinner.finish();

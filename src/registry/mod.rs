@@ -53,7 +53,7 @@ mod registry_api {
 }
 
 impl System<Client> {
-    fn has_tag(&self, image: &str, tag: &str) -> HostResult<bool> {
+    pub fn has_tag(&self, image: &str, tag: &str) -> HostResult<bool> {
         let usage = |e: String| host_error(format!("registry.has_tag: {e}"));
         let image = Image::parse(image).map_err(usage)?;
         let tag = check_tag(tag).map_err(usage)?;

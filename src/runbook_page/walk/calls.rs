@@ -192,16 +192,29 @@ impl Walker<'_> {
             ("check_checkout", 1) => "checks that the infrastructure checkout is on main, clean and at origin's main (on `--resume`, as the run it goes on with left it)".to_string(),
             ("check_bump", 2) => "checks that the bump set the image of the release waited for in the registry".to_string(),
             ("image_tag", 2) => return Some(Value::unknown("rel-TAG")),
+            ("publish_draft", 1) => format!(
+                "shows the newest draft release of {}- and its notes, asks, and publishes it on GitHub, the tag confirmed pinned (going on with a run that died while publishing: adopts what it published)",
+                field_of(&args[0], "app")
+            ),
+            ("wait_for_image", 2) => format!(
+                "waits for {}:rel-... of {} in the registry (up to {}, every 15s)",
+                field_of(&args[0], "image"),
+                text(1),
+                match &args[0] {
+                    Value::Map(map) => map
+                        .get("image_timeout")
+                        .map(Value::duration)
+                        .unwrap_or_else(|| "30m".into()),
+                    _ => "30m".into(),
+                }
+            ),
             ("last_stable", 1) => "notes the newest published release, or the image production runs if it is another: what a rollback goes back to".to_string(),
             ("approve_changelog", 2) => format!(
                 "finds the changelog PR of {}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)",
                 text(1)
             ),
             ("open_infra_pr", 3) => {
-                let service = match &args[0] {
-                    Value::Map(map) => map.get("service").map(Value::text).unwrap_or_default(),
-                    _ => String::new(),
-                };
+                let service = field_of(&args[0], "service");
                 format!(
                     "commits `{}` on the branch `deploy/{service}-{}`, pushes it, and opens its PR \"Deploy {service} {}\" into main on GitHub (left to review by hand)",
                     args[2].code(),
@@ -344,4 +357,12 @@ fn deployment(declared: &Value) -> Option<Value> {
         }
     }
     Some(Value::Map(map))
+}
+
+/// A field of a deployment as the page knows it (`catalog.image` is `--image`, its default).
+fn field_of(deployment: &Value, key: &str) -> String {
+    match deployment {
+        Value::Map(map) => map.get(key).map(Value::text).unwrap_or_default(),
+        _ => String::new(),
+    }
 }
