@@ -13,26 +13,11 @@ use ovscript::world::{Credentials, Faults, Scenario, World};
 
 use crate::rehearsal::repo_file;
 use crate::test::{
-    copy_dir, journal_events_lenient, journal_text, lay_out_infra, path_with, tools_bin, Output,
-    Test, TAKES_OVER,
+    copy_dir, git, journal_events_lenient, journal_text, lay_out_infra, path_with, tools_bin,
+    Output, Test, TAKES_OVER,
 };
 
 const CATALOG_TF: &str = "environments/prod/catalog-airflow.tf";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// A world, an origin and a checkout of it in a working directory: what an operator has.
 struct Deploy {
@@ -1028,19 +1013,22 @@ fn kill_9_at_random_points_then_going_on_as_told_never_leaves_a_flag_set() {
     eprintln!("kill -9 at random points: {tally:?}");
 }
 
+/// `script` rehearsed in the calm world with `--yes`, with just and terraform from `bin`.
+fn rehearse_calm(bin: &Path, script: &str) -> Output {
+    Test::new()
+        .env("PATH", &path_with(bin))
+        .script(script)
+        .flag("--rehearse=calm")
+        .flag("--yes")
+        .run()
+}
+
 #[test]
 fn production_recipes_need_the_lock_and_the_apply_a_raised_flag_whatever_the_script_says() {
     let Some(bin) = tools_bin() else {
         return;
     };
-    let rehearse = |script: &str| {
-        Test::new()
-            .env("PATH", &path_with(&bin))
-            .script(script)
-            .flag("--rehearse=calm")
-            .flag("--yes")
-            .run()
-    };
+    let rehearse = |script: &str| rehearse_calm(&bin, script);
     // A bare production apply: no lock, no flag.
     rehearse(r#"just("apply", "prod", "catalog-airflow");"#)
         .code(1)
@@ -1087,14 +1075,7 @@ fn publish_pause_and_dispatch_need_the_deployment_taken_over() {
     let Some(bin) = tools_bin() else {
         return;
     };
-    let rehearse = |script: &str| {
-        Test::new()
-            .env("PATH", &path_with(&bin))
-            .script(script)
-            .flag("--rehearse=calm")
-            .flag("--yes")
-            .run()
-    };
+    let rehearse = |script: &str| rehearse_calm(&bin, script);
     for (script, refused) in [
         (
             r#"github.publish_release(github.draft_release("catalog-"));"#,

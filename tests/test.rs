@@ -407,7 +407,8 @@ impl Test {
     }
 }
 
-fn git_in(dir: &Path, args: &[&str]) {
+/// git in `dir`, which must succeed; its output, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -419,15 +420,16 @@ fn git_in(dir: &Path, args: &[&str]) {
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// Copies templates/infra into `dir` and makes it a clone of a bare `origin` at `origin`.
 pub fn lay_out_infra(dir: &Path, origin: &Path) {
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/infra");
     copy_dir(&template, dir);
-    git_in(dir, &["init", "--quiet", "--initial-branch=main"]);
-    git_in(dir, &["add", "--all"]);
-    git_in(
+    git(dir, &["init", "--quiet", "--initial-branch=main"]);
+    git(dir, &["add", "--all"]);
+    git(
         dir,
         &[
             "-c",
@@ -440,12 +442,12 @@ pub fn lay_out_infra(dir: &Path, origin: &Path) {
             "infra",
         ],
     );
-    git_in(
+    git(
         dir.parent().unwrap(),
         &["init", "--quiet", "--bare", origin.to_str().unwrap()],
     );
-    git_in(dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
-    git_in(dir, &["push", "--quiet", "origin", "main"]);
+    git(dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    git(dir, &["push", "--quiet", "origin", "main"]);
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

@@ -41,25 +41,21 @@ pub struct Deployment {
     slack: Slack,
 }
 
-/// Gives scripts `deployment(#{...})` and the `Deployment` it returns. Needs the `airflow`
-/// object among `objects`: the systems are registered first.
+/// The system object `name` of the run (`airflow`, `github`...), which the deployment uses.
+fn system<T: Clone + Send + Sync + 'static>(objects: &Objects, name: &str) -> T {
+    objects
+        .get(name)
+        .and_then(|object| object.clone().try_cast::<T>())
+        .unwrap_or_else(|| panic!("the systems are registered before the deployment: {name}"))
+}
+
+/// Gives scripts `deployment(#{...})` and the `Deployment` it returns. Needs the systems among
+/// `objects`: they are registered first.
 pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
-    let airflow = objects
-        .get("airflow")
-        .and_then(|object| object.clone().try_cast::<Airflow>())
-        .expect("the systems are registered before the deployment");
-    let github = objects
-        .get("github")
-        .and_then(|object| object.clone().try_cast::<Github>())
-        .expect("the systems are registered before the deployment");
-    let registry = objects
-        .get("registry")
-        .and_then(|object| object.clone().try_cast::<Registry>())
-        .expect("the systems are registered before the deployment");
-    let slack = objects
-        .get("slack")
-        .and_then(|object| object.clone().try_cast::<Slack>())
-        .expect("the systems are registered before the deployment");
+    let airflow: Airflow = system(objects, "airflow");
+    let github: Github = system(objects, "github");
+    let registry: Registry = system(objects, "registry");
+    let slack: Slack = system(objects, "slack");
     let (ctx, tf) = (ctx.clone(), Tf::new(ctx));
     let git = Git::new(&ctx);
     engine.register_type_with_name::<Deployment>("Deployment");

@@ -63,7 +63,8 @@ impl Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.word())
+        // `pad`, not `write_str`: a summary's `{:<11}` column must line up.
+        f.pad(self.word())
     }
 }
 
@@ -105,5 +106,6 @@ mod tests {
         assert_eq!(Outcome::of("exploded"), Outcome::Unknown);
         let read: Outcome = serde_json::from_str("\"from-the-future\"").unwrap();
         assert_eq!(read, Outcome::Unknown);
+        assert_eq!(format!("[{:<7}]", Outcome::Ok), "[ok     ]");
     }
 }
