@@ -61,8 +61,8 @@ impl Interruption {
     }
 
     /// The journal's outcome for a run that ended so.
-    pub fn outcome(self) -> crate::journal::Outcome {
-        use crate::journal::Outcome;
+    pub fn outcome(self) -> crate::journal::outcome::Outcome {
+        use crate::journal::outcome::Outcome;
         match self {
             Interruption::Interrupt => Outcome::Interrupted,
             Interruption::Terminate => Outcome::Terminated,

@@ -1,6 +1,7 @@
 //! ovscript: Openverse deployment runbooks as short Rhai scripts, with host objects for the
 //! systems a deployment touches. `run` is the whole program; `main.rs` only maps it to an exit code.
 
+pub mod actions;
 pub mod airflow;
 pub mod airflow_guard;
 pub mod cancel;
@@ -88,6 +89,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
         let text = e.to_string();
         if !text.is_empty() {
             ui::err(&format!("{}\n", text.trim_end()));
+            if actions::active() {
+                // The annotation at the script's line; the text was redacted where it was made.
+                ui::out(&format!("{}\n", actions::error(&text)));
+            }
         }
         e.code()
     })

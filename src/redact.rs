@@ -6,10 +6,22 @@ use std::sync::Arc;
 /// Replaces every secret value by `***` in text bound for a terminal, an error or the journal.
 /// Clones share their secrets: one added at run time (a token a server issued) is hidden
 /// everywhere the configuration's secrets are.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     /// Each form of each secret, longest first, and whether it is weak (see [`WEAK_BELOW`]).
     secrets: Arc<std::sync::RwLock<Vec<(String, bool)>>>,
+    /// Told of each new form (a GitHub Actions job masks it in its log before its first use).
+    told: Arc<std::sync::RwLock<Option<Teller>>>,
+}
+
+/// What is told of a new form of a secret.
+type Teller = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets themselves.
+        f.write_str("Redactor")
+    }
 }
 
 /// A secret shorter than this is weak: hidden where it stands as a word of its own, not inside
@@ -61,13 +73,32 @@ impl Redactor {
             secret.to_string(),
         ];
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        let teller = self.told.read().unwrap_or_else(|e| e.into_inner()).clone();
         for form in forms {
             if !secrets.iter().any(|(known, _)| *known == form) {
+                if let Some(tell) = &teller {
+                    tell(&form);
+                }
                 secrets.push((form, weak));
             }
         }
         // Longest first, so that a secret containing another is replaced whole.
         secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+    }
+
+    /// From now on `tell` hears of every form of every secret: those known already at once,
+    /// then each new one before it is hidden (and so before it can be printed).
+    pub fn tell_each_form(&self, tell: impl Fn(&str) + Send + Sync + 'static) {
+        let tell: Teller = Arc::new(tell);
+        for (form, _) in self
+            .secrets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            tell(form);
+        }
+        *self.told.write().unwrap_or_else(|e| e.into_inner()) = Some(tell);
     }
 
     pub fn redact(&self, text: &str) -> String {

@@ -47,6 +47,11 @@ impl Summary {
         }
     }
 
+    /// Each step's outcome so far, in order.
+    pub fn steps(&self) -> Vec<StepOutcome> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn left_by_hand(&self) -> Vec<String> {
         self.by_hand
             .lock()

@@ -18,6 +18,10 @@ use crate::redact::Redactor;
 
 pub struct Ui {
     fancy: bool,
+    /// In a GitHub Actions job: steps are log groups, warnings are annotations.
+    actions: bool,
+    /// How deep in steps the run is: only a top step is a log group (groups do not nest).
+    depth: std::sync::atomic::AtomicUsize,
     redactor: Redactor,
     /// Where a line that could not be shown still goes.
     journal: Option<Arc<Journal>>,
@@ -31,6 +35,8 @@ impl Ui {
         }
         Ui {
             fancy: std::io::stdout().is_terminal(),
+            actions: crate::actions::active(),
+            depth: Default::default(),
             redactor,
             journal,
         }
@@ -49,6 +55,13 @@ impl Ui {
 
     pub fn warn(&self, text: &str) {
         let text = self.redactor.redact(text);
+        if self.actions {
+            // An annotation on the job, and a line of its log.
+            if !out(&format!("{}\n", crate::actions::warning(&text))) {
+                self.unshown(Stream::Out, &format!("warning: {text}"));
+            }
+            return;
+        }
         if !err(&format!("{} {text}\n", style("warning:").yellow().bold())) {
             self.unshown(Stream::Err, &format!("warning: {text}"));
         }
@@ -86,6 +99,9 @@ impl Ui {
     }
 
     pub fn step_started(&self, label: &str, title: &str) {
+        if self.actions && self.depth.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.raw(&crate::actions::group(&format!("{label} {title}")));
+        }
         let arrow = if self.fancy { "▶" } else { "==>" };
         self.line(&format!(
             "{} {} {}",
@@ -107,6 +123,17 @@ impl Ui {
             style(label).bold(),
             human(took)
         ));
+        if self.actions && self.depth.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.raw(crate::actions::end_group());
+        }
+    }
+
+    /// A workflow command, redacted like any line.
+    fn raw(&self, command: &str) {
+        let command = self.redactor.redact(command);
+        if !out(&format!("{command}\n")) {
+            self.unshown(Stream::Out, &command);
+        }
     }
 
     pub fn step_skipped(&self, label: &str, title: &str, run_id: &str) {

@@ -2,6 +2,7 @@
 
 mod test;
 
+mod actions;
 mod airflow;
 mod architecture;
 mod bad_inputs;

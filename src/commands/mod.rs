@@ -4,6 +4,7 @@
 
 mod check;
 mod doc;
+mod job;
 mod repl;
 mod run;
 mod setup;

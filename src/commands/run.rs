@@ -198,6 +198,16 @@ pub fn execute(
             problems.len()
         ))));
     }
+    if crate::actions::active() && !ctx.yes {
+        // Nobody can answer in a job: say so before the first step, not at a question half-way.
+        let dirs = crate::modules::search_dirs(Some(&source.dir), &ctx.base_dir);
+        let whole = crate::modules::identity_text(text, &name, &dirs);
+        if whole.contains("confirm(") || whole.contains("deployment(") {
+            return Err(Error::Usage(format!(
+                "error: {name} asks questions, and nobody can answer them in a GitHub Actions job: run it with --yes (the approval is the job's environment and its required reviewers). Nothing was run."
+            )));
+        }
+    }
     ctx.record(Event::RunStart {
         script: name.clone(),
         runbook: ctx.runbook.clone(),
@@ -241,6 +251,7 @@ pub fn execute(
             });
             ctx.ui
                 .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
+            super::job::report(&ctx, &name, Outcome::Ok, again);
             Ok(())
         }
         // Exit 2 says "nothing ran": only before the first step. Later, the run failed.
@@ -252,6 +263,7 @@ pub fn execute(
                 duration_ms: took.as_millis() as u64,
                 by_hand: Vec::new(),
             });
+            super::job::report(&ctx, &name, Outcome::Usage, again);
             Err(Error::Usage(
                 ctx.redact(&format!("error: {name}: {message}")),
             ))
@@ -274,6 +286,7 @@ pub fn execute(
                 duration_ms: took.as_millis() as u64,
                 by_hand: ctx.summary.left_by_hand(),
             });
+            super::job::report(&ctx, &name, outcome, again);
             let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 // Its record is incomplete: what the lost lines held must be checked by hand.

@@ -44,6 +44,15 @@ impl Settings {
 
 pub fn context(settings: Settings, base_dir: PathBuf) -> Result<Ctx, Error> {
     let redactor = Redactor::new(settings.config.secrets());
+    if settings.journal && crate::actions::active() {
+        // Masked in the job's log before anything is printed, and each secret learnt later (an
+        // Airflow 3 token) before it could be.
+        redactor.tell_each_form(|form| {
+            if !form.trim().is_empty() {
+                crate::ui::out(&format!("{}\n", crate::actions::mask(form)));
+            }
+        });
+    }
     let journal = if settings.journal {
         Journal::create(&base_dir, redactor.clone()).map_err(|e| {
             Error::usage(format!(

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use crate::redact::Redactor;
 
 pub mod event;
-mod outcome;
+pub mod outcome;
 pub use event::Event;
 pub use outcome::Outcome;
 
@@ -90,6 +90,18 @@ impl Journal {
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// This run's events as written so far (none when the journal is off or cannot be read).
+    pub fn events(&self) -> Vec<Event> {
+        let Some(path) = &self.path else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
     }
 
     /// The descriptor holding this run's lock, open for the journal's whole life: a recipe that
