@@ -120,3 +120,11 @@ pub fn host_error(message: impl Into<String>) -> Box<rhai::EvalAltResult> {
 /// failure with `is_timeout(e)`, never by the words of its message.
 #[derive(Debug, Clone)]
 pub struct WaitTimedOut(pub String);
+
+impl WaitTimedOut {
+    /// Whether `error` is a wait that ran out of time (however deep it was raised: a rethrow
+    /// keeps the value).
+    pub fn is(error: &rhai::EvalAltResult) -> bool {
+        matches!(error, rhai::EvalAltResult::ErrorRuntime(value, _) if value.is::<WaitTimedOut>())
+    }
+}

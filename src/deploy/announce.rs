@@ -6,7 +6,7 @@
 use rhai::{Dynamic, FnPtr, Map, NativeCallContext};
 use std::time::Instant;
 
-use super::Deployment;
+use super::{field, Deployment};
 use crate::error::HostResult;
 
 /// How the deployment's body ended, as the channel is told.
@@ -100,10 +100,6 @@ impl Deployment {
             field(stable, "tag_name")
         ))
     }
-}
-
-fn field(map: &Map, key: &str) -> String {
-    map.get(key).map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// `seconds` as people say it: `45s`, `12m 5s`, `1h 3m`.

@@ -2,8 +2,6 @@
 //! anything is bumped (a stale checkout applied would undo what others merged), and after the
 //! bump naming exactly the image that was waited for.
 
-use rhai::Dynamic;
-
 use super::Deployment;
 use crate::error::{host_error, HostResult};
 
@@ -61,7 +59,7 @@ impl Deployment {
             return Err(host_error(format!(
                 "the bump set {} = {}, not {wanted}, the image of {release_tag} that was checked in the registry (another release was published meanwhile?). Nothing was applied; restore {} (git checkout -- {}) and run the deploy again.",
                 declared.image_key(),
-                shown(&bumped),
+                bumped,
                 declared.tf_file(),
                 declared.tf_file()
             )));
@@ -72,11 +70,6 @@ impl Deployment {
 
 fn head(git: &crate::git::Git) -> HostResult<String> {
     Ok(git.read(&["rev-parse", "HEAD"])?.trim().to_string())
-}
-
-/// A value as Rhai prints it in a message.
-fn shown(value: &Dynamic) -> String {
-    value.to_string()
 }
 
 /// `catalog-2024.05.02.10.00.00` of the app `catalog` -> `rel-2024.05.02.10.00.00`.

@@ -3,7 +3,7 @@
 
 use rhai::{Dynamic, Map};
 
-use super::Deployment;
+use super::{field, Deployment};
 use crate::error::HostResult;
 
 impl Deployment {
@@ -118,11 +118,4 @@ impl Deployment {
         }
         Ok(pr)
     }
-}
-
-fn field(map: &Map, key: &str) -> String {
-    map.get(key)
-        .filter(|v| !v.is_unit())
-        .map(|v| v.to_string())
-        .unwrap_or_default()
 }

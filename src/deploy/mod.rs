@@ -41,6 +41,14 @@ pub struct Deployment {
     slack: Slack,
 }
 
+/// A text field of a map a system answered (a release, a PR), empty when it is missing or ().
+fn field(map: &Map, key: &str) -> String {
+    map.get(key)
+        .filter(|v| !v.is_unit())
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
 /// The system object `name` of the run (`airflow`, `github`...), which the deployment uses.
 fn system<T: Clone + Send + Sync + 'static>(objects: &Objects, name: &str) -> T {
     objects

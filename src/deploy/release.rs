@@ -2,10 +2,10 @@
 //! died while GitHub was publishing, the one it published), then its `rel-` image waited for in
 //! the registry before anything is bumped.
 
-use rhai::{Dynamic, Map};
+use rhai::Map;
 use std::time::Duration;
 
-use super::Deployment;
+use super::{field, Deployment};
 use crate::error::{host_error, HostResult, WaitTimedOut};
 
 /// How often the registry is asked for the release's image.
@@ -95,21 +95,10 @@ impl Deployment {
         );
         match waited {
             Ok(_) => Ok(tag),
-            Err(e) if is_timeout(&e) => Err(host_error(format!(
+            Err(e) if WaitTimedOut::is(&e) => Err(host_error(format!(
                 "the release {release_tag} is published, but its image {image}:{tag} is not in the registry after {limit}{problem}. Look at the release's run of \"tag_docker_image_and_trigger_deployment\" in the monorepo's Actions. Nothing was bumped or applied; when the image is there, go on with --resume."
             ))),
             Err(e) => Err(e),
         }
     }
-}
-
-fn is_timeout(error: &rhai::EvalAltResult) -> bool {
-    matches!(error, rhai::EvalAltResult::ErrorRuntime(value, _) if value.is::<WaitTimedOut>())
-}
-
-fn field(map: &Map, key: &str) -> String {
-    map.get(key)
-        .filter(|v| !v.is_unit())
-        .map(Dynamic::to_string)
-        .unwrap_or_default()
 }

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::context::Ctx;
 use crate::error::{host_error, HostResult, UsageError, WaitTimedOut};
-use crate::journal::Event;
 
 pub use confirm::{ask_to_type, ask_yes_no};
 pub use step::Resume;
@@ -196,11 +195,7 @@ mod operator_api {
     /// warn("Sentry shows new errors")
     /// ```
     pub fn warn(call: NativeCallContext, message: &str) {
-        let ctx = host(&call).ctx;
-        ctx.ui.warn(message);
-        ctx.record(Event::Warning {
-            message: message.to_string(),
-        });
+        host(&call).ctx.warn(message);
     }
 
     /// Prints an array of maps as an aligned table, one column per key.
@@ -290,11 +285,7 @@ mod operator_api {
     /// by_hand(`approve the changelog PR #${pr.number}`);
     /// ```
     pub fn by_hand(call: NativeCallContext, what: &str) {
-        let ctx = host(&call).ctx;
-        ctx.summary.by_hand(what);
-        ctx.record(Event::ByHand {
-            what: what.to_string(),
-        });
+        host(&call).ctx.by_hand(what);
     }
 
     /// What this run has noted with `by_hand` so far, oldest first: what the summary at its end
