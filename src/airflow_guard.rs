@@ -35,19 +35,14 @@ mod airflow_guard_api {
         dags: Array,
         body: FnPtr,
     ) -> HostResult<Dynamic> {
-        super::while_paused(&call, &airflow, dags, &body)
+        let dags = dag_ids(dags)?;
+        super::while_paused(&airflow, dags, || body.call_within_context(&call, ()))
     }
 }
 
-fn while_paused(
-    call: &NativeCallContext,
-    airflow: &Airflow,
-    dags: Array,
-    body: &FnPtr,
-) -> HostResult<Dynamic> {
-    let ctx = airflow.ctx().clone();
-    let dags: Vec<String> = dags
-        .into_iter()
+/// The DAG ids a script gave, as text.
+fn dag_ids(dags: Array) -> HostResult<Vec<String>> {
+    dags.into_iter()
         .map(|dag| {
             dag.into_immutable_string()
                 .map(|d| d.to_string())
@@ -57,7 +52,16 @@ fn while_paused(
                     ))
                 })
         })
-        .collect::<HostResult<_>>()?;
+        .collect()
+}
+
+/// `airflow.while_paused`, for a script's closure or the host's own work (a local rollback).
+pub fn while_paused(
+    airflow: &Airflow,
+    dags: Vec<String>,
+    body: impl FnOnce() -> HostResult<Dynamic>,
+) -> HostResult<Dynamic> {
+    let ctx = airflow.ctx().clone();
     // Ours to unpause: what the resumed run paused and is still paused, then what we pause.
     let paused_here: Arc<Mutex<Vec<String>>> = Arc::default();
     if let Some(resumed) = &ctx.resumed {
@@ -125,11 +129,11 @@ fn while_paused(
         // Going on with a run: the steps it finished are skipped, and if they are all the body
         // holds, pausing and unpausing again would be an effect of work already done.
         let deferred = ctx.deferred.until_work(pause_all);
-        let result = body.call_within_context::<Dynamic>(call, ());
+        let result = body();
         ctx.deferred.withdraw(deferred);
         result
     } else {
-        pause_all().and_then(|()| body.call_within_context::<Dynamic>(call, ()))
+        pause_all().and_then(|()| body())
     };
     let unpaused = {
         let _hold = ctx.cancel.hold();

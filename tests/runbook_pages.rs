@@ -241,44 +241,21 @@ Production only, after the app is built and tagged. The team's channel is told w
    - Bump the catalog version: just bump prod catalog-airflow
      - Runs `just bump prod catalog-airflow`
      - Checks that the bump set the image of the release waited for in the registry
-   - `deploy::production_apply`: The production apply as a step.
-     - Set running_dags_cleared = true, just apply prod catalog-airflow, restore false
-       - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
-         - `deploy::dags_to_pause`, as above
-         - With `module.catalog-airflow.running_dags_cleared = true` in `environments/prod/catalog-airflow.tf` (set before, restored after, whatever happens)
-           - Runs `just apply prod catalog-airflow`
-       - If it fails:
-         - Unless `just_succeeded("apply prod catalog-airflow")`:
-           - If `just_started("apply prod catalog-airflow")`:
-             - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-               - Posts to the team's channel that production may be disrupted (the production apply failed: {message}) and which rollback is offered: "treat this as a production incident"
-               - If `--rollback == "local"`:
-                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
-                 - If the answer is yes:
-                   - Posts to the team's channel that production is rolled back to the stable release: applying it from a checkout of the infrastructure repository
-                   - Roll back: module.catalog-airflow.docker_image_tag = {stable.rollback_tag}, just apply prod catalog-airflow
-                     - Sets `module.catalog-airflow.docker_image_tag = stable.rollback_tag` in `environments/prod/catalog-airflow.tf`
-                     - `deploy::dags_to_pause`, as above
-                     - With the DAGs of `dags` paused (unpaused after, whatever happens)
-                       - `deploy::guarded_apply`, as above
-               - Otherwise:
-                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
-                 - If the answer is yes:
-                   - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                   - Posts to the team's channel that production is rolled back to the stable release: the {--rollback-workflow} workflow of the infrastructure repository runs it
+   - Set running_dags_cleared = true, just apply prod catalog-airflow, restore false
+     - Checks Airflow again with the deployment's check: a DAG waiting on its sensor that is not among to_pause stops it, nothing applied
+     - With `running_dags_cleared = true` in `environments/prod/catalog-airflow.tf` (set before, restored after, whatever happens), runs `just apply prod catalog-airflow`
+     - If it fails:
+       - If `just apply` started and failed: offers the rollback to stable (as {--rollback} says: `workflow` dispatches the infrastructure repository's workflow {--rollback-workflow} with its rel- tag; `local` sets its rel- tag in the .tf file and applies it through the same guarded apply); if it succeeded and only the flag's restore failed: says so, leaves `running_dags_cleared = false` to set by hand, no rollback
 
 Post-deployment
 ---------------
 
 1. Check for Sentry errors
-   - `deploy::check_sentry`: New unresolved Sentry errors of `project` ("" for the configured one) since `since`, watched for `watch` (a duration; "" looks once) since errors take a while to show after a deploy.
-     - If `errors.is_empty() && --watch != ""`:
-       - Waits for new Sentry errors (watching for {--watch}) (up to --watch, every 30s)
-     - `deploy::offer_rollback`, as above
+   - Asks Sentry for new unresolved errors of {--sentry-project} since {began}, watching for --watch; any: shows them, offers the rollback to stable (as {--rollback} says: `workflow` dispatches the infrastructure repository's workflow {--rollback-workflow} with its rel- tag; `local` sets its rel- tag in the .tf file and applies it through the same guarded apply); Sentry unreadable: says "NOT checked" and leaves it by hand
 2. Check that Airflow is accessible and its version
    - Waits for Airflow to answer (up to 10m, every 15s)
    - If it fails:
-     - `deploy::offer_rollback`, as above
+     - Offers the rollback to stable (Airflow after the deploy: {message}): posts to the team's channel "treat this as a production incident", asks, then as {--rollback} says: `workflow` dispatches the infrastructure repository's workflow {--rollback-workflow} with its rel- tag; `local` sets its rel- tag in the .tf file and applies it through the same guarded apply
 3. Approve the changelog PR
    - Finds the changelog PR of {release.tag_name}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)
 4. Open a PR on the infrastructure repository
@@ -340,40 +317,17 @@ After the app is built and tagged. The team's channel is told when it starts and
    - Production: just bump prod ingestion-server
      - Runs `just bump prod ingestion-server`
      - Checks that the bump set the image of the release waited for in the registry
-   - `deploy::production_apply`: The production apply as a step.
-     - Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
-       - `deploy::guarded_apply`: The apply of production, guarded: Airflow is checked again just before (a DAG may have started since the first check, and a resumed run skipped it), and the clearance flag is `true` only while `just apply` runs.
-         - `deploy::no_refresh_running`, as above
-         - With `module.ingestion-server.data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens)
-           - Runs `just apply prod ingestion-server`
-       - If it fails:
-         - Unless `just_succeeded("apply prod ingestion-server")`:
-           - If `just_started("apply prod ingestion-server")`:
-             - `deploy::offer_rollback`: Offers to roll back production to `stable` (a release from github.latest_release): by dispatching the infrastructure repository's workflow with its rel- tag, or with `--rollback=local` by setting that tag in the .tf file and applying it through the same guarded path as a deploy.
-               - Posts to the team's channel that production may be disrupted (the production apply failed: {message}) and which rollback is offered: "treat this as a production incident"
-               - If `--rollback == "local"`:
-                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) by applying it from this checkout?"
-                 - If the answer is yes:
-                   - Posts to the team's channel that production is rolled back to the stable release: applying it from a checkout of the infrastructure repository
-                   - Roll back: module.ingestion-server.docker_image_tag = {stable.rollback_tag}, just apply prod ingestion-server
-                     - Sets `module.ingestion-server.docker_image_tag = stable.rollback_tag` in `environments/prod/ingestion-server.tf`
-                     - `deploy::no_refresh_running`, as above
-                     - With the DAGs of `dags` paused (unpaused after, whatever happens)
-                       - `deploy::guarded_apply`, as above
-               - Otherwise:
-                 - Asks "Roll back production to {stable.rollback_tag} ({stable.tag_name}) with {--rollback-workflow}?"
-                 - If the answer is yes:
-                   - Dispatches the workflow `--rollback-workflow` of `github.infra_repo()` on `main` with `#{tag: stable.rollback_tag}`
-                   - Posts to the team's channel that production is rolled back to the stable release: the {--rollback-workflow} workflow of the infrastructure repository runs it
+   - Set data_refresh_cleared = true, just apply prod ingestion-server, restore false
+     - Checks Airflow again with the deployment's check: a DAG waiting on its sensor that is not among [] stops it, nothing applied
+     - With `data_refresh_cleared = true` in `environments/prod/ingestion-server.tf` (set before, restored after, whatever happens), runs `just apply prod ingestion-server`
+     - If it fails:
+       - If `just apply` started and failed: offers the rollback to stable (as {--rollback} says: `workflow` dispatches the infrastructure repository's workflow {--rollback-workflow} with its rel- tag; `local` sets its rel- tag in the .tf file and applies it through the same guarded apply); if it succeeded and only the flag's restore failed: says so, leaves `data_refresh_cleared = false` to set by hand, no rollback
 
 Post-deployment
 ---------------
 
 1. Check for Sentry errors
-   - `deploy::check_sentry`: New unresolved Sentry errors of `project` ("" for the configured one) since `since`, watched for `watch` (a duration; "" looks once) since errors take a while to show after a deploy.
-     - If `errors.is_empty() && --watch != ""`:
-       - Waits for new Sentry errors (watching for {--watch}) (up to --watch, every 30s)
-     - `deploy::offer_rollback`, as above
+   - Asks Sentry for new unresolved errors of {--sentry-project} since {began}, watching for --watch; any: shows them, offers the rollback to stable (as {--rollback} says: `workflow` dispatches the infrastructure repository's workflow {--rollback-workflow} with its rel- tag; `local` sets its rel- tag in the .tf file and applies it through the same guarded apply); Sentry unreadable: says "NOT checked" and leaves it by hand
 2. Approve the changelog PR
    - Finds the changelog PR of {release.tag_name}, asks, and approves it on GitHub (not there yet, declined or refused: left to do by hand)
 3. Open a PR on the infrastructure repository

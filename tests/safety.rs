@@ -1234,7 +1234,8 @@ fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
         return;
     };
     // git, slowed before the PR step's add, commit and push: a kill after the branch or the
-    // commit lands before the next of them, however loaded the machine.
+    // commit lands before the next of them, however loaded the machine. ovscript puts its `-c`
+    // options before the subcommand, hence the leading `*`.
     let real_git = String::from_utf8(
         Command::new("sh")
             .args(["-c", "command -v git"])
@@ -1248,7 +1249,7 @@ fn a_resume_inside_the_infrastructure_pr_adopts_what_was_done() {
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\ncase \"$*\" in add*environments/*|commit*Deploy*|push*deploy/*) sleep 3;; esac\nexec {} \"$@\"\n",
+            "#!/bin/sh\ncase \"$*\" in *' add '*environments/*|*' commit '*Deploy*|*' push '*deploy/*) sleep 3;; esac\nexec {} \"$@\"\n",
             real_git.trim()
         ),
     )

@@ -10,6 +10,7 @@ mod announce;
 mod checkout;
 mod declaration;
 mod github_steps;
+mod production;
 mod release;
 mod take_over;
 
@@ -23,6 +24,7 @@ use crate::git::Git;
 use crate::github::Github;
 use crate::objects::Objects;
 use crate::registry::Registry;
+use crate::sentry::Sentry;
 use crate::slack::Slack;
 use crate::tf::Tf;
 
@@ -38,6 +40,7 @@ pub struct Deployment {
     airflow: Airflow,
     github: Github,
     registry: Registry,
+    sentry: Sentry,
     slack: Slack,
 }
 
@@ -63,6 +66,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
     let airflow: Airflow = system(objects, "airflow");
     let github: Github = system(objects, "github");
     let registry: Registry = system(objects, "registry");
+    let sentry: Sentry = system(objects, "sentry");
     let slack: Slack = system(objects, "slack");
     let (ctx, tf) = (ctx.clone(), Tf::new(ctx));
     let git = Git::new(&ctx);
@@ -83,6 +87,7 @@ pub fn register(engine: &mut Engine, ctx: &Ctx, objects: &Objects) {
             airflow: airflow.clone(),
             github: github.clone(),
             registry: registry.clone(),
+            sentry: sentry.clone(),
             slack: slack.clone(),
         })
     });
@@ -250,6 +255,66 @@ mod deployment_api {
         body: FnPtr,
     ) -> HostResult<Dynamic> {
         deployment.announced(&call, tag, &body)
+    }
+
+    /// The seed's central step, as one step titled "Set FLAG = true, just apply prod SERVICE,
+    /// restore false": Airflow checked again (a DAG not in `paused` waiting on its sensor stops
+    /// it), the clearance flag set to true only while `just apply prod SERVICE` runs and put back
+    /// whatever happens. If the apply started and failed, the rollback to `stable` is offered; if
+    /// it succeeded but the flag could not be put back, that is said, with what to do, and no
+    /// rollback. `paused`: the DAGs paused for it (`airflow.while_paused`).
+    ///
+    /// ```rhai
+    /// catalog.apply_production(stable, to_pause);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn apply_production(
+        call: NativeCallContext,
+        deployment: &mut Deployment,
+        stable: Dynamic,
+        paused: rhai::Array,
+    ) -> HostResult<()> {
+        let paused: Vec<String> = paused.iter().map(ToString::to_string).collect();
+        deployment.apply_production(&call, &stable, &paused)
+    }
+
+    /// Offers to roll production back to `stable` (from `last_stable`; () when there is none)
+    /// after `reason`: the team's channel told, then, confirmed, the infrastructure repository's
+    /// rollback workflow dispatched with its rel- tag, or with `rollback: "local"` the tag set in
+    /// the .tf file and applied through the same guarded apply as a deploy. Returns whether it
+    /// was done.
+    ///
+    /// ```rhai
+    /// on_error(|| check_airflow(), |message| catalog.offer_rollback(stable, message));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn offer_rollback(
+        call: NativeCallContext,
+        deployment: &mut Deployment,
+        stable: Dynamic,
+        reason: &str,
+    ) -> HostResult<bool> {
+        deployment.offer_rollback(&call, &stable, reason)
+    }
+
+    /// New unresolved Sentry errors of `project` ("" for the one configured) since `since`,
+    /// watched for `watch` (a duration; "" looks once), since errors take a while to show. Any:
+    /// shown as a table, the rollback to `stable` offered, and the runbook stopped when it is
+    /// done. Sentry unreadable: said loudly ("NOT checked") and left by hand, never "no errors".
+    ///
+    /// ```rhai
+    /// step("Check for Sentry errors", || catalog.check_sentry(began, "10m", "", stable));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_sentry(
+        call: NativeCallContext,
+        deployment: &mut Deployment,
+        since: &str,
+        watch: &str,
+        project: &str,
+        stable: Dynamic,
+    ) -> HostResult<()> {
+        deployment.check_sentry(&call, since, watch, project, &stable)
     }
 
     /// Tells the team's channel that production may be disrupted (`reason`) and which rollback

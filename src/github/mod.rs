@@ -242,7 +242,8 @@ impl System<Client> {
         Ok(())
     }
 
-    fn dispatch_workflow(
+    /// `github.dispatch_workflow`, for the deployment's rollback too.
+    pub fn dispatch_workflow(
         &self,
         repo: &str,
         workflow: &str,

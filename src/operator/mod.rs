@@ -56,23 +56,25 @@ fn host(call: &NativeCallContext) -> Host {
 fn numbered_step(
     call: &NativeCallContext,
     title: &str,
-    body: &FnPtr,
+    body: &mut dyn FnMut() -> HostResult<Dynamic>,
     resume: &Resume,
 ) -> HostResult<Dynamic> {
     let host = host(call);
     let (ordinal, label) = host.steps.lock().unwrap_or_else(|e| e.into_inner()).enter();
-    let result = run_step(
-        &host.ctx,
-        resume,
-        call,
-        &host.steps,
-        ordinal,
-        &label,
-        title,
-        body,
-    );
+    let result = run_step(&host.ctx, resume, &host.steps, ordinal, &label, title, body);
     host.steps.lock().unwrap_or_else(|e| e.into_inner()).leave();
     result
+}
+
+/// A step whose body is the host's own work (the deployment's production apply): numbered,
+/// journaled and skipped on `--resume` exactly as a script's `step(title, body)`.
+pub fn host_step(
+    call: &NativeCallContext,
+    title: &str,
+    mut body: impl FnMut() -> HostResult<Dynamic>,
+) -> HostResult<Dynamic> {
+    let resume = host(call).resume;
+    numbered_step(call, title, &mut body, &resume)
 }
 
 /// The earlier unfinished run of this runbook, as `earlier_run()` gives it.
@@ -106,7 +108,12 @@ mod operator_api {
     #[rhai_fn(return_raw)]
     pub fn step(call: NativeCallContext, title: &str, body: FnPtr) -> HostResult<Dynamic> {
         let resume = host(&call).resume;
-        numbered_step(&call, title, &body, &resume)
+        numbered_step(
+            &call,
+            title,
+            &mut || body.call_within_context(&call, ()),
+            &resume,
+        )
     }
 
     /// A step that runs on `--resume` too: a safety check that must look at the world as it is
@@ -121,7 +128,12 @@ mod operator_api {
             run_id: host(&call).resume.run_id.clone(),
             ..Resume::default()
         };
-        numbered_step(&call, title, &body, &always)
+        numbered_step(
+            &call,
+            title,
+            &mut || body.call_within_context(&call, ()),
+            &always,
+        )
     }
 
     /// Asks a yes/no question at the terminal (default no). `--yes` answers yes; with no terminal

@@ -1,7 +1,7 @@
 //! `step` and `check_step`: numbered, timed, journaled steps, and `--resume` skipping those an
 //! earlier run finished (by order and title).
 
-use rhai::{Dynamic, EvalAltResult, FnPtr, NativeCallContext};
+use rhai::{Dynamic, EvalAltResult};
 use serde_json::Value;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -58,12 +58,11 @@ impl Steps {
 pub(super) fn run_step(
     ctx: &Ctx,
     resume: &Resume,
-    call: &NativeCallContext,
     steps: &Mutex<Steps>,
     ordinal: u64,
     label: &str,
     title: &str,
-    body: &FnPtr,
+    body: &mut dyn FnMut() -> HostResult<Dynamic>,
 ) -> HostResult<Dynamic> {
     if resume.warn_mismatch {
         if let Some(other) = resume
@@ -107,10 +106,7 @@ pub(super) fn run_step(
         title: title.to_string(),
     });
     let started = Instant::now();
-    let result = ctx
-        .deferred
-        .work_starts()
-        .and_then(|()| body.call_within_context::<Dynamic>(call, ()));
+    let result = ctx.deferred.work_starts().and_then(|()| body());
     let took = started.elapsed();
     let (outcome, value, error) = match &result {
         Ok(value) => (Outcome::Ok, journal_value(value), None),

@@ -61,7 +61,8 @@ impl System<Client> {
         self.client(|ctx| Client::new(&ctx.config.sentry, Shared::of(ctx)))
     }
 
-    fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
+    /// `sentry.errors_since`, for the deployment's check after a deploy too.
+    pub fn errors_since(&self, since: &str, project: Option<&str>) -> HostResult<Array> {
         let now = Utc::now();
         let since = crate::when::since(since, now).map_err(host_error)?;
         let issues = self.sentry()?.errors_since(since, now, project)?;

@@ -81,7 +81,7 @@ mod tf_api {
         value: Dynamic,
         body: FnPtr,
     ) -> HostResult<Dynamic> {
-        tf.with(&call, file, key, &value, &body)
+        tf.with(file, key, &value, || body.call_within_context(&call, ()))
     }
 }
 
@@ -129,13 +129,14 @@ impl Tf {
         self.apply(&file, &change)
     }
 
-    fn with(
+    /// `tf.with`: `body` (a script's closure, or the deployment's production apply) runs with
+    /// the attribute set, and the safe value goes back whatever happens.
+    pub fn with(
         &self,
-        call: &NativeCallContext,
         file: &str,
         key: &str,
         value: &Dynamic,
-        body: &FnPtr,
+        body: impl FnOnce() -> HostResult<Dynamic>,
     ) -> HostResult<Dynamic> {
         let file = self.locate(file)?;
         let new_value = hcl_literal(value).map_err(host_error)?;
@@ -166,7 +167,7 @@ impl Tf {
         // A clearance flag raised: production recipes may apply while the body runs.
         let clearance = is_clearance(&change.path) && new_value == "true" && !self.ctx.dry_run;
         let raised = clearance.then(|| self.ctx.guards.raise(&file.path, key));
-        let result = body.call_within_context::<Dynamic>(call, ());
+        let result = body();
         drop(raised);
         let restored = {
             // Ctrl-C must not cut the restore short: the flag would stay set in production.

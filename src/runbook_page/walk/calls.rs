@@ -222,6 +222,40 @@ impl Walker<'_> {
                     text(1)
                 )
             }
+            ("apply_production", 3) => {
+                let (service, flag) = (field_of(&args[0], "service"), field_of(&args[0], "flag_name"));
+                let tf_file = field_of(&args[0], "tf_file");
+                let inner = vec![
+                    Item::action(format!("checks Airflow again with the deployment's check: a DAG waiting on its sensor that is not among {} stops it, nothing applied", args[2].code()), line),
+                    Item::action(format!("with `{flag} = true` in `{tf_file}` (set before, restored after, whatever happens), runs `just apply prod {service}`"), line),
+                    Item::new(Kind::IfFails, "", line, vec![Item::action(format!(
+                        "if `just apply` started and failed: offers the rollback to {} ({}); if it succeeded and only the flag's restore failed: says so, leaves `{flag} = false` to set by hand, no rollback",
+                        args[1].code(),
+                        rollback_how(&args[0])
+                    ), line)]),
+                ];
+                items.push(Item::new(
+                    Kind::Step,
+                    format!("Set {flag} = true, just apply prod {service}, restore false"),
+                    line,
+                    inner,
+                ));
+                return Some(Value::unknown("()"));
+            }
+            ("offer_rollback", 3) => format!(
+                "offers the rollback to {} ({}): posts to the team's channel \"treat this as a production incident\", asks, then {}",
+                args[1].code(),
+                text(2),
+                rollback_how(&args[0])
+            ),
+            ("check_sentry", 5) => format!(
+                "asks Sentry for new unresolved errors{} since {}{}; any: shows them, offers the rollback to {} ({}); Sentry unreadable: says \"NOT checked\" and leaves it by hand",
+                match text(3).as_str() { "" => String::new(), project => format!(" of {project}") },
+                text(1),
+                match &args[2] { Value::Str(s) if s.is_empty() => String::new(), watch => format!(", watching for {}", watch.duration()) },
+                args[4].code(),
+                rollback_how(&args[0])
+            ),
             ("notify_incident", 3) => format!(
                 "posts to the team's channel that production may be disrupted ({}) and which rollback is offered: \"treat this as a production incident\"",
                 text(2)
@@ -357,6 +391,19 @@ fn deployment(declared: &Value) -> Option<Value> {
         }
     }
     Some(Value::Map(map))
+}
+
+/// How the deployment rolls back, as the page says it.
+fn rollback_how(deployment: &Value) -> String {
+    let workflow = field_of(deployment, "rollback_workflow");
+    let dispatch =
+        format!("dispatches the infrastructure repository's workflow {workflow} with its rel- tag");
+    let local = "sets its rel- tag in the .tf file and applies it through the same guarded apply";
+    match field_of(deployment, "rollback").as_str() {
+        "local" => local.to_string(),
+        "workflow" | "" => dispatch,
+        chosen => format!("as {chosen} says: `workflow` {dispatch}; `local` {local}"),
+    }
 }
 
 /// A field of a deployment as the page knows it (`catalog.image` is `--image`, its default).
