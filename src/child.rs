@@ -103,7 +103,13 @@ pub fn start(
     }
     let mut relays = Vec::new();
     let mut input = None;
-    let at_terminal = streams == Streams::Show && holds_the_terminal();
+    // In a job nobody can answer a recipe's question, even on the pseudo-terminal a runner may
+    // give the step (act does): the recipe gets no input, as terraform expects of CI.
+    let in_a_job = crate::actions::active();
+    let at_terminal = streams == Streams::Show && holds_the_terminal() && !in_a_job;
+    if in_a_job {
+        command = command.stdin_null();
+    }
     if at_terminal {
         let pty = crate::pty::Pty::open()?;
         command = command

@@ -22,3 +22,4 @@ mod sentry_github;
 mod slack;
 mod terminal;
 mod tf;
+mod workflows;
