@@ -72,6 +72,13 @@ pub enum Command {
         /// The same as JSON.
         #[arg(long)]
         json: bool,
+        /// The team's deploys, from every laptop and CI job: the history branch of the
+        /// infrastructure repository's origin, oldest first (and this machine's records not
+        /// pushed yet).
+        #[arg(long, conflicts_with = "run_id")]
+        team: bool,
+        #[command(flatten)]
+        common: Common,
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },

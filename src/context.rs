@@ -98,6 +98,9 @@ pub struct Guards {
     /// This run's deployment looked for an earlier run's leftovers and found none, or is the
     /// `--resume` that takes them over (`DEPLOYMENT.take_over()`).
     leftovers_checked: AtomicBool,
+    /// This run set out to deploy (`take_over` was called, whatever came of it): a run the
+    /// team's history records.
+    deploying: AtomicBool,
     /// Clearance flags (`*_cleared`) set true by this run's `tf.with`, not restored yet: the
     /// `.tf` file as `ENVIRONMENT/SERVICE` (`prod/catalog-airflow`), and the key.
     raised: Mutex<Vec<(String, String)>>,
@@ -114,6 +117,14 @@ impl Guards {
 
     pub fn leftovers_checked(&self) -> bool {
         self.leftovers_checked.load(Ordering::SeqCst)
+    }
+
+    pub fn deploying(&self) -> bool {
+        self.deploying.load(Ordering::SeqCst)
+    }
+
+    pub fn set_deploying(&self) {
+        self.deploying.store(true, Ordering::SeqCst);
     }
 
     pub fn set_leftovers_checked(&self) {

@@ -379,7 +379,7 @@ fn age_of(since: &str) -> Option<String> {
     Some(crate::ui::human(age))
 }
 
-fn host_name() -> String {
+pub fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

@@ -293,3 +293,136 @@ fn an_empty_history_and_an_unknown_run_are_said_plainly() {
         .code(2)
         .stderr_has("`../x` is not a run id: `ovscript log` lists them");
 }
+
+/// A deploy's first line (its deployment taken over) and nothing else: a run the team's history
+/// records.
+fn deployer(test: Test) -> Test {
+    test.script(&format!("{TAKES_OVER}\nprint(\"deployed\");"))
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@x")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@x")
+}
+
+/// Another operator's checkout of the same infrastructure origin.
+fn second_checkout(origin: &std::path::Path) -> Test {
+    let test = Test::new();
+    crate::test::git(
+        test.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            "main",
+            origin.to_str().unwrap(),
+            "infra",
+        ],
+    );
+    deployer(test.env("OVSCRIPT_INFRA_DIR", "infra"))
+}
+
+/// The run ids of the team's history, in the order `log --team` gives them.
+fn team_runs(test: &Test) -> Vec<(String, String, String)> {
+    let out = test.command(&["log", "--team", "--json"]);
+    let records: Value = serde_json::from_str(&out.success().stdout).unwrap();
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |key: &str| r[key].as_str().unwrap_or_default().to_string();
+            (text("run_id"), text("outcome"), text("ci"))
+        })
+        .collect()
+}
+
+/// Two laptops and a CI job deploy to one infrastructure origin; two of them at once, three
+/// times over (their pushes race): every run's record is on the history branch, in the order
+/// the runs started, and `ovscript log --team` shows them from any of the checkouts.
+#[test]
+fn the_team_history_holds_every_run_of_every_checkout_none_lost_when_pushes_race() {
+    let laptop = deployer(Test::new().deploying());
+    let origin = laptop.path().join("origin.git");
+    let other = second_checkout(&origin);
+    let ci = second_checkout(&origin)
+        .flag("--yes")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "WordPress/openverse-infrastructure")
+        .env("GITHUB_RUN_ID", "4242");
+
+    laptop.run().success().stdout_has("deployed");
+    ci.run().success();
+    // Two at once: one holds the deploy lock, the other is refused by it; both are recorded.
+    for _ in 0..3 {
+        let first = laptop.prepare(&["run", "script.rhai"]).spawn().unwrap();
+        let second = other.prepare(&["run", "script.rhai"]).spawn().unwrap();
+        let (first, second) = (
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        );
+        assert!(
+            first.status.success() || second.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&first.stderr),
+            String::from_utf8_lossy(&second.stderr)
+        );
+    }
+    let mut expected: Vec<String> = [&laptop, &other, &ci]
+        .iter()
+        .flat_map(|t| crate::test::journal_files(t.path()))
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 8);
+
+    for reader in [&laptop, &other, &ci] {
+        let runs = team_runs(reader);
+        let ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
+        let mut sorted_ids = ids.clone();
+        sorted_ids.sort();
+        assert_eq!(sorted_ids, expected, "every run, none lost");
+        // In the order they started (run ids begin with their start, to the second).
+        let starts: Vec<String> = ids.iter().map(|id| id[..16].to_string()).collect();
+        let mut ordered = starts.clone();
+        ordered.sort();
+        assert_eq!(starts, ordered);
+        assert!(runs.iter().all(|r| !r.1.contains("not pushed")), "{runs:?}");
+        let from_ci: Vec<_> = runs.iter().filter(|r| !r.2.is_empty()).collect();
+        assert_eq!(from_ci.len(), 1, "{runs:?}");
+        assert_eq!(
+            from_ci[0].2,
+            "https://github.com/WordPress/openverse-infrastructure/actions/runs/4242"
+        );
+    }
+    let table = laptop.command(&["log", "--team"]);
+    table
+        .success()
+        .stdout_has("CI https://github.com/WordPress/openverse-infrastructure/actions/runs/4242");
+}
+
+/// An origin that cannot be reached: the deploy is not failed by it, its record waits, and goes
+/// with the next run once the origin answers.
+#[test]
+fn a_record_that_cannot_be_pushed_waits_for_the_next_run() {
+    let laptop = deployer(Test::new().deploying());
+    let origin = laptop.path().join("origin.git");
+    laptop.run().success();
+    // The history push fails (the origin refuses that branch: a pre-receive hook), the lock's
+    // pushes still go through.
+    let hook = origin.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\nwhile read old new name; do case \"$name\" in refs/heads/ovscript-history) echo 'history refused' >&2; exit 1;; esac; done\nexit 0\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let refused = laptop.run();
+    refused
+        .success()
+        .stderr_has("the team's history was not updated");
+    let runs = team_runs(&laptop);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[1].1.contains("not pushed yet"), "{runs:?}");
+    std::fs::remove_file(&hook).unwrap();
+    laptop.run().success();
+    let runs = team_runs(&laptop);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert!(runs.iter().all(|r| !r.1.contains("not pushed")), "{runs:?}");
+}

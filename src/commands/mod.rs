@@ -45,7 +45,13 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             let runtime = offline_runtime(config, script.parent())?;
             crate::runbook_page::show(&runtime, &script, markdown)
         }
-        Command::Log { run_id, json } => {
+        Command::Log {
+            team: true,
+            json,
+            common,
+            ..
+        } => team_log(&common, json),
+        Command::Log { run_id, json, .. } => {
             crate::history::show(&working_dir()?, run_id.as_deref(), json)
         }
         Command::Completions { shell } => {
@@ -55,6 +61,44 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
             crate::ui::out(&String::from_utf8_lossy(&script));
             Ok(())
         }
+    }
+}
+
+/// `ovscript log --team`: the history branch of the infrastructure origin.
+fn team_log(common: &Common, as_json: bool) -> Result<(), Error> {
+    let base = working_dir()?;
+    let config = load_config(common, &base)?;
+    let infra = config.infra.dir.clone().ok_or_else(|| {
+        Error::usage("the infrastructure checkout is not configured: set OVSCRIPT_INFRA_DIR or `dir` under [infra] in ovscript.toml; the team's history is a branch of its origin")
+    })?;
+    let infra = if infra.is_relative() {
+        base.join(infra)
+    } else {
+        infra
+    };
+    let (records, problem) = crate::history::team::records(&base, &infra);
+    if let Some(problem) = &problem {
+        crate::ui::err(&format!(
+            "warning: the team's history could not be read from origin ({problem}): what is below is only this machine's records not pushed yet\n"
+        ));
+    }
+    let text = if as_json {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        )
+    } else if records.is_empty() {
+        format!(
+            "no deploys in the team's history yet (branch {} of the infrastructure origin)\n",
+            crate::history::team::BRANCH
+        )
+    } else {
+        crate::history::team::table(&records)
+    };
+    crate::ui::out(&text);
+    match problem {
+        Some(_) => Err(Error::Script("the team's history could not be read".into())),
+        None => Ok(()),
     }
 }
 

@@ -236,6 +236,37 @@ pub fn execute(
     if !summary.is_empty() {
         ctx.ui.line(summary.trim_end());
     }
+    let ended = ended(&ctx, result, &name, &runtime, took, again);
+    share_with_the_team(&ctx);
+    ended
+}
+
+/// A real deploy's record goes to the team's history (the infrastructure origin's history
+/// branch); what cannot be pushed waits for the next run. Never fails the run.
+fn share_with_the_team(ctx: &Ctx) {
+    if ctx.dry_run || ctx.rehearsal || !ctx.guards.deploying() {
+        return;
+    }
+    let (Some(journal), Ok(infra)) = (ctx.journal.path(), ctx.infra_dir()) else {
+        return;
+    };
+    match crate::history::team::share(&ctx.base_dir, &infra, journal) {
+        Ok(_) => {}
+        Err(why) => ctx.ui.warn(&ctx.redact(&format!(
+            "the team's history was not updated ({why}): this run's record waits in .ovscript/outbox/ and goes with the next run"
+        ))),
+    }
+}
+
+/// How the run ended: journaled, reported, and said as ovscript's result.
+fn ended(
+    ctx: &Ctx,
+    result: Result<rhai::Dynamic, Box<rhai::EvalAltResult>>,
+    name: &str,
+    runtime: &Runtime,
+    took: std::time::Duration,
+    again: &str,
+) -> Result<(), Error> {
     let journal_note = ctx
         .journal
         .path()
@@ -251,7 +282,7 @@ pub fn execute(
             });
             ctx.ui
                 .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
-            super::job::report(&ctx, &name, Outcome::Ok, again);
+            super::job::report(ctx, name, Outcome::Ok, again);
             Ok(())
         }
         // Exit 2 says "nothing ran": only before the first step. Later, the run failed.
@@ -263,7 +294,7 @@ pub fn execute(
                 duration_ms: took.as_millis() as u64,
                 by_hand: Vec::new(),
             });
-            super::job::report(&ctx, &name, Outcome::Usage, again);
+            super::job::report(ctx, name, Outcome::Usage, again);
             Err(Error::Usage(
                 ctx.redact(&format!("error: {name}: {message}")),
             ))
@@ -286,8 +317,8 @@ pub fn execute(
                 duration_ms: took.as_millis() as u64,
                 by_hand: ctx.summary.left_by_hand(),
             });
-            super::job::report(&ctx, &name, outcome, again);
-            let report = ctx.redact(&crate::diagnostic::report(&e, &name, Some(&runtime.engine)));
+            super::job::report(ctx, name, outcome, again);
+            let report = ctx.redact(&crate::diagnostic::report(&e, name, Some(&runtime.engine)));
             let resume_hint = match ctx.journal.path() {
                 // Its record is incomplete: what the lost lines held must be checked by hand.
                 Some(path) if interrupted && why == crate::cancel::Interruption::JournalLost => {

@@ -22,6 +22,7 @@ impl Deployment {
     /// Checks for leftovers, takes the deploy lock, and opens the guards for this run.
     pub fn take_over(&self) -> HostResult<()> {
         let ctx = &self.ctx;
+        ctx.guards.set_deploying();
         let earlier = ctx.earlier_run();
         let resuming = earlier.as_ref().is_some_and(|(_, resuming)| *resuming);
         let earlier = earlier.map(|(record, _)| record);

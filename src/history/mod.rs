@@ -7,6 +7,7 @@
 //! killed (or still runs); a line that is not JSON (torn by a crash) is skipped with a warning.
 
 mod record;
+pub mod team;
 mod timeline;
 
 use serde_json::json;
@@ -95,7 +96,7 @@ fn to_json(value: &impl serde::Serialize) -> String {
 }
 
 /// The runs as aligned columns, what each left undone below it.
-fn table(runs: &[Run]) -> String {
+pub(super) fn table(runs: &[Run]) -> String {
     let header = [
         "RUN", "STARTED", "WHO", "SCRIPT", "MODE", "RELEASE", "OUTCOME", "TOOK",
     ];

@@ -3,7 +3,7 @@
 //! older versions lack some fields: those are left empty, never an error.
 
 use chrono::{DateTime, FixedOffset};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
 
@@ -17,7 +17,8 @@ pub struct Line {
 }
 
 /// A run of the journal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Run {
     pub run_id: String,
     /// When it started (its first line), RFC 3339.
