@@ -226,7 +226,21 @@ struct Git(PathBuf);
 
 impl Git {
     fn run(&self, args: &[&str], input: Option<&[u8]>) -> Result<Output, String> {
+        self.run_with_index(args, input, None)
+    }
+
+    /// git with `GIT_INDEX_FILE` set to `index` when given (a commit built apart from the
+    /// checkout's own index).
+    fn run_with_index(
+        &self,
+        args: &[&str],
+        input: Option<&[u8]>,
+        index: Option<&Path>,
+    ) -> Result<Output, String> {
         let mut command = Command::new("git");
+        if let Some(index) = index {
+            command.env("GIT_INDEX_FILE", index);
+        }
         command
             .args(["-c", "color.ui=never"])
             .args(args)
@@ -250,7 +264,16 @@ impl Git {
 
     /// Runs git and gives its stdout, or says what failed.
     fn text(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, String> {
-        let out = self.run(args, input)?;
+        self.text_with_index(args, input, None)
+    }
+
+    fn text_with_index(
+        &self,
+        args: &[&str],
+        input: Option<&[u8]>,
+        index: Option<&Path>,
+    ) -> Result<String, String> {
+        let out = self.run_with_index(args, input, index)?;
         if !out.status.success() {
             return Err(format!(
                 "git {}: {}",
@@ -290,53 +313,21 @@ impl Git {
         records: &[(PathBuf, String)],
     ) -> Result<String, String> {
         let index = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-        let index_path = index.path().to_string_lossy().into_owned();
-        let with_index = |args: &[&str], input: Option<&[u8]>| -> Result<String, String> {
-            let mut command = Command::new("git");
-            command
-                .args(args)
-                .current_dir(&self.0)
-                .env("GIT_INDEX_FILE", &index_path)
-                .stdin(if input.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = command
-                .spawn()
-                .map_err(|e| format!("cannot start git: {e}"))?;
-            if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-                stdin.write_all(bytes).map_err(|e| e.to_string())?;
-            }
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "git {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        };
+        let with_index = |args: &[&str]| self.text_with_index(args, None, Some(index.path()));
         match parent {
-            Some(parent) => with_index(&["read-tree", parent], None)?,
-            None => with_index(&["read-tree", "--empty"], None)?,
+            Some(parent) => with_index(&["read-tree", parent])?,
+            None => with_index(&["read-tree", "--empty"])?,
         };
         for (path, id) in records {
             let blob = self.text(&["hash-object", "-w", "--", &path.to_string_lossy()], None)?;
-            with_index(
-                &[
-                    "update-index",
-                    "--add",
-                    "--cacheinfo",
-                    &format!("100644,{blob},runs/{id}.json"),
-                ],
-                None,
-            )?;
+            with_index(&[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{blob},runs/{id}.json"),
+            ])?;
         }
-        let tree = with_index(&["write-tree"], None)?;
+        let tree = with_index(&["write-tree"])?;
         let ids: Vec<&str> = records.iter().map(|(_, id)| id.as_str()).collect();
         let message = format!("ovscript history: {}", ids.join(", "));
         let mut args = vec![
