@@ -187,8 +187,26 @@ impl Checker<'_> {
         let mut calls = Vec::new();
         let mut imports = Vec::new();
         let mut variables: HashSet<String> = self.objects.clone();
+        // Names of map properties (`#{action: || ...}`, `obj.action = ...`): a closure stored in
+        // one is called as a method (`obj.action()`), which is valid Rhai.
+        let mut properties: HashSet<String> = HashSet::new();
         ast.walk(&mut |path: &[ASTNode]| {
             if let Some(node) = path.last() {
+                match node {
+                    ASTNode::Expr(Expr::Map(map, _)) => {
+                        properties.extend(map.0.iter().map(|(key, _)| key.name.to_string()));
+                    }
+                    ASTNode::Expr(Expr::Property(property, _)) => {
+                        properties.insert(property.2.to_string());
+                    }
+                    // A map of constants (closures that capture nothing included), folded.
+                    ASTNode::Expr(Expr::DynamicConstant(value, _)) if value.is_map() => {
+                        if let Some(map) = value.read_lock::<rhai::Map>() {
+                            properties.extend(map.keys().map(|key| key.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
                 collect(
                     node,
                     object_of(path),
@@ -225,10 +243,17 @@ impl Checker<'_> {
             }
         }
         for call in calls {
+            let closure_property = call.method
+                && properties.contains(&call.name)
+                && !call
+                    .object
+                    .as_ref()
+                    .is_some_and(|o| self.objects.contains(o));
             let known = if call.namespace.is_empty() {
                 self.known.contains(&call.name)
                     || local.contains(&call.name)
                     || variables.contains(&call.name)
+                    || closure_property
             } else {
                 match modules.get(&call.namespace) {
                     Some(functions) => functions.contains(&call.name),

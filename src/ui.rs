@@ -53,6 +53,15 @@ impl Ui {
         self.line(text);
     }
 
+    /// A line about the run itself ("done in 3m (journal: ...)"): stderr, so that a script's
+    /// own output can be piped.
+    pub fn status(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        if !err(&format!("{text}\n")) {
+            self.unshown(Stream::Err, &text);
+        }
+    }
+
     pub fn warn(&self, text: &str) {
         let text = self.redactor.redact(text);
         if self.actions {

@@ -786,3 +786,34 @@ fn after_an_interrupted_question_the_next_one_takes_the_next_answer() {
     session.expect("second: yes").unwrap();
     session.expect(expectrl::Eof).unwrap();
 }
+
+/// Rhai's own `oop.rhai`: closures kept in map properties, called as methods. `check` (and so
+/// every run) takes it, and the script's output is alone on stdout: the run's status line
+/// ("done in ...") is on stderr, so the output can be piped.
+#[test]
+fn closures_in_map_properties_are_methods_and_stdout_is_the_scripts_alone() {
+    let test = Test::new().script(
+        r#"let obj1 = #{
+    _data: 42,
+    get_data: || this._data,
+    action: || print("Data=" + this._data),
+    update: |x| { this._data = x; }
+};
+obj1.action();
+obj1.update(123);
+print(obj1.get_data());
+let obj2 = #{ _data: 0 };
+obj2.shout = |x| print(x);
+obj2.shout(7);
+"#,
+    );
+    let out = test.run();
+    let out = out.success();
+    assert_eq!(out.stdout, "Data=42\n123\n7\n");
+    out.stderr_has("done in ");
+    // A method that is no property of any map is still a typo the check names.
+    let typo = Test::new().script("let obj = #{ action: || 1 };\nobj.actoin();\n");
+    let out = typo.command(&["check", "script.rhai"]);
+    out.code(2)
+        .stderr_has("script.rhai:2:5: unknown function actoin");
+}

@@ -281,7 +281,7 @@ fn ended(
                 by_hand: ctx.summary.left_by_hand(),
             });
             ctx.ui
-                .line(&format!("done in {}{journal_note}", crate::ui::human(took)));
+                .status(&format!("done in {}{journal_note}", crate::ui::human(took)));
             super::job::report(ctx, name, Outcome::Ok, again);
             Ok(())
         }
