@@ -27,6 +27,9 @@ pub struct Journal {
     steps_done: std::sync::atomic::AtomicUsize,
     /// A write failed: the run is stopping.
     lost: std::sync::atomic::AtomicBool,
+    /// The run's end is written: a run ends once, even when a second Ctrl-C's exit-at-once path
+    /// races the run's own end (while it shares its record with the team, say).
+    ended: std::sync::atomic::AtomicBool,
 }
 
 /// A warning about the journal on stderr; never panics (stderr may be a dead pipe).
@@ -68,6 +71,7 @@ impl Journal {
             redactor,
             steps_done: Default::default(),
             lost: Default::default(),
+            ended: Default::default(),
         })
     }
 
@@ -81,6 +85,7 @@ impl Journal {
             redactor: Redactor::default(),
             steps_done: Default::default(),
             lost: Default::default(),
+            ended: Default::default(),
         }
     }
 
@@ -118,6 +123,11 @@ impl Journal {
 
     /// Appends `{"ts":..., "event": ..., ...fields}`; secrets are redacted from every string.
     pub fn record(&self, event: &Event) {
+        if matches!(event, Event::RunEnd { .. })
+            && self.ended.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
         if event.finishes_a_step() {
             self.steps_done
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -515,6 +525,23 @@ mod tests {
                 value: json!(3)
             }]
         );
+    }
+
+    #[test]
+    fn a_run_ends_once_whoever_writes_its_end_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), Redactor::default()).unwrap();
+        let end = |outcome| Event::RunEnd {
+            outcome,
+            error: None,
+            duration_ms: 1,
+            by_hand: Vec::new(),
+        };
+        journal.record(&end(Outcome::Interrupted));
+        // The exit-at-once path of a second Ctrl-C, racing the run's own end.
+        journal.record(&end(Outcome::Interrupted));
+        let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
+        assert_eq!(text.matches("\"run_end\"").count(), 1, "{text}");
     }
 
     #[test]
