@@ -1217,3 +1217,46 @@ fn a_script_that_grows_data_without_end_names_the_limit_to_raise() {
             .stderr_has(key);
     }
 }
+
+/// The API found at a URL is remembered for the next runs (beside the journal): a one-shot read
+/// costs no round trip spent on asking which API it is. A memory gone stale (Airflow upgraded
+/// since, or the other way round) is found out by the first call's 404, asked again, and mended.
+#[test]
+fn the_api_found_is_remembered_for_the_next_run_and_mended_when_stale() {
+    let target = Target::fake(Scenario::Calm);
+    let test = target.test(r#"print(`paused|${airflow.is_paused("flickr_workflow")}`);"#);
+    test.run().success().stdout_has("paused|false");
+    assert_eq!(
+        requests(target.world()),
+        vec![
+            "GET /api/v2/version 404",
+            "GET /api/v1/version 200",
+            "GET /api/v1/dags/flickr_workflow 200",
+        ]
+    );
+    let memory = test.path().join(".ovscript/airflow-api.json");
+    assert!(std::fs::read_to_string(&memory).unwrap().contains("\"v1\""));
+    test.run().success().stdout_has("paused|false");
+    assert_eq!(
+        requests(target.world())[3..],
+        ["GET /api/v1/dags/flickr_workflow 200"],
+        "the second run asks nothing more"
+    );
+    // Stale: the memory says Airflow 3 at this URL.
+    let text = std::fs::read_to_string(&memory)
+        .unwrap()
+        .replace("\"v1\"", "\"v2\"");
+    std::fs::write(&memory, text).unwrap();
+    test.run().success().stdout_has("paused|false");
+    assert_eq!(
+        requests(target.world())[4..],
+        [
+            // The token a stale Airflow 3 would give is refused: the API is asked again.
+            "POST /auth/token 404",
+            "GET /api/v2/version 404",
+            "GET /api/v1/version 200",
+            "GET /api/v1/dags/flickr_workflow 200",
+        ]
+    );
+    assert!(std::fs::read_to_string(&memory).unwrap().contains("\"v1\""));
+}

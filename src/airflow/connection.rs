@@ -202,6 +202,7 @@ impl Connection {
             } else if status == 404 && session.detected && !asked_again {
                 asked_again = true;
                 let api = self.detect()?;
+                self.remember(api);
                 if api == session.api {
                     return Err(self.rest.explain(error, what));
                 }
@@ -243,14 +244,74 @@ impl Connection {
         if let Some(session) = current.as_ref() {
             return Ok(session.clone());
         }
-        let (api, detected) = match self.settings.forced {
-            Some(api) => (api, false),
-            None => (self.detect()?, true),
+        let (mut api, detected, from_memory) = match self.settings.forced {
+            Some(api) => (api, false, false),
+            // What an earlier run found for this URL: no round trip spent on asking again (a
+            // 404 of the first call, after an upgrade, has it asked then).
+            None => match self.remembered() {
+                Some(api) => (api, true, true),
+                None => {
+                    let api = self.detect()?;
+                    self.remember(api);
+                    (api, true, false)
+                }
+            },
         };
-        let session = Arc::new(self.open(api, detected)?);
+        let session = match self.open(api, detected) {
+            Ok(session) => Arc::new(session),
+            // A memory gone stale may not even open (Airflow 2 issues no token): ask now.
+            Err(_) if from_memory => {
+                api = self.detect()?;
+                self.remember(api);
+                Arc::new(self.open(api, detected)?)
+            }
+            Err(e) => return Err(e),
+        };
         self.journal_api(api, detected);
         *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// Where the API found for each Airflow URL is kept between runs: beside the journal
+    /// (`.ovscript/airflow-api.json`); nowhere for a run without one.
+    fn memory(&self) -> Option<std::path::PathBuf> {
+        let journal = self.shared.journal.path()?;
+        Some(journal.parent()?.parent()?.join("airflow-api.json"))
+    }
+
+    /// The API an earlier run found at this URL.
+    fn remembered(&self) -> Option<Api> {
+        let text = std::fs::read_to_string(self.memory()?).ok()?;
+        let known: serde_json::Map<String, Value> = serde_json::from_str(&text).ok()?;
+        match known.get(&display_url(&self.settings.root))?.as_str()? {
+            "v1" => Some(Api::V1),
+            "v2" => Some(Api::V2),
+            _ => None,
+        }
+    }
+
+    /// Keeps the API found at this URL for the next runs; a file that cannot be written only
+    /// costs them the question.
+    fn remember(&self, api: Api) {
+        let Some(path) = self.memory() else {
+            return;
+        };
+        let mut known: serde_json::Map<String, Value> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let url = display_url(&self.settings.root);
+        if known.get(&url).and_then(Value::as_str) == Some(api.name()) {
+            return;
+        }
+        known.insert(url, Value::String(api.name().to_string()));
+        let Ok(mut file) = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(&path)) else {
+            return;
+        };
+        let text = Value::Object(known).to_string();
+        if std::io::Write::write_all(&mut file, text.as_bytes()).is_ok() {
+            let _ = file.persist(&path);
+        }
     }
 
     /// The API the run speaks, from its first call and whenever it changes.
