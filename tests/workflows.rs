@@ -227,6 +227,15 @@ fn stand_in(dir: &Path, inputs: &str, script: &str) {
 const TOKEN: &str = "ghp_workflowsecret0123456789abcdef";
 const WEBHOOK: &str = "https://hooks.slack.com/services/T000/B000/workflowwebhooksecret";
 
+/// Neither secret shows in what act printed, and masks (`***`) do.
+fn no_secret_in(out: &str) {
+    assert!(
+        !out.contains(TOKEN) && !out.contains("workflowwebhooksecret"),
+        "a secret in act's output:\n{out}"
+    );
+    assert!(out.contains("***"), "{out}");
+}
+
 #[test]
 fn a_rehearsal_runs_through_a_real_actions_runner() {
     let Some(act) = tool("act") else {
@@ -252,11 +261,7 @@ fn a_rehearsal_runs_through_a_real_actions_runner() {
     ] {
         assert!(out.contains(seen), "act did not show {seen:?}:\n{out}");
     }
-    assert!(
-        !out.contains(TOKEN) && !out.contains("workflowwebhooksecret"),
-        "a secret in act's output:\n{out}"
-    );
-    assert!(out.contains("***"), "{out}");
+    no_secret_in(&out);
     assert_eq!(workspace.uploaded_journals().len(), 1, "{out}");
 
     // A failing deploy: the error annotated at the script's line, the journal still kept.
@@ -272,10 +277,7 @@ fn a_rehearsal_runs_through_a_real_actions_runner() {
     ] {
         assert!(out.contains(seen), "act did not show {seen:?}:\n{out}");
     }
-    assert!(
-        !out.contains(TOKEN) && !out.contains("workflowwebhooksecret"),
-        "a secret in act's output:\n{out}"
-    );
+    no_secret_in(&out);
     let journals = workspace.uploaded_journals();
     assert_eq!(journals.len(), 1, "{out}");
     assert!(journals[0].ends_with(".jsonl"), "{journals:?}");
